@@ -1,0 +1,140 @@
+// The store port: what fhirbridge keeps, as interfaces. Adapters (sqlite now, postgres for
+// scale-out) implement it and pass the same contract suite (contract.ts). Every method is
+// async so that a network database fits behind the same port. Secrets arrive here already
+// sealed (src/common/seal.ts): no adapter ever sees a plain token or private key.
+
+export type KeyStatus = 'next' | 'active' | 'retired';
+
+/** One signing key of a keyring (one keyring per app registration). */
+export interface StoredKey {
+  kid: string;
+  keyring: string;
+  status: KeyStatus;
+  /** Public JWK as JSON (no private members). */
+  publicJwk: Record<string, unknown>;
+  /** PKCS#8 PEM sealed with the master key; context = `key:<kid>`. */
+  sealedPrivateKey: string;
+  createdAt: number;
+  /** For `next`: when it starts signing. */
+  activatesAt: number | null;
+  /** For `retired`: when it leaves the JWKS. */
+  removeAt: number | null;
+}
+
+export interface KeyRepository {
+  list(keyring: string): Promise<StoredKey[]>;
+  /** Insert or replace by kid. */
+  put(key: StoredKey): Promise<void>;
+  delete(kid: string): Promise<void>;
+}
+
+export type ConnectionState = 'pending' | 'active' | 'expired' | 'revoked' | 'error';
+
+export interface ConnectionRecord {
+  id: string;
+  registration: string;
+  /** The practice's FHIR base URL, without a trailing slash. */
+  practiceBase: string;
+  /** The app's own reference for its user (opaque to us). */
+  userRef: string;
+  state: ConnectionState;
+  /** Why the last state change happened, for people (never a secret). */
+  stateReason: string | null;
+  patientId: string | null;
+  fhirUser: string | null;
+  grantedScopes: string[];
+  /** Token set sealed with the master key, context = `tokens:<id>`; null when forgotten. */
+  sealedTokens: string | null;
+  accessExpiresAt: number | null;
+  refreshExpiresAt: number | null;
+  /** Bumped on every token write: compare-and-set guard for refreshes across processes. */
+  tokenVersion: number;
+  createdAt: number;
+  updatedAt: number;
+  connectedAt: number | null;
+}
+
+export type ConnectionPatch = Partial<
+  Omit<ConnectionRecord, 'id' | 'registration' | 'practiceBase' | 'userRef' | 'createdAt'>
+>;
+
+export interface ConnectionRepository {
+  insert(record: ConnectionRecord): Promise<void>;
+  get(id: string): Promise<ConnectionRecord | undefined>;
+  /** The existing connection of a user at a practice under a registration (reconnects keep it). */
+  findByUser(
+    registration: string,
+    practiceBase: string,
+    userRef: string,
+  ): Promise<ConnectionRecord | undefined>;
+  /** Applies `patch`; when `expectedTokenVersion` is given, only if it still matches (else false). */
+  update(id: string, patch: ConnectionPatch, expectedTokenVersion?: number): Promise<boolean>;
+  /** Active connections whose access token lapses before `before` (epoch ms). */
+  listExpiring(before: number, limit: number): Promise<ConnectionRecord[]>;
+  list(options: { limit: number; offset?: number }): Promise<ConnectionRecord[]>;
+  delete(id: string): Promise<void>;
+}
+
+/** A pending authorize round trip, keyed by the SHA-256 of its state value. */
+export interface AuthSession {
+  stateHash: string;
+  connectionId: string;
+  /** Sealed PKCE verifier; context = `pkce:<stateHash>`. */
+  sealedVerifier: string;
+  nonce: string;
+  redirectUri: string;
+  returnTo: string | null;
+  /** SHA-256 of the browser-binding cookie value. */
+  browserHash: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface AuthSessionRepository {
+  put(session: AuthSession): Promise<void>;
+  /** Atomically removes and returns the session: a state works once. */
+  take(stateHash: string): Promise<AuthSession | undefined>;
+  /** Removes sessions that expired before `now`; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** SHA-256 of the secret, hex. */
+  hash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface ApiKeyRepository {
+  insert(record: ApiKeyRecord): Promise<void>;
+  findByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  list(): Promise<ApiKeyRecord[]>;
+  touch(id: string, at: number): Promise<void>;
+  revoke(id: string, at: number): Promise<boolean>;
+}
+
+/** An event in the outbox (webhook deliveries build on it). */
+export interface EventRecord {
+  id: string;
+  type: string;
+  connectionId: string | null;
+  data: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface EventRepository {
+  append(event: EventRecord): Promise<void>;
+  list(options: { connectionId?: string; after?: string; limit: number }): Promise<EventRecord[]>;
+}
+
+export interface Store {
+  readonly keys: KeyRepository;
+  readonly connections: ConnectionRepository;
+  readonly authSessions: AuthSessionRepository;
+  readonly apiKeys: ApiKeyRepository;
+  readonly events: EventRepository;
+  close(): Promise<void>;
+}
