@@ -49,6 +49,8 @@ export interface ConnectionRecord {
   refreshExpiresAt: number | null;
   /** Bumped on every token write: compare-and-set guard for refreshes across processes. */
   tokenVersion: number;
+  /** While a process refreshes this connection's tokens, others wait (epoch ms); see vault. */
+  refreshLeaseUntil: number | null;
   createdAt: number;
   updatedAt: number;
   connectedAt: number | null;
@@ -84,14 +86,17 @@ export interface AuthSession {
   nonce: string;
   redirectUri: string;
   returnTo: string | null;
-  /** SHA-256 of the browser-binding cookie value. */
-  browserHash: string;
+  /** SHA-256 of the browser-binding cookie value; null until a browser opens the launch link. */
+  browserHash: string | null;
   createdAt: number;
   expiresAt: number;
 }
 
 export interface AuthSessionRepository {
   put(session: AuthSession): Promise<void>;
+  get(stateHash: string): Promise<AuthSession | undefined>;
+  /** Binds the session to a browser once: sets browserHash only while it is null (else false). */
+  bindBrowser(stateHash: string, browserHash: string): Promise<boolean>;
   /** Atomically removes and returns the session: a state works once. */
   take(stateHash: string): Promise<AuthSession | undefined>;
   /** Removes sessions that expired before `now`; returns how many. */

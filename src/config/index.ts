@@ -1,0 +1,2 @@
+export { type LoadOptions, loadConfig } from './load.ts';
+export * from './schema.ts';

@@ -1,0 +1,213 @@
+// The one typed configuration of fhirbridge. Loaded from an optional JSON file and FHIRBRIDGE_*
+// environment variables (load.ts); every problem is reported at once at start-up.
+import { z } from 'zod';
+
+/** The SMART scopes a healow patient app asks for by default (healow.md, "Scopes known to work"). */
+export const DEFAULT_SCOPES = [
+  'openid',
+  'fhirUser',
+  'offline_access',
+  'launch/patient',
+  ...[
+    'AllergyIntolerance',
+    'Binary',
+    'CarePlan',
+    'CareTeam',
+    'Condition',
+    'Device',
+    'DiagnosticReport',
+    'DocumentReference',
+    'Encounter',
+    'Goal',
+    'Immunization',
+    'Location',
+    'Medication',
+    'MedicationRequest',
+    'Observation',
+    'Organization',
+    'Patient',
+    'Practitioner',
+    'PractitionerRole',
+    'Procedure',
+    'Provenance',
+  ].map((type) => `patient/${type}.read`),
+];
+
+const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const registration = z
+  .object({
+    environment: z.enum(['sandbox', 'production']),
+    clientId: z.string().min(1),
+    /** healow's three client types; each implies its token-endpoint authentication. */
+    clientType: z.enum(['public', 'confidential-symmetric', 'confidential-asymmetric']),
+    clientSecret: z.string().min(1).optional(),
+    /** Where the EHR sends the browser back; defaults to `${publicUrl}/callback`. */
+    redirectUri: url.optional(),
+    scopes: z.array(z.string().min(1)).min(1).default(DEFAULT_SCOPES),
+    /** Keyring name for private_key_jwt; defaults to the registration's name. */
+    keyring: z.string().min(1).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.clientType === 'confidential-symmetric' && !r.clientSecret) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientSecret'],
+        message: 'is required for a confidential-symmetric client',
+      });
+    }
+    if (r.clientType !== 'confidential-symmetric' && r.clientSecret) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientSecret'],
+        message: `is only used by confidential-symmetric clients, not ${r.clientType}`,
+      });
+    }
+  });
+
+const practice = z.object({
+  /** The practice code (healow) or any short id. */
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9._-]'),
+  name: z.string().min(1),
+  /** FHIR base URL; a trailing slash is removed. */
+  base: url.transform((u) => u.replace(/\/+$/, '')),
+  vendor: z.enum(['healow', 'generic']).default('healow'),
+  /** Registration used to connect patients of this practice. */
+  registration: z.string().min(1),
+});
+
+const masterKey = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+  /** 32 bytes, base64 or base64url. */
+  key: z
+    .string()
+    .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes in base64'),
+});
+
+export const configSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** The URL patients' browsers and healow reach us at (JWKS URL, redirect URI). */
+    publicUrl: url.transform((u) => u.replace(/\/+$/, '')).default('http://localhost:8080'),
+    dataDir: z.string().default('./data'),
+    store: z
+      .object({ kind: z.literal('sqlite'), path: z.string().optional() })
+      .default({ kind: 'sqlite' }),
+    /** Master keys, the first one active. When empty, `${dataDir}/master.key` is used (created if missing). */
+    masterKeys: z.array(masterKey).default([]),
+    registrations: z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), registration).default({}),
+    defaultRegistration: z.string().default('sandbox'),
+    practices: z.array(practice).default([]),
+    /** Where `returnTo` may send a browser after connecting: origins or URL prefixes. */
+    returnToAllowList: z.array(url).default([]),
+    keys: z
+      .object({
+        /** How long a new key is published before it signs (healow caches our JWKS). */
+        publishDelayMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(10 * 60_000),
+        /** How long a retired key stays published. */
+        retireGraceMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(24 * 3_600_000),
+      })
+      .default({ publishDelayMs: 10 * 60_000, retireGraceMs: 24 * 3_600_000 }),
+    refresh: z
+      .object({
+        /** Refresh this long before the access token lapses. */
+        leewayMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(5 * 60_000),
+        /** How often the background refresher looks for due connections. */
+        intervalMs: z.number().int().min(1000).default(60_000),
+      })
+      .default({ leewayMs: 5 * 60_000, intervalMs: 60_000 }),
+    /** Plain-http FHIR and auth servers are allowed only on loopback hosts, for the simulator. */
+    allowLoopbackHttp: z.boolean().default(true),
+    logLevel: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+  })
+  // Runs even when fields failed (`when`), so that every problem is reported at once: the
+  // value may then be partly unparsed, hence the defensive reads.
+  .superRefine((c, ctx) => crossCheck(c as unknown as RawConfig, ctx), { when: () => true });
+
+interface RawConfig {
+  publicUrl?: unknown;
+  allowLoopbackHttp?: unknown;
+  registrations?: Record<string, { environment?: unknown; redirectUri?: unknown } | undefined>;
+  practices?: Array<{ base?: unknown; registration?: unknown } | undefined>;
+}
+
+function crossCheck(c: RawConfig, ctx: z.RefinementCtx): void {
+  const registrations =
+    c.registrations && typeof c.registrations === 'object' ? c.registrations : {};
+  const publicUrl = typeof c.publicUrl === 'string' ? c.publicUrl : 'http://localhost:8080';
+  for (const [name, r] of Object.entries(registrations)) {
+    if (r?.environment !== 'production') continue;
+    if (!publicUrl.startsWith('https://')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['publicUrl'],
+        message: `must be https when the production registration "${name}" is configured`,
+      });
+    }
+    const redirect = typeof r.redirectUri === 'string' ? URL.parse(r.redirectUri) : null;
+    if (redirect && redirect.protocol !== 'https:') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registrations', name, 'redirectUri'],
+        message: 'must be https for a production registration',
+      });
+    }
+    if (redirect && isLoopback(redirect.hostname)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registrations', name, 'redirectUri'],
+        message: 'must not be localhost for a production registration',
+      });
+    }
+  }
+  const practices = Array.isArray(c.practices) ? c.practices : [];
+  for (const [i, p] of practices.entries()) {
+    if (typeof p?.registration === 'string' && !(p.registration in registrations)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['practices', i, 'registration'],
+        message: `names no registration ("${p.registration}")`,
+      });
+    }
+    const base = typeof p?.base === 'string' ? URL.parse(p.base) : null;
+    if (
+      base?.protocol === 'http:' &&
+      !(c.allowLoopbackHttp !== false && isLoopback(base.hostname))
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['practices', i, 'base'],
+        message: 'must be https (plain http only on loopback, for the simulator)',
+      });
+    }
+  }
+}
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type Registration = Config['registrations'][string];
+export type PracticeConfig = Config['practices'][number];
+
+export function isLoopback(hostname: string): boolean {
+  return (
+    hostname === 'localhost' ||
+    hostname === '[::1]' ||
+    hostname === '::1' ||
+    /^127\.\d+\.\d+\.\d+$/.test(hostname)
+  );
+}
