@@ -42,7 +42,15 @@ export function createLogger({ level = 'info', destination }: LoggerConfig = {})
   const options: LoggerOptions = {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: { err: pino.stdSerializers.err },
+    serializers: {
+      err: pino.stdSerializers.err,
+      // Request lines carry the path only: query strings hold authorization codes and states.
+      req: (req: { id?: unknown; method?: string; url?: string }) => ({
+        id: req.id,
+        method: req.method,
+        path: req.url?.split('?')[0],
+      }),
+    },
   };
   return destination ? pino(options, destination) : pino(options);
 }

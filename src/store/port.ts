@@ -61,6 +61,7 @@ export type ConnectionPatch = Partial<
 >;
 
 export interface ConnectionRepository {
+  /** A duplicate id or (registration, practiceBase, userRef) is BridgeError('conflict'). */
   insert(record: ConnectionRecord): Promise<void>;
   get(id: string): Promise<ConnectionRecord | undefined>;
   /** The existing connection of a user at a practice under a registration (reconnects keep it). */
@@ -73,7 +74,9 @@ export interface ConnectionRepository {
   update(id: string, patch: ConnectionPatch, expectedTokenVersion?: number): Promise<boolean>;
   /** Active connections whose access token lapses before `before` (epoch ms). */
   listExpiring(before: number, limit: number): Promise<ConnectionRecord[]>;
+  /** Newest first (createdAt descending). */
   list(options: { limit: number; offset?: number }): Promise<ConnectionRecord[]>;
+  /** Also removes the connection's pending auth sessions; its events stay. */
   delete(id: string): Promise<void>;
 }
 
@@ -93,6 +96,7 @@ export interface AuthSession {
 }
 
 export interface AuthSessionRepository {
+  /** Insert only: a duplicate stateHash is a 'conflict', an unknown connectionId 'not_found'. */
   put(session: AuthSession): Promise<void>;
   get(stateHash: string): Promise<AuthSession | undefined>;
   /** Binds the session to a browser once: sets browserHash only while it is null (else false). */
@@ -114,6 +118,7 @@ export interface ApiKeyRecord {
 }
 
 export interface ApiKeyRepository {
+  /** A duplicate id or hash is BridgeError('conflict'). */
   insert(record: ApiKeyRecord): Promise<void>;
   findByHash(hash: string): Promise<ApiKeyRecord | undefined>;
   list(): Promise<ApiKeyRecord[]>;
@@ -131,7 +136,9 @@ export interface EventRecord {
 }
 
 export interface EventRepository {
+  /** A duplicate id is BridgeError('conflict'). */
   append(event: EventRecord): Promise<void>;
+  /** Insertion order; `after` is an event id (unknown: BridgeError('invalid_request')). */
   list(options: { connectionId?: string; after?: string; limit: number }): Promise<EventRecord[]>;
 }
 

@@ -1,0 +1,100 @@
+// The fastify app: JWKS, the launch and callback of the SMART flow, the JSON API (API keys),
+// the patient pages. `createApp(deps)` opens nothing itself; main wires and listens.
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Budget } from '../budget/port.ts';
+import type { Clock } from '../common/clock.ts';
+import { BridgeError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Config } from '../config/schema.ts';
+import type { KeyService } from '../keys/index.ts';
+import type { PracticeRegistry } from '../practices/registry.ts';
+import type { Store } from '../store/port.ts';
+import type { Vault } from '../vault/index.ts';
+import { registerWebRoutes, type WebDeps } from '../web/routes.ts';
+import { authenticateApiKey } from './api-keys.ts';
+import { browserSecret, ensureBrowserSecret } from './browser.ts';
+import { parse, registerConnectionRoutes } from './connections.ts';
+import { installErrorHandling } from './errors.ts';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  keys: KeyService;
+  vault: Vault;
+  practices: PracticeRegistry;
+  budget: Budget;
+  web: Omit<WebDeps, 'vault' | 'practices' | 'config'>;
+  /** Extra route sets (the FHIR proxy) registered inside the API-key scope. */
+  apiRoutes?: Array<(app: FastifyInstance) => void>;
+}
+
+const stateParams = z.object({
+  state: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'is not a sign-in state'),
+});
+const registrationParams = z.object({ registration: z.string().regex(/^[a-z0-9-]{1,32}$/) });
+
+export function createApp(deps: AppDeps): FastifyInstance {
+  const { config, keys, vault, store, clock } = deps;
+  const secureCookies = config.publicUrl.startsWith('https://');
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: 1024 * 1024,
+  }) as unknown as FastifyInstance;
+
+  installErrorHandling(app);
+  app.register(cookie);
+  app.register(formbody);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // JWKS that healow fetches from the registered URL (healow.md "JWKS URL").
+  const jwksOf = async (registration: string) => {
+    const r = config.registrations[registration];
+    if (!r) throw new BridgeError('not_found', `no registration "${registration}"`);
+    return keys.jwks(r.keyring ?? registration);
+  };
+  app.get('/.well-known/jwks.json', async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300');
+    return jwksOf(config.defaultRegistration);
+  });
+  app.get('/jwks/:registration.json', async (request, reply) => {
+    const { registration } = parse(registrationParams, request.params, 'path');
+    reply.header('cache-control', 'public, max-age=300');
+    return jwksOf(registration);
+  });
+
+  // The authorizeUrl the API hands out points here: bind the browser, then go to the EHR.
+  app.get('/launch/:state', async (request, reply) => {
+    const { state } = parse(stateParams, request.params, 'path');
+    const secret = ensureBrowserSecret(request, reply, secureCookies);
+    return reply.redirect(await vault.launch(state, secret), 302);
+  });
+
+  app.get('/callback', async (request, reply) => {
+    const result = await vault.callback(
+      request.query as Record<string, unknown>,
+      browserSecret(request),
+    );
+    const target = new URL(result.returnTo ?? `${config.publicUrl}/connect/done`);
+    target.searchParams.set('connection', result.connection.id);
+    target.searchParams.set('outcome', result.outcome);
+    return reply.redirect(target.href, 302);
+  });
+
+  app.register(async (api) => {
+    api.addHook('onRequest', async (request) => {
+      await authenticateApiKey(request, store, clock);
+    });
+    registerConnectionRoutes(api, deps);
+    api.get('/api/budget', async () => deps.budget.usageAll());
+    for (const routes of deps.apiRoutes ?? []) routes(api);
+  });
+
+  registerWebRoutes(app, { ...deps.web, vault, practices: deps.practices, config, secureCookies });
+  return app;
+}

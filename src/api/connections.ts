@@ -1,0 +1,62 @@
+// The JSON API for the app's backend: start a connection, read its state, forget it.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { BridgeError } from '../common/errors.ts';
+import { viewConnection } from '../vault/index.ts';
+import type { AppDeps } from './app.ts';
+import { checkReturnTo } from './return-to.ts';
+
+const createBody = z.object({
+  practice: z.string().min(1).max(128),
+  userRef: z.string().min(1).max(256),
+  returnTo: z.string().max(2048).optional(),
+});
+
+const idParams = z.object({
+  id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
+});
+
+export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);
+    throw new BridgeError('invalid_request', `invalid ${what}: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { vault, config } = deps;
+
+  app.post('/api/connections', async (request, reply) => {
+    const body = parse(createBody, request.body, 'body');
+    const returnTo =
+      body.returnTo === undefined
+        ? undefined
+        : checkReturnTo(body.returnTo, config.returnToAllowList);
+    const { connection, launchUrl } = await vault.start({
+      practice: body.practice,
+      userRef: body.userRef,
+      returnTo,
+    });
+    return reply
+      .code(201)
+      .send({ id: connection.id, authorizeUrl: launchUrl, connection: viewConnection(connection) });
+  });
+
+  app.get('/api/connections/:id', async (request) => {
+    const { id } = parse(idParams, request.params, 'path');
+    return viewConnection(await vault.get(id));
+  });
+
+  app.delete('/api/connections/:id', async (request, reply) => {
+    const { id } = parse(idParams, request.params, 'path');
+    await vault.disconnect(id);
+    return reply.code(204).send();
+  });
+
+  app.post('/api/connections/:id/refresh', async (request) => {
+    const { id } = parse(idParams, request.params, 'path');
+    return viewConnection(await vault.refresh(id, { force: true }));
+  });
+}

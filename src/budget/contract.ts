@@ -1,0 +1,355 @@
+// The contract every budget adapter passes (memory now, Redis later): call `budgetContract`
+// from the adapter's test file. Time is a ManualClock and timers are ManualTimers, so windows,
+// deadlines and locks are tested without sleeping.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../common/clock.ts';
+import { isBridgeError } from '../common/errors.ts';
+import { type BudgetPolicyOptions, createBudgetPolicy } from './policy.ts';
+import type { Budget, BudgetPolicy, Priority } from './port.ts';
+import { ManualTimers, nextMacrotask } from './timers.ts';
+
+export interface BudgetContractDeps {
+  clock: ManualClock;
+  timers: ManualTimers;
+  policy: BudgetPolicy;
+}
+
+export interface BudgetContractOptions {
+  /** Waits until the adapter has acted on what just happened (default: one macrotask). */
+  settle?: () => Promise<void>;
+}
+
+const MINUTE = 60_000;
+/** A clock-minute boundary. */
+const START = Date.UTC(2026, 0, 1, 12, 0, 0);
+/** Practice base URLs are only keys here; nothing is ever fetched. */
+const practiceUrl = (code: string) => `https://fhir4.healow.com/fhir/r4/${code}`;
+const A = practiceUrl('AAAAAA');
+
+type Outcome = { state: 'pending' | 'resolved' | 'rejected'; error?: unknown; at?: number };
+
+export function budgetContract(
+  name: string,
+  makeBudget: (deps: BudgetContractDeps) => Budget | Promise<Budget>,
+  { settle = nextMacrotask }: BudgetContractOptions = {},
+): void {
+  describe(`budget contract: ${name}`, () => {
+    const opened: Budget[] = [];
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((budget) => budget.close()));
+    });
+
+    /** A budget with limit 3 per clock minute unless told otherwise, at a minute boundary. */
+    async function setup(policy: BudgetPolicyOptions = {}) {
+      const clock = new ManualClock(START);
+      const timers = new ManualTimers(clock, settle);
+      const budget = await makeBudget({
+        clock,
+        timers,
+        policy: createBudgetPolicy({ limit: 3, windowMs: MINUTE, ...policy }),
+      });
+      opened.push(budget);
+      /** Follows a promise without awaiting it; `at` is the clock when it settled. */
+      const track = (promise: Promise<unknown>): Outcome => {
+        const outcome: Outcome = { state: 'pending' };
+        promise.then(
+          () => Object.assign(outcome, { state: 'resolved', at: clock.now() }),
+          (error) => Object.assign(outcome, { state: 'rejected', error, at: clock.now() }),
+        );
+        return outcome;
+      };
+      const acquire = (priority: Priority = 'background', extra = {}, practice = A) =>
+        track(budget.acquire(practice, { priority, ...extra }));
+      /** Spends `n` calls now and checks they were granted at once. */
+      const fill = async (n: number, practice = A) => {
+        const calls = Array.from({ length: n }, () => acquire('background', {}, practice));
+        await settle();
+        expect(calls.map((c) => c.state)).toEqual(calls.map(() => 'resolved'));
+      };
+      return { clock, timers, budget, track, acquire, fill };
+    }
+
+    it('spends up to the limit at once, then makes work wait', async () => {
+      const { budget, acquire, fill } = await setup();
+      await fill(3);
+      const fourth = acquire();
+      await settle();
+      expect(fourth.state).toBe('pending');
+      const usage = await budget.usage(A);
+      expect(usage).toMatchObject({ used: 3, limit: 3 });
+      expect(usage.waiting).toEqual({ interactive: 0, refresh: 0, background: 1 });
+    });
+
+    it('waits for the next clock-aligned window, not a minute from the first call', async () => {
+      const { clock, timers, acquire, fill } = await setup();
+      clock.advance(30_000);
+      await fill(3);
+      const waiting = acquire();
+      await timers.advanceTo(START + MINUTE - 1);
+      expect(waiting.state).toBe('pending');
+      await timers.advance(1);
+      expect(waiting).toMatchObject({ state: 'resolved', at: START + MINUTE });
+    });
+
+    it('never spends more than the limit in a window while work waits', async () => {
+      const { timers, acquire, fill } = await setup();
+      await fill(3);
+      const queued = Array.from({ length: 7 }, () => acquire());
+      await timers.advance(4 * MINUTE);
+      const perWindow = new Map<number, number>();
+      for (const outcome of queued) {
+        expect(outcome.state).toBe('resolved');
+        const window = Math.floor(outcome.at! / MINUTE);
+        perWindow.set(window, (perWindow.get(window) ?? 0) + 1);
+      }
+      expect([...perWindow.values()]).toEqual([3, 3, 1]);
+    });
+
+    it('serves interactive before refresh before background', async () => {
+      const { budget, timers, track, fill } = await setup();
+      await fill(3);
+      const order: string[] = [];
+      const queue = (label: string, priority: Priority) =>
+        track(budget.acquire(A, { priority }).then(() => order.push(label)));
+      queue('bg1', 'background');
+      queue('refresh1', 'refresh');
+      queue('live1', 'interactive');
+      queue('bg2', 'background');
+      queue('live2', 'interactive');
+      await timers.advance(MINUTE);
+      expect(order).toEqual(['live1', 'live2', 'refresh1']);
+      await timers.advance(MINUTE);
+      expect(order).toEqual(['live1', 'live2', 'refresh1', 'bg1', 'bg2']);
+    });
+
+    it('shares a priority round-robin between connections, FIFO within one', async () => {
+      const { budget, timers, track, fill } = await setup();
+      await fill(3);
+      const order: string[] = [];
+      const queue = (label: string, connectionId: string) =>
+        track(
+          budget.acquire(A, { priority: 'background', connectionId }).then(() => order.push(label)),
+        );
+      for (let i = 0; i < 10; i++) queue(`busy${i}`, 'busy');
+      queue('quiet0', 'quiet');
+      queue('quiet1', 'quiet');
+      await timers.advance(MINUTE);
+      expect(order).toEqual(['busy0', 'quiet0', 'busy1']);
+      await timers.advance(MINUTE);
+      expect(order.slice(3)).toEqual(['quiet1', 'busy2', 'busy3']);
+      await timers.advance(3 * MINUTE);
+      expect(order.filter((label) => label.startsWith('busy'))).toEqual(
+        Array.from({ length: 10 }, (_, i) => `busy${i}`),
+      );
+    });
+
+    it('rejects with budget_exhausted when the deadline passes first', async () => {
+      const { budget, clock, timers, acquire, fill } = await setup();
+      clock.advance(20_000);
+      await fill(3);
+      const late = acquire('interactive', { deadline: clock.now() + 10_000 });
+      await timers.advance(9_999);
+      expect(late.state).toBe('pending');
+      await timers.advance(1);
+      expect(late.state).toBe('rejected');
+      expect(isBridgeError(late.error, 'budget_exhausted')).toBe(true);
+      const message = (late.error as Error).message;
+      expect(message).toContain(A);
+      expect(message).toContain('10000 ms');
+      expect((await budget.usage(A)).waiting.interactive).toBe(0);
+      // The one that gave up spent nothing: the next window still has all its calls.
+      const next = Array.from({ length: 3 }, () => acquire());
+      await timers.advanceTo(START + MINUTE);
+      expect(next.map((o) => o.state)).toEqual(['resolved', 'resolved', 'resolved']);
+    });
+
+    it('serves a waiter whose deadline falls after the next window start', async () => {
+      const { timers, acquire, fill } = await setup();
+      await fill(3);
+      const patient = acquire('refresh', { deadline: START + MINUTE + 5_000 });
+      await timers.advance(MINUTE);
+      expect(patient).toMatchObject({ state: 'resolved', at: START + MINUTE });
+      await timers.advance(10_000);
+      expect(patient.state).toBe('resolved');
+    });
+
+    it('rejects at once a deadline already past when no slot is free', async () => {
+      const { clock, acquire, fill } = await setup();
+      const early = acquire('interactive', { deadline: clock.now() - 1 });
+      await settle();
+      expect(early.state).toBe('resolved');
+      await fill(2);
+      const late = acquire('interactive', { deadline: clock.now() });
+      await settle();
+      expect(late.state).toBe('rejected');
+      expect(isBridgeError(late.error, 'budget_exhausted')).toBe(true);
+    });
+
+    it('rejects with budget_exhausted when the signal aborts, spending nothing', async () => {
+      const { budget, timers, acquire, fill } = await setup();
+      await fill(3);
+      const controller = new AbortController();
+      const aborted = acquire('interactive', { signal: controller.signal });
+      const after = acquire('background');
+      await settle();
+      controller.abort(new Error('client went away'));
+      await settle();
+      expect(aborted.state).toBe('rejected');
+      expect(isBridgeError(aborted.error, 'budget_exhausted')).toBe(true);
+      expect((await budget.usage(A)).waiting).toEqual({
+        interactive: 0,
+        refresh: 0,
+        background: 1,
+      });
+      await timers.advance(MINUTE);
+      expect(after.state).toBe('resolved');
+      expect((await budget.usage(A)).used).toBe(1);
+
+      const already = acquire('interactive', { signal: AbortSignal.abort() });
+      await settle();
+      expect(already.state).toBe('rejected');
+      expect(isBridgeError(already.error, 'budget_exhausted')).toBe(true);
+      expect((await budget.usage(A)).used).toBe(1);
+    });
+
+    it('locks a practice after a 429 until its window ends, for every priority', async () => {
+      const { budget, clock, timers, acquire, fill } = await setup();
+      clock.advance(20_000);
+      await fill(1);
+      await budget.reportRateLimited(A);
+      const usage = await budget.usage(A);
+      expect(usage).toMatchObject({ used: 1, lockedUntil: START + MINUTE, rateLimited: 1 });
+      expect(usage.lockReason).toMatch(/429/);
+      const live = acquire('interactive');
+      await timers.advanceTo(START + MINUTE - 1);
+      expect(live.state).toBe('pending');
+      await timers.advance(1);
+      expect(live).toMatchObject({ state: 'resolved', at: START + MINUTE });
+      expect(await budget.usage(A)).toMatchObject({
+        used: 1,
+        lockedUntil: null,
+        lockReason: null,
+        rateLimited: 1,
+      });
+    });
+
+    it('honours a Retry-After longer than the window, and ignores a shorter one', async () => {
+      const { budget, clock, timers, acquire } = await setup();
+      clock.advance(20_000);
+      await budget.reportRateLimited(A, { retryAfterMs: 90_000 });
+      expect((await budget.usage(A)).lockedUntil).toBe(START + 110_000);
+      const waiting = acquire('interactive');
+      await timers.advanceTo(START + MINUTE);
+      expect(waiting.state).toBe('pending');
+      await timers.advanceTo(START + 110_000 - 1);
+      expect(waiting.state).toBe('pending');
+      await timers.advance(1);
+      expect(waiting).toMatchObject({ state: 'resolved', at: START + 110_000 });
+
+      await budget.reportRateLimited(A, { retryAfterMs: 5_000 });
+      expect(await budget.usage(A)).toMatchObject({
+        lockedUntil: START + 2 * MINUTE,
+        rateLimited: 2,
+      });
+    });
+
+    it('reports usage: limit, used, window, waiting per priority', async () => {
+      const { budget, clock, timers, acquire } = await setup();
+      clock.advance(45_000);
+      expect(await budget.usage(A)).toEqual({
+        practice: A,
+        limit: 3,
+        used: 0,
+        windowStart: START,
+        windowEnd: START + MINUTE,
+        waiting: { interactive: 0, refresh: 0, background: 0 },
+        lockedUntil: null,
+        lockReason: null,
+        rateLimited: 0,
+      });
+      acquire('background', { cost: 2 });
+      acquire('refresh', { cost: 2, connectionId: 'c1' });
+      acquire('interactive', { connectionId: 'c2' });
+      acquire('background', { connectionId: 'c2' });
+      await settle();
+      expect(await budget.usage(A)).toMatchObject({
+        used: 3,
+        waiting: { interactive: 0, refresh: 1, background: 1 },
+      });
+      await timers.advance(15_000);
+      expect(await budget.usage(A)).toMatchObject({
+        used: 3,
+        windowStart: START + MINUTE,
+        windowEnd: START + 2 * MINUTE,
+        waiting: { interactive: 0, refresh: 0, background: 0 },
+      });
+    });
+
+    it('makes a call that costs more than is left wait, and refuses one above the limit', async () => {
+      const { budget, timers, acquire, fill } = await setup();
+      await fill(2);
+      const pair = acquire('interactive', { cost: 2 });
+      await settle();
+      expect(pair.state).toBe('pending');
+      await timers.advance(MINUTE);
+      expect(pair.state).toBe('resolved');
+      expect((await budget.usage(A)).used).toBe(2);
+      for (const cost of [4, 0, 1.5]) {
+        const wrong = acquire('interactive', { cost });
+        await settle();
+        expect(isBridgeError(wrong.error, 'invalid_request')).toBe(true);
+      }
+      const unknown = acquire('urgent' as Priority);
+      await settle();
+      expect(isBridgeError(unknown.error, 'invalid_request')).toBe(true);
+    });
+
+    it('keeps each practice to its own limit and its own lock', async () => {
+      const practices = ['P1', 'P2', 'P3', 'P4', 'P5'].map(practiceUrl);
+      const { budget, timers, acquire, fill } = await setup({
+        limits: { [practiceUrl('P5')]: 5 },
+      });
+      for (const practice of practices.slice(0, 4)) await fill(3, practice);
+      await fill(5, practiceUrl('P5'));
+      const overs = practices.map((practice) => acquire('background', {}, practice));
+      await settle();
+      expect(overs.map((o) => o.state)).toEqual(practices.map(() => 'pending'));
+      const all = await budget.usageAll();
+      expect(all.map((u) => [u.practice, u.used, u.limit])).toEqual(
+        practices.map((p, i) => [p, i === 4 ? 5 : 3, i === 4 ? 5 : 3]),
+      );
+
+      await timers.advance(MINUTE);
+      await budget.reportRateLimited(practiceUrl('P1'));
+      const locked = acquire('interactive', {}, practiceUrl('P1'));
+      const free = acquire('interactive', {}, practiceUrl('P2'));
+      await settle();
+      expect(locked.state).toBe('pending');
+      expect(free.state).toBe('resolved');
+      expect((await budget.usage(practiceUrl('P2'))).lockedUntil).toBeNull();
+    });
+
+    it('close rejects every waiter and clears its timers', async () => {
+      const { budget, timers, acquire, fill } = await setup();
+      await fill(3);
+      await budget.reportRateLimited(practiceUrl('OTHER'));
+      const waiters = [
+        acquire('interactive', { deadline: START + 5 * MINUTE }),
+        acquire('background', { connectionId: 'c1' }),
+        acquire('refresh', {}, practiceUrl('OTHER')),
+      ];
+      await settle();
+      expect(waiters[2]!.state).toBe('pending');
+      await budget.close();
+      await settle();
+      for (const waiter of waiters) {
+        expect(waiter.state).toBe('rejected');
+        expect(isBridgeError(waiter.error, 'budget_exhausted')).toBe(true);
+      }
+      expect(timers.pending).toBe(0);
+      const afterClose = acquire('interactive');
+      await settle();
+      expect(isBridgeError(afterClose.error, 'budget_exhausted')).toBe(true);
+    });
+  });
+}

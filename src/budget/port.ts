@@ -1,0 +1,60 @@
+// The budget port: how fhirbridge spends each practice's call allowance (healow: 250 calls per
+// clock minute per base URL, counting /authorize, /token and FHIR calls). Adapters (memory now,
+// Redis for scale-out) implement it and pass the same contract suite (contract.ts).
+
+/** A user's live read comes before a token refresh, which comes before background sync. */
+export type Priority = 'interactive' | 'refresh' | 'background';
+
+/** Highest first: the order in which waiters are served. */
+export const PRIORITIES: readonly Priority[] = ['interactive', 'refresh', 'background'];
+
+export interface AcquireOptions {
+  priority: Priority;
+  /** Waiters of one priority are served round-robin by connection, FIFO within one. */
+  connectionId?: string;
+  /** Epoch ms: give up with `budget_exhausted` if no slot is free by then. */
+  deadline?: number;
+  signal?: AbortSignal;
+  /** Calls this acquisition spends at once. Default 1. */
+  cost?: number;
+}
+
+export interface BudgetUsage {
+  practice: string;
+  limit: number;
+  /** Calls spent in the current window. */
+  used: number;
+  windowStart: number;
+  windowEnd: number;
+  waiting: Record<Priority, number>;
+  /** Epoch ms until which an upstream 429 blocks every call, or null. */
+  lockedUntil: number | null;
+  lockReason: string | null;
+  /** Upstream 429s seen for this practice since start. */
+  rateLimited: number;
+}
+
+export interface Budget {
+  /**
+   * Resolves once a call is spent for `practice`. Rejects with `BridgeError('budget_exhausted')`
+   * when the deadline passes or the signal aborts before a slot is free, or on close.
+   */
+  acquire(practice: string, options: AcquireOptions): Promise<void>;
+  /**
+   * An upstream 429: healow blocks the app for the rest of that clock minute, so lock the
+   * practice until the window ends (or `Retry-After`, whichever is later) and count it.
+   */
+  reportRateLimited(practice: string, info?: { retryAfterMs?: number }): Promise<void>;
+  usage(practice: string): Promise<BudgetUsage>;
+  /** Every practice this budget has seen, sorted by practice. */
+  usageAll(): Promise<BudgetUsage[]>;
+  /** Rejects every waiter and clears every timer. */
+  close(): Promise<void>;
+}
+
+export interface BudgetPolicy {
+  /** Calls allowed per window for a practice (see policy.ts for the default of 240). */
+  limitFor(practice: string): number;
+  /** Window length; windows are clock-aligned: window = floor(now / windowMs). */
+  windowMs: number;
+}

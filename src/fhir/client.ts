@@ -1,0 +1,371 @@
+// The FHIR HTTP client: every attempt spends a budget call, goes only to the pinned practice base,
+// refreshes once on 401, backs off on 5xx and network failures, honours upstream 429s, and pages
+// searchsets along rebased `next` links.
+
+import type { Bundle, Resource } from 'fhir/r4.js';
+import type { Budget, Priority } from '../budget/port.ts';
+import type { Clock } from '../common/clock.ts';
+import { BridgeError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { abortableSleep, backoffDelay, parseRetryAfter } from './backoff.ts';
+import { nextLink, parseBundle, resourcesOf } from './bundles.ts';
+import type { VendorProfile } from './profiles.ts';
+import { checkContentType, discard, failureFrom } from './responses.ts';
+import {
+  assertPinned,
+  type PracticeBase,
+  parseBase,
+  rebaseLink,
+  relativeToBase,
+  resolveOnBase,
+} from './urls.ts';
+
+/** One connection's view of one practice: where to call, which budget, which token. */
+export interface FhirTarget {
+  /** The practice base URL we chose (directory or operator), no trailing slash. */
+  base: string;
+  /** The budget key (the base URL). */
+  practiceKey: string;
+  connectionId?: string;
+  profile: VendorProfile;
+  tokens: {
+    accessToken(): Promise<string>;
+    /** Forces a refresh after a 401; returns the new access token. */
+    refreshed(): Promise<string>;
+  };
+  /** Only for loopback and development: production bases are https. */
+  allowHttp?: boolean;
+}
+
+export interface RequestOptions {
+  priority: Priority;
+  /** Epoch ms: the budget gives up (`budget_exhausted`) and backoff stops at this time. */
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
+export interface SearchOptions extends RequestOptions {
+  /** Refuse to read more pages than this in one search (default: the client's maxPages). */
+  maxPages?: number;
+}
+
+export type SearchInput = Record<string, string> | URLSearchParams;
+
+export interface FhirClient {
+  /**
+   * One GET relative to the base (`Patient/1`, `Observation?patient=1&category=laboratory`).
+   * Resolves with a 2xx FHIR JSON response whose body is not yet read (the API proxy streams
+   * it); every other outcome is a BridgeError.
+   */
+  request(target: FhirTarget, pathAndQuery: string, options: RequestOptions): Promise<Response>;
+  /** `request` with the body parsed as JSON. */
+  readJson(target: FhirTarget, pathAndQuery: string, options: RequestOptions): Promise<unknown>;
+  /** `GET [base]/type/id`, checked to be a resource of that type. */
+  read<T extends Resource = Resource>(
+    target: FhirTarget,
+    type: string,
+    id: string,
+    options: RequestOptions,
+  ): Promise<T>;
+  /** The searchset pages of `GET [base]/type?params`, following `next` links. */
+  search(
+    target: FhirTarget,
+    type: string,
+    params: SearchInput,
+    options: SearchOptions,
+  ): AsyncGenerator<Bundle, void, undefined>;
+  /** Every resource of every page of a search (search.mode `outcome` entries left out). */
+  searchAll<T extends Resource = Resource>(
+    target: FhirTarget,
+    type: string,
+    params: SearchInput,
+    options: SearchOptions,
+  ): Promise<T[]>;
+}
+
+export interface FhirClientDeps {
+  budget: Budget;
+  fetch?: typeof fetch;
+  clock: Clock;
+  logger?: Logger;
+  /** Per attempt, headers and body alike. Default 30 s. */
+  timeoutMs?: number;
+  /** Retries after 5xx or network failures (GET only, so always safe). Default 3. */
+  retries?: number;
+  /** Source of backoff jitter, in [0, 1). */
+  random?: () => number;
+  /** Injectable so that tests do not wait. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Upstream 429s survived per request before giving up with `rate_limited`. Default 5. */
+  rateLimitRetries?: number;
+  /** Pages read per search at most. Default 1000. */
+  maxPages?: number;
+}
+
+/** FHIR R4 resource type names: the path segment must be one, never something to traverse. */
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+/** FHIR ids are [A-Za-z0-9\-.]{1,64}; healow's are longer, so only the alphabet is enforced. */
+const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,256}$/;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
+function checkType(type: string): void {
+  if (!RESOURCE_TYPE.test(type)) {
+    throw new BridgeError('invalid_request', `"${type}" is not a FHIR resource type`);
+  }
+}
+
+function searchPath(type: string, params: SearchInput): string {
+  checkType(type);
+  const query = new URLSearchParams(params).toString();
+  return query ? `${type}?${query}` : type;
+}
+
+export function createFhirClient(deps: FhirClientDeps): FhirClient {
+  const {
+    budget,
+    clock,
+    logger,
+    timeoutMs = 30_000,
+    retries = 3,
+    random = Math.random,
+    sleep = abortableSleep,
+    rateLimitRetries = 5,
+    maxPages: defaultMaxPages = 1000,
+  } = deps;
+  const doFetch = deps.fetch ?? fetch;
+
+  function baseOf(target: FhirTarget): PracticeBase {
+    return parseBase(target.base, target.allowHttp);
+  }
+
+  /** Waits before a retry unless that would pass the deadline, in which case `failure` stands. */
+  async function backOff(ms: number, failure: BridgeError, options: RequestOptions): Promise<void> {
+    if (options.deadline !== undefined && clock.now() + ms > options.deadline) throw failure;
+    await sleep(ms, options.signal);
+  }
+
+  /** The attempt loop for one GET. Never follows a URL that fails the pin check. */
+  async function send(
+    target: FhirTarget,
+    base: PracticeBase,
+    start: URL,
+    options: RequestOptions,
+  ): Promise<Response> {
+    let url = start;
+    let refreshedToken: string | undefined;
+    let failures = 0;
+    let rateLimited = 0;
+    let redirects = 0;
+    for (let attempt = 1; ; attempt++) {
+      // Before every attempt, redirects included: the token goes to the base's origin only.
+      assertPinned(base, url);
+      const path = relativeToBase(base, url);
+      const what = `GET ${path}`;
+      options.signal?.throwIfAborted();
+      await budget.acquire(target.practiceKey, {
+        priority: options.priority,
+        ...(target.connectionId === undefined ? {} : { connectionId: target.connectionId }),
+        ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      const token = refreshedToken ?? (await target.tokens.accessToken());
+      const started = clock.now();
+      const timeout = AbortSignal.timeout(timeoutMs);
+      let res: Response;
+      try {
+        res = await doFetch(url, {
+          method: 'GET',
+          headers: { accept: target.profile.accept, authorization: `Bearer ${token}` },
+          // Redirects are followed here, after the pin check, never by fetch itself.
+          redirect: 'manual',
+          signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+        });
+      } catch (cause) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const timedOut = timeout.aborted;
+        const failure = new BridgeError(
+          'upstream_error',
+          timedOut
+            ? `${what}: no answer within ${timeoutMs} ms`
+            : `${what}: the FHIR server could not be reached`,
+          { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
+        );
+        logger?.warn({ fhir: { method: 'GET', path, attempt, timedOut } }, 'fhir request failed');
+        if (failures >= retries) throw failure;
+        failures++;
+        await backOff(backoffDelay(failures, random), failure, options);
+        continue;
+      }
+      const log = { method: 'GET', path, status: res.status, ms: clock.now() - started, attempt };
+      logger?.debug({ fhir: log }, 'fhir request');
+
+      if (res.ok) {
+        try {
+          checkContentType(res, what);
+        } catch (error) {
+          await discard(res);
+          throw error;
+        }
+        return res;
+      }
+
+      if (REDIRECTS.has(res.status)) {
+        const location = res.headers.get('location');
+        await discard(res);
+        if (!location || redirects >= MAX_REDIRECTS) {
+          throw new BridgeError('upstream_error', `${what}: redirect without a usable Location`, {
+            status: 502,
+            details: { upstreamStatus: res.status },
+          });
+        }
+        redirects++;
+        url = new URL(location, url);
+        continue;
+      }
+
+      if (res.status === 401 && refreshedToken === undefined) {
+        // One refresh, one retry: a second 401 with a fresh token is a real rejection.
+        await discard(res);
+        refreshedToken = await target.tokens.refreshed();
+        continue;
+      }
+
+      if (res.status === 429 && rateLimited < rateLimitRetries) {
+        // healow blocks the rest of the clock minute; the budget locks the practice, and the
+        // next acquire() waits the lock out.
+        const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
+        await discard(res);
+        rateLimited++;
+        logger?.warn({ fhir: { ...log, retryAfterMs } }, 'fhir request rate limited upstream');
+        await budget.reportRateLimited(
+          target.practiceKey,
+          retryAfterMs === undefined ? {} : { retryAfterMs },
+        );
+        continue;
+      }
+
+      if (res.status >= 500 && failures < retries) {
+        const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
+        const failure = await failureFrom(res, what);
+        failures++;
+        logger?.warn({ fhir: log }, 'fhir request failed, retrying');
+        await backOff(retryAfterMs ?? backoffDelay(failures, random), failure, options);
+        continue;
+      }
+
+      throw await failureFrom(res, what);
+    }
+  }
+
+  async function request(
+    target: FhirTarget,
+    pathAndQuery: string,
+    options: RequestOptions,
+  ): Promise<Response> {
+    const base = baseOf(target);
+    return send(target, base, resolveOnBase(base, pathAndQuery), options);
+  }
+
+  /** The body as JSON; the attempt's timeout still runs while it streams in. */
+  async function jsonOf(res: Response, what: string, signal?: AbortSignal): Promise<unknown> {
+    try {
+      return await res.json();
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason;
+      const timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
+      throw new BridgeError(
+        'upstream_error',
+        timedOut
+          ? `${what}: the body did not arrive within ${timeoutMs} ms`
+          : `${what}: the body is not readable JSON`,
+        { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
+      );
+    }
+  }
+
+  async function readJson(
+    target: FhirTarget,
+    pathAndQuery: string,
+    options: RequestOptions,
+  ): Promise<unknown> {
+    const base = baseOf(target);
+    const url = resolveOnBase(base, pathAndQuery);
+    const res = await send(target, base, url, options);
+    return jsonOf(res, `GET ${relativeToBase(base, url)}`, options.signal);
+  }
+
+  async function read<T extends Resource = Resource>(
+    target: FhirTarget,
+    type: string,
+    id: string,
+    options: RequestOptions,
+  ): Promise<T> {
+    checkType(type);
+    // `.` and `..` would be path traversal, not ids.
+    if (!RESOURCE_ID.test(id) || /^\.+$/.test(id)) {
+      throw new BridgeError('invalid_request', `"${id}" is not a FHIR resource id`);
+    }
+    const body = await readJson(target, `${type}/${id}`, options);
+    const resourceType = (body as { resourceType?: unknown } | null)?.resourceType;
+    if (resourceType !== type) {
+      throw new BridgeError(
+        'upstream_error',
+        `GET ${type}/${id}: expected a ${type}, got ${typeof resourceType === 'string' ? resourceType : 'something else'}`,
+        { status: 502 },
+      );
+    }
+    return body as T;
+  }
+
+  async function* search(
+    target: FhirTarget,
+    type: string,
+    params: SearchInput,
+    options: SearchOptions,
+  ): AsyncGenerator<Bundle, void, undefined> {
+    const base = baseOf(target);
+    const maxPages = options.maxPages ?? defaultMaxPages;
+    const seen = new Set<string>();
+    let url: URL | undefined = resolveOnBase(base, searchPath(type, params));
+    while (url) {
+      const what = `GET ${relativeToBase(base, url)}`;
+      if (seen.has(url.href)) {
+        throw new BridgeError(
+          'upstream_error',
+          `${what}: the next link loops back to a page already read`,
+          {
+            status: 502,
+          },
+        );
+      }
+      if (seen.size >= maxPages) {
+        throw new BridgeError('upstream_error', `${type} search: more than ${maxPages} pages`, {
+          status: 502,
+        });
+      }
+      seen.add(url.href);
+      const res = await send(target, base, url, options);
+      const bundle = parseBundle(await jsonOf(res, what, options.signal), what);
+      yield bundle;
+      // Only the next link ends or continues paging: Bundle.total and empty pages do not.
+      const next = nextLink(bundle);
+      url = next === undefined ? undefined : rebaseLink(base, next);
+    }
+  }
+
+  async function searchAll<T extends Resource = Resource>(
+    target: FhirTarget,
+    type: string,
+    params: SearchInput,
+    options: SearchOptions,
+  ): Promise<T[]> {
+    const all: T[] = [];
+    for await (const page of search(target, type, params, options)) {
+      all.push(...resourcesOf<T>(page));
+    }
+    return all;
+  }
+
+  return { request, readJson, read, search, searchAll };
+}

@@ -1,0 +1,31 @@
+// The SQLite adapter of the store port: one better-sqlite3 connection per store, statements
+// prepared once at open. The embedded default; postgres is the scale-out adapter.
+import type { Store } from '../port.ts';
+import { createApiKeyRepository } from './api-keys.ts';
+import { createAuthSessionRepository } from './auth-sessions.ts';
+import { createConnectionRepository } from './connections.ts';
+import { openDatabase, type SqliteOptions } from './database.ts';
+import { createEventRepository } from './events.ts';
+import { createKeyRepository } from './keys.ts';
+
+export type { SqliteOptions };
+
+/** Opens (creating if needed) the SQLite store at `options.path` and applies new migrations. */
+export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
+  const db = openDatabase(options);
+  try {
+    return {
+      keys: createKeyRepository(db),
+      connections: createConnectionRepository(db),
+      authSessions: createAuthSessionRepository(db),
+      apiKeys: createApiKeyRepository(db),
+      events: createEventRepository(db),
+      async close() {
+        if (db.open) db.close();
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

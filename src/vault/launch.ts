@@ -1,0 +1,294 @@
+// The SMART standalone launch as the vault runs it (SMART App Launch 2.x §"Standalone launch"):
+// start (connection + pending auth session), launch (bind the browser, redirect to the EHR) and
+// callback (state checks, code exchange, id_token, patient context, sealed tokens).
+import { BridgeError } from '../common/errors.ts';
+import { sha256Hex } from '../common/hash.ts';
+import { randomId, randomToken } from '../common/random.ts';
+import { type Practice, REFRESH_TOKEN_LIFETIME_MS } from '../practices/registry.ts';
+import {
+  buildAuthorizeUrl,
+  createPkce,
+  exchangeCode,
+  grantedScopes,
+  type IdTokenClaims,
+  parseCallback,
+  patientFromTokenResponse,
+  pkceChallenge,
+  type SmartConfiguration,
+} from '../smart/index.ts';
+import type { AuthSession, ConnectionRecord } from '../store/port.ts';
+import { clientAuthFor } from './client-auth.ts';
+import { AUTH_SESSION_TTL_MS, type VaultDeps } from './deps.ts';
+import { sealTokens } from './token-set.ts';
+
+export interface StartRequest {
+  practice: string;
+  userRef: string;
+  /** Where the browser goes after the callback (already checked against the allow-list). */
+  returnTo?: string | undefined;
+}
+
+export interface StartResult {
+  connection: ConnectionRecord;
+  /** Our own launch link: opening it binds the browser and redirects to the EHR. */
+  launchUrl: string;
+}
+
+export type CallbackOutcome =
+  | { outcome: 'connected'; connection: ConnectionRecord; returnTo: string | null }
+  | { outcome: 'declined'; connection: ConnectionRecord; returnTo: string | null }
+  | { outcome: 'error'; connection: ConnectionRecord; returnTo: string | null; error: string };
+
+const stateHashOf = (state: string) => sha256Hex(state);
+const pkceContext = (stateHash: string) => `pkce:${stateHash}`;
+
+export function createLauncher(deps: VaultDeps) {
+  const { store, sealer, clock, discovery, practices, registrations, events, budget, logger } =
+    deps;
+
+  async function contextOf(connection: Pick<ConnectionRecord, 'registration' | 'practiceBase'>) {
+    const registration = registrations[connection.registration];
+    if (!registration) {
+      throw new BridgeError(
+        'invalid_config',
+        `registration "${connection.registration}" is not configured`,
+      );
+    }
+    const config = await discovery.discover(connection.practiceBase);
+    return {
+      registration,
+      config,
+      redirectUri: registration.redirectUri ?? `${deps.publicUrl}/callback`,
+    };
+  }
+
+  /** Requesting a scope the server does not list fails healow's authorize step: drop it. */
+  function requestableScopes(wanted: string[], config: SmartConfiguration): string[] {
+    const supported = config.scopes_supported;
+    if (!supported || supported.length === 0) return wanted;
+    const kept = wanted.filter((s) => supported.includes(s));
+    if (kept.length < wanted.length) {
+      logger.warn(
+        { dropped: wanted.filter((s) => !kept.includes(s)) },
+        'scopes not supported by the server were not requested',
+      );
+    }
+    return kept;
+  }
+
+  async function start({
+    practice: practiceId,
+    userRef,
+    returnTo,
+  }: StartRequest): Promise<StartResult> {
+    const practice: Practice | undefined = await practices.get(practiceId);
+    if (!practice) throw new BridgeError('not_found', `unknown practice "${practiceId}"`);
+    const now = clock.now();
+    let connection = await store.connections.findByUser(
+      practice.registration,
+      practice.base,
+      userRef,
+    );
+    if (!connection) {
+      connection = {
+        id: randomId('con'),
+        registration: practice.registration,
+        practiceBase: practice.base,
+        userRef,
+        state: 'pending',
+        stateReason: null,
+        patientId: null,
+        fhirUser: null,
+        grantedScopes: [],
+        sealedTokens: null,
+        accessExpiresAt: null,
+        refreshExpiresAt: null,
+        tokenVersion: 0,
+        refreshLeaseUntil: null,
+        createdAt: now,
+        updatedAt: now,
+        connectedAt: null,
+      };
+      await store.connections.insert(connection);
+    }
+    // Discover now so that a broken practice fails here, not after the patient's redirect.
+    const { redirectUri } = await contextOf(connection);
+    const state = randomToken(32);
+    const stateHash = stateHashOf(state);
+    const pkce = createPkce();
+    const session: AuthSession = {
+      stateHash,
+      connectionId: connection.id,
+      sealedVerifier: sealer.seal(pkce.verifier, pkceContext(stateHash)),
+      nonce: randomToken(16),
+      redirectUri,
+      returnTo: returnTo ?? null,
+      browserHash: null,
+      createdAt: now,
+      expiresAt: now + AUTH_SESSION_TTL_MS,
+    };
+    await store.authSessions.put(session);
+    return { connection, launchUrl: `${deps.publicUrl}/launch/${state}` };
+  }
+
+  async function liveSession(state: string): Promise<AuthSession> {
+    const session = await store.authSessions.get(stateHashOf(state));
+    if (!session || session.expiresAt <= clock.now()) {
+      throw new BridgeError(
+        'invalid_state',
+        'this sign-in link is unknown, used or expired: start again',
+      );
+    }
+    return session;
+  }
+
+  /**
+   * The browser opened our launch link: bind the session to its cookie (first opener wins) and
+   * answer with the EHR's authorize URL. The redirect counts against the practice budget, since
+   * healow counts /authorize calls.
+   */
+  async function launch(state: string, browserSecret: string): Promise<string> {
+    const session = await liveSession(state);
+    const browserHash = sha256Hex(browserSecret);
+    if (session.browserHash !== browserHash) {
+      const bound =
+        session.browserHash === null &&
+        (await store.authSessions.bindBrowser(session.stateHash, browserHash));
+      if (!bound)
+        throw new BridgeError('invalid_state', 'this sign-in link was opened in another browser');
+    }
+    const connection = await store.connections.get(session.connectionId);
+    if (!connection)
+      throw new BridgeError('invalid_state', 'the connection of this sign-in link is gone');
+    const { registration, config } = await contextOf(connection);
+    const verifier = sealer.open(session.sealedVerifier, pkceContext(session.stateHash));
+    await budget.acquire(connection.practiceBase, {
+      priority: 'interactive',
+      connectionId: connection.id,
+    });
+    return buildAuthorizeUrl({
+      authorizationEndpoint: config.authorization_endpoint,
+      clientId: registration.clientId,
+      redirectUri: session.redirectUri,
+      scope: requestableScopes(registration.scopes, config),
+      state,
+      aud: connection.practiceBase,
+      codeChallenge: pkceChallenge(verifier),
+      nonce: session.nonce,
+    });
+  }
+
+  async function callback(
+    query: Record<string, unknown>,
+    browserSecret: string | undefined,
+  ): Promise<CallbackOutcome> {
+    const result = parseCallback(query);
+    if (!result.state) throw new BridgeError('invalid_state', 'the callback carries no state');
+    // take(): a state works exactly once, whatever happens next.
+    const session = await store.authSessions.take(stateHashOf(result.state));
+    if (!session || session.expiresAt <= clock.now()) {
+      throw new BridgeError(
+        'invalid_state',
+        'this sign-in answer is unknown, used or expired: start again',
+      );
+    }
+    if (!browserSecret || session.browserHash !== sha256Hex(browserSecret)) {
+      throw new BridgeError('invalid_state', 'this sign-in answer belongs to another browser');
+    }
+    const connection = await store.connections.get(session.connectionId);
+    if (!connection)
+      throw new BridgeError('invalid_state', 'the connection of this sign-in is gone');
+    const returnTo = session.returnTo;
+
+    if (result.kind === 'error') {
+      if (result.error === 'access_denied') {
+        await events.emit('connection.declined', connection.id, {});
+        return { outcome: 'declined', connection, returnTo };
+      }
+      const error = `the EHR answered ${result.error}${result.errorDescription ? `: ${result.errorDescription}` : ''}`;
+      await events.emit('connection.error', connection.id, { error: result.error });
+      return { outcome: 'error', connection, returnTo, error };
+    }
+
+    const { registration, config } = await contextOf(connection);
+    const auth = await clientAuthFor(connection.registration, registration, deps.keys);
+    const verifier = sealer.open(session.sealedVerifier, pkceContext(session.stateHash));
+    await budget.acquire(connection.practiceBase, {
+      priority: 'interactive',
+      connectionId: connection.id,
+    });
+    const tokens = await exchangeCode({
+      tokenEndpoint: config.token_endpoint,
+      auth,
+      clock,
+      fetch: deps.fetch,
+      code: result.code,
+      redirectUri: session.redirectUri,
+      codeVerifier: verifier,
+    });
+
+    let claims: IdTokenClaims | undefined;
+    if (tokens.idToken) {
+      if (!config.jwks_uri) {
+        throw new BridgeError(
+          'invalid_id_token',
+          'the server sent an id_token but advertises no jwks_uri to check it',
+        );
+      }
+      claims = await deps.idTokens.validateIdToken(tokens.idToken, {
+        jwksUri: config.jwks_uri,
+        issuer: config.issuer,
+        clientId: registration.clientId,
+        nonce: session.nonce,
+      });
+    }
+    const { patientId, fhirUser } = patientFromTokenResponse({
+      patient: tokens.patient,
+      idTokenClaims: claims,
+    });
+    if (!patientId) {
+      throw new BridgeError(
+        'token_rejected',
+        'the token response names no patient (no `patient`, no Patient fhirUser)',
+      );
+    }
+
+    const now = clock.now();
+    const practice = await practices.byBase(connection.practiceBase);
+    const lifetime = tokens.refreshToken
+      ? REFRESH_TOKEN_LIFETIME_MS[practice?.vendor ?? 'generic']
+      : null;
+    const sealedTokens = sealTokens(sealer, connection.id, {
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      idToken: tokens.idToken,
+      expiresAt: tokens.expiresAt,
+    });
+    const patch = {
+      state: 'active',
+      stateReason: null,
+      patientId,
+      fhirUser: fhirUser ?? null,
+      grantedScopes: grantedScopes(registration.scopes, tokens.scope),
+      sealedTokens,
+      accessExpiresAt: tokens.expiresAt,
+      refreshExpiresAt: lifetime === null ? null : now + lifetime,
+      tokenVersion: connection.tokenVersion + 1,
+      refreshLeaseUntil: null,
+      updatedAt: now,
+      connectedAt: now,
+    } as const;
+    await store.connections.update(connection.id, {
+      ...patch,
+      grantedScopes: [...patch.grantedScopes],
+    });
+    const connected = { ...connection, ...patch, grantedScopes: [...patch.grantedScopes] };
+    await events.emit('connection.connected', connection.id, {
+      patient: patientId,
+      scopes: connected.grantedScopes,
+    });
+    return { outcome: 'connected', connection: connected, returnTo };
+  }
+
+  return { start, launch, callback };
+}

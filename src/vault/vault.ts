@@ -1,0 +1,112 @@
+// The vault: connections and their encrypted token sets. One object for the API, CLI and FHIR
+// layer to use; what a connection looks like from outside (never a token) is `viewConnection`.
+import { BridgeError } from '../common/errors.ts';
+import type { ConnectionRecord } from '../store/port.ts';
+import type { VaultDeps } from './deps.ts';
+import { createLauncher } from './launch.ts';
+import { createTokenKeeper } from './refresh.ts';
+
+export interface ConnectionView {
+  id: string;
+  registration: string;
+  practiceBase: string;
+  userRef: string;
+  state: ConnectionRecord['state'];
+  stateReason: string | null;
+  patient: string | null;
+  fhirUser: string | null;
+  scopes: string[];
+  accessExpiresAt: string | null;
+  refreshExpiresAt: string | null;
+  connectedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function viewConnection(c: ConnectionRecord): ConnectionView {
+  return {
+    id: c.id,
+    registration: c.registration,
+    practiceBase: c.practiceBase,
+    userRef: c.userRef,
+    state: c.state,
+    stateReason: c.stateReason,
+    patient: c.patientId,
+    fhirUser: c.fhirUser,
+    scopes: c.grantedScopes,
+    accessExpiresAt: iso(c.accessExpiresAt),
+    refreshExpiresAt: iso(c.refreshExpiresAt),
+    connectedAt: iso(c.connectedAt),
+    createdAt: new Date(c.createdAt).toISOString(),
+    updatedAt: new Date(c.updatedAt).toISOString(),
+  };
+}
+
+/** What the FHIR client asks of a connection: a token, and a fresh one after a 401. */
+export interface TokenSource {
+  accessToken(): Promise<string>;
+  refreshed(): Promise<string>;
+}
+
+export type Vault = ReturnType<typeof createVault>;
+
+export function createVault(deps: VaultDeps) {
+  const launcher = createLauncher(deps);
+  const keeper = createTokenKeeper(deps);
+  const { store, clock, events } = deps;
+
+  async function get(id: string): Promise<ConnectionRecord> {
+    const record = await store.connections.get(id);
+    if (!record) throw new BridgeError('not_found', `unknown connection "${id}"`);
+    return record;
+  }
+
+  return {
+    start: launcher.start,
+    launch: launcher.launch,
+    callback: launcher.callback,
+    refresh: keeper.refresh,
+    accessToken: keeper.accessToken,
+    get,
+
+    /** Forgets the tokens; the connection stays (as `revoked`, reason "disconnected") for its history. */
+    async disconnect(id: string): Promise<ConnectionRecord> {
+      const record = await get(id);
+      const patch = {
+        state: 'revoked' as const,
+        stateReason: 'disconnected by the app',
+        sealedTokens: null,
+        accessExpiresAt: null,
+        refreshExpiresAt: null,
+        refreshLeaseUntil: null,
+        tokenVersion: record.tokenVersion + 1,
+        updatedAt: clock.now(),
+      };
+      await store.connections.update(id, patch);
+      await events.emit('connection.disconnected', id, {});
+      return { ...record, ...patch };
+    },
+
+    tokenSource(id: string): TokenSource {
+      let version: number | undefined;
+      return {
+        async accessToken() {
+          const current = await keeper.accessToken(id);
+          version = current.version;
+          return current.accessToken;
+        },
+        async refreshed() {
+          await keeper.refresh(id, {
+            force: true,
+            ...(version === undefined ? {} : { staleVersion: version }),
+          });
+          const current = await keeper.accessToken(id);
+          version = current.version;
+          return current.accessToken;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,145 @@
+// The patient pages: pick a practice and connect, see the outcome, disconnect.
+// Plain forms, no script: the EHR's sign-in is a full-page redirect anyway.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { browserSecret, ensureBrowserSecret } from '../api/browser.ts';
+import { toErrorAnswer } from '../api/errors.ts';
+import { BridgeError } from '../common/errors.ts';
+import { sha256Hex } from '../common/hash.ts';
+import type { Config } from '../config/schema.ts';
+import type { PracticeRegistry } from '../practices/registry.ts';
+import type { Vault } from '../vault/index.ts';
+import { html } from './html.ts';
+import { page } from './layout.ts';
+
+export interface WebDeps {
+  vault: Vault;
+  practices: PracticeRegistry;
+  config: Config;
+  secureCookies: boolean;
+  /** The patient's display name through the connection (a live FHIR read). */
+  readPatientName(connectionId: string): Promise<string | undefined>;
+}
+
+const doneQuery = z.object({
+  connection: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/),
+  outcome: z.enum(['connected', 'declined', 'error']),
+});
+
+/** The anonymous user reference of a browser on the patient pages. */
+const webUserRef = (secret: string) => `web:${sha256Hex(secret).slice(0, 32)}`;
+
+export function registerWebRoutes(app: FastifyInstance, deps: WebDeps): void {
+  const { vault, practices } = deps;
+
+  const send = (reply: FastifyReply, title: string, body: ReturnType<typeof html>, status = 200) =>
+    reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(page(title, body));
+
+  app.get('/', (_request, reply) => reply.redirect('/connect', 302));
+
+  app.get('/connect', async (_request, reply) => {
+    const list = await practices.list();
+    return send(
+      reply,
+      'Connect your health record',
+      html`<h1>Connect your health record</h1>
+<p>Choose your doctor's practice. You will sign in at the practice's patient portal (healow) and choose what to share.</p>
+<form method="post" action="/connect">
+<label for="practice">Practice</label>
+<select id="practice" name="practice">${list.map((p) => html`<option value="${p.id}">${p.name}</option>`)}</select>
+<button type="submit">Connect</button>
+</form>`,
+    );
+  });
+
+  app.post('/connect', async (request: FastifyRequest, reply) => {
+    const practice = (request.body as Record<string, unknown> | undefined)?.practice;
+    if (typeof practice !== 'string' || practice === '')
+      throw new BridgeError('invalid_request', 'choose a practice');
+    const secret = ensureBrowserSecret(request, reply, deps.secureCookies);
+    const { launchUrl } = await vault.start({ practice, userRef: webUserRef(secret) });
+    return reply.redirect(launchUrl, 303);
+  });
+
+  app.get('/connect/done', async (request, reply) => {
+    const parsed = doneQuery.safeParse(request.query);
+    const secret = browserSecret(request);
+    const connection = parsed.success
+      ? await vault.get(parsed.data.connection).catch(() => undefined)
+      : undefined;
+    // Only the browser that connected sees the connection's details.
+    if (!parsed.success || !connection || !secret || connection.userRef !== webUserRef(secret)) {
+      return send(
+        reply,
+        'Not found',
+        html`<h1>Nothing to show</h1><p>This page belongs to another sign-in.</p><a class="button" href="/connect">Start again</a>`,
+        404,
+      );
+    }
+    const practice = await practices.byBase(connection.practiceBase);
+    const practiceName = practice?.name ?? connection.practiceBase;
+    if (parsed.data.outcome === 'declined') {
+      return send(
+        reply,
+        'Not shared',
+        html`<span class="status warn">Not shared</span><h1>You chose not to share</h1>
+<p>Nothing was shared from ${practiceName}. You can connect again at any time.</p><a class="button" href="/connect">Try again</a>`,
+      );
+    }
+    if (parsed.data.outcome === 'error' || connection.state !== 'active') {
+      return send(
+        reply,
+        'Not connected',
+        html`<span class="status bad">Not connected</span><h1>Something went wrong</h1>
+<p>${practiceName} did not complete the sign-in${connection.stateReason ? html`: ${connection.stateReason}` : ''}.</p><a class="button" href="/connect">Try again</a>`,
+      );
+    }
+    const name = await deps.readPatientName(connection.id).catch((error) => {
+      request.log.warn({ err: error, connectionId: connection.id }, 'could not read the patient');
+      return undefined;
+    });
+    return send(
+      reply,
+      'Connected',
+      html`<span class="status ok">Connected</span><h1>${name ? `Welcome, ${name}` : 'You are connected'}</h1>
+<p>Your records at ${practiceName} are now available to the app.</p>
+<dl><dt>Practice</dt><dd>${practiceName}</dd><dt>Patient id</dt><dd data-testid="patient-id">${connection.patientId}</dd>
+<dt>Shared</dt><dd>${connection.grantedScopes.filter((s) => s.startsWith('patient/')).length} kinds of records</dd></dl>
+<form method="post" action="/connect/disconnect"><input type="hidden" name="connection" value="${connection.id}">
+<button class="secondary" type="submit">Disconnect</button></form>`,
+    );
+  });
+
+  app.post('/connect/disconnect', async (request, reply) => {
+    const id = (request.body as Record<string, unknown> | undefined)?.connection;
+    const secret = browserSecret(request);
+    const connection =
+      typeof id === 'string' ? await vault.get(id).catch(() => undefined) : undefined;
+    if (!connection || !secret || connection.userRef !== webUserRef(secret)) {
+      throw new BridgeError('not_found', 'no such connection for this browser');
+    }
+    await vault.disconnect(connection.id);
+    return send(
+      reply,
+      'Disconnected',
+      html`<span class="status warn">Disconnected</span><h1>Disconnected</h1>
+<p>The app no longer has access to your records. Its copy of your sign-in was deleted.</p><a class="button" href="/connect">Connect again</a>`,
+    );
+  });
+}
+
+/** Errors on browser routes become a readable page instead of JSON. */
+export function browserErrorPage(error: unknown): { status: number; body: string } {
+  const answer = toErrorAnswer(error);
+  return {
+    status: answer.status,
+    body: page(
+      'Sign-in problem',
+      html`<span class="status bad">Problem</span><h1>We could not finish</h1><p>${answer.message}</p><a class="button" href="/connect">Start again</a>`,
+    ),
+  };
+}
