@@ -28,7 +28,7 @@ export interface AppDeps {
   vault: Vault;
   practices: PracticeRegistry;
   budget: Budget;
-  web: Omit<WebDeps, 'vault' | 'practices' | 'config'>;
+  web: Pick<WebDeps, 'readPatientName'>;
   /** Extra route sets (the FHIR proxy) registered inside the API-key scope. */
   apiRoutes?: Array<(app: FastifyInstance) => void>;
 }

@@ -1,0 +1,50 @@
+// `fhirbridge apikeys …`: keys for the app's backend to call the JSON API.
+import type { Command } from 'commander';
+import { createApiKey } from '../api/api-keys.ts';
+import { BridgeError } from '../common/errors.ts';
+import type { Runtime } from '../runtime.ts';
+
+export function registerApiKeyCommands(
+  program: Command,
+  withRuntime: <T>(fn: (rt: Runtime) => Promise<T>) => Promise<T>,
+): void {
+  const apikeys = program
+    .command('apikeys')
+    .description('API keys for the JSON API (stored hashed)');
+  apikeys
+    .command('create')
+    .argument('<name>', 'who uses the key, e.g. my-app-backend')
+    .description('create a key; the secret is shown once')
+    .action((name: string) =>
+      withRuntime(async (rt) => {
+        const { record, secret } = await createApiKey(rt.store, rt.clock, name);
+        console.log(`created ${record.id} (${record.name})`);
+        console.log(`secret: ${secret}`);
+        console.log(
+          'Store it now: it is not shown again. Use it as: Authorization: Bearer <secret>',
+        );
+      }),
+    );
+  apikeys
+    .command('list')
+    .description('list keys (never secrets)')
+    .action(() =>
+      withRuntime(async (rt) => {
+        for (const k of await rt.store.apiKeys.list()) {
+          const state = k.revokedAt ? 'revoked' : 'active';
+          const used = k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : 'never';
+          console.log(`${k.id}  ${k.name.padEnd(24)} ${state.padEnd(8)} last used ${used}`);
+        }
+      }),
+    );
+  apikeys
+    .command('revoke')
+    .argument('<id>', 'key id (key_…)')
+    .action((id: string) =>
+      withRuntime(async (rt) => {
+        if (!(await rt.store.apiKeys.revoke(id, rt.clock.now())))
+          throw new BridgeError('not_found', `no live API key "${id}"`);
+        console.log(`revoked ${id}`);
+      }),
+    );
+}

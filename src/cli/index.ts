@@ -1,0 +1,111 @@
+// The `fhirbridge` command. Each subcommand opens the runtime it needs and closes it after.
+import { Command, CommanderError } from 'commander';
+import { BridgeError } from '../common/errors.ts';
+import { createLogger } from '../common/logger.ts';
+import { createRuntime, type Runtime } from '../runtime.ts';
+import { simulateCommand } from '../simulator/cli.ts';
+import { registerApiKeyCommands } from './apikeys.ts';
+import { registerConnectionCommands } from './connections.ts';
+import { registerKeysCommands } from './keys.ts';
+import { type ConfigFlags, resolveConfig } from './setup.ts';
+import { start } from './start.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('fhirbridge')
+    .description('Connect patient apps to eClinicalWorks (healow) and any SMART on FHIR R4 EHR')
+    .option('-c, --config <file>', 'JSON config file (default: FHIRBRIDGE_CONFIG)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const withRuntime = async <T>(fn: (rt: Runtime) => Promise<T>): Promise<T> => {
+    const { config } = resolveConfig(program.opts<ConfigFlags>());
+    // Commands print for people; only warnings and errors are logged.
+    const runtime = await createRuntime({ config, logger: createLogger({ level: 'warn' }) });
+    try {
+      return await fn(runtime);
+    } finally {
+      await runtime.close();
+    }
+  };
+
+  program
+    .command('start')
+    .description('run the bridge (API, patient pages, JWKS, background refresh)')
+    .option(
+      '--with-simulator',
+      'also run the local healow simulator and register the sandbox app at it',
+    )
+    .option('-p, --port <port>', 'port (default 8080, FHIRBRIDGE_PORT)')
+    .option('--host <host>', 'interface (default 127.0.0.1, FHIRBRIDGE_HOST)')
+    .option('--simulator-port <port>', 'simulator port', '9090')
+    .action(
+      async (opts: {
+        withSimulator?: boolean;
+        port?: string;
+        host?: string;
+        simulatorPort?: string;
+      }) => {
+        const started = await start({ ...program.opts<ConfigFlags>(), ...opts });
+        const { config } = started.runtime;
+        console.log(`\nfhirbridge is running on ${config.publicUrl}`);
+        if (started.simulatorUrl) {
+          console.log(`  simulator (healow):  ${started.simulatorUrl}`);
+          console.log(`  connect a patient:   ${config.publicUrl}/connect`);
+          console.log(
+            '  test patient:        AdultFemaleFHIR / e@CWFHIR1 (also AdultMaleFHIR, ChildFemaleFHIR, ChildMaleFHIR)',
+          );
+        }
+        console.log('Press Ctrl+C to stop.\n');
+        const stop = async () => {
+          await started.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    );
+
+  program.addCommand(simulateCommand());
+
+  registerKeysCommands(program, withRuntime);
+  registerApiKeyCommands(program, withRuntime);
+  registerConnectionCommands(program, withRuntime);
+
+  program
+    .command('config')
+    .description('check the configuration and print it (secrets hidden)')
+    .action(() => {
+      const { config, sandbox } = resolveConfig(program.opts<ConfigFlags>());
+      const shown = {
+        ...config,
+        masterKeys: config.masterKeys.map((k) => ({ id: k.id, key: '[hidden]' })),
+        registrations: Object.fromEntries(
+          Object.entries(config.registrations).map(([n, r]) => [
+            n,
+            { ...r, ...(r.clientSecret ? { clientSecret: '[hidden]' } : {}) },
+          ]),
+        ),
+      };
+      console.log(JSON.stringify({ sandbox, ...shown }, null, 2));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const message =
+      error instanceof BridgeError
+        ? error.message
+        : `unexpected error: ${(error as Error).message}`;
+    console.error(`fhirbridge: ${message}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,82 @@
+// `fhirbridge start [--with-simulator]`: the bridge, and for the first five minutes the local
+// healow simulator with the sandbox app registered at it.
+import { BridgeError } from '../common/errors.ts';
+import { createRuntime, type Runtime } from '../runtime.ts';
+import { startServer } from '../server.ts';
+import { createSimulator } from '../simulator/index.ts';
+import { type ConfigFlags, resolveConfig, SIMULATOR_PORT } from './setup.ts';
+
+export interface StartFlags extends ConfigFlags {
+  withSimulator?: boolean;
+}
+
+export interface Started {
+  runtime: Runtime;
+  url: string;
+  simulatorUrl?: string;
+  close(): Promise<void>;
+}
+
+/** Registers the sandbox registrations at the simulator, as a person would in healow's portal. */
+async function registerAtSimulator(runtime: Runtime, simulatorUrl: string): Promise<void> {
+  const { config } = runtime;
+  for (const [name, r] of Object.entries(config.registrations)) {
+    if (r.environment !== 'sandbox') continue;
+    const body = {
+      clientId: r.clientId,
+      environment: 'sandbox',
+      type: r.clientType,
+      ...(r.clientType === 'confidential-asymmetric'
+        ? { jwksUrl: `${config.publicUrl}/jwks/${name}.json` }
+        : {}),
+      ...(r.clientSecret ? { clientSecret: r.clientSecret } : {}),
+      redirectUris: [r.redirectUri ?? `${config.publicUrl}/callback`],
+      appName: 'fhirbridge sandbox app',
+      appDescription: 'Reads your health record so that the app you connected can show it to you.',
+    };
+    const response = await fetch(`${simulatorUrl}/admin/registrations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) {
+      throw new BridgeError(
+        'invalid_config',
+        `the simulator refused registration "${name}": ${response.status} ${await response.text()}`,
+      );
+    }
+  }
+}
+
+export async function start(flags: StartFlags): Promise<Started> {
+  const { config, sandbox, simulatorUrl } = resolveConfig(flags);
+  const simulator = flags.withSimulator
+    ? await createSimulator({
+        port: Number(flags.simulatorPort ?? SIMULATOR_PORT),
+        adminEnabled: true,
+        logger: false,
+      })
+    : undefined;
+  let runtime: Runtime | undefined;
+  try {
+    runtime = await createRuntime({ config });
+    const server = await startServer(runtime, { host: config.host, port: config.port });
+    if (simulator) await registerAtSimulator(runtime, simulator.url);
+    const rt = runtime;
+    rt.logger.info({ url: config.publicUrl, sandbox }, 'fhirbridge is up');
+    return {
+      runtime: rt,
+      url: server.url,
+      ...(simulator ? { simulatorUrl: simulator.url } : sandbox ? { simulatorUrl } : {}),
+      async close() {
+        await server.close();
+        await rt.close();
+        await simulator?.close();
+      },
+    };
+  } catch (error) {
+    await runtime?.close();
+    await simulator?.close();
+    throw error;
+  }
+}

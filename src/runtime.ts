@@ -1,0 +1,131 @@
+// Wiring, once: config → store → keys → vault → budget → FHIR client. The server, the CLI and
+// the tests all build a Runtime; everything it opens, `close()` closes.
+import { join } from 'node:path';
+import { createMemoryBudget } from './budget/memory.ts';
+import { createBudgetPolicy } from './budget/policy.ts';
+import type { Budget } from './budget/port.ts';
+import { type Clock, systemClock } from './common/clock.ts';
+import { BridgeError } from './common/errors.ts';
+import { createLogger, type Logger } from './common/logger.ts';
+import { createSealer, type Sealer } from './common/seal.ts';
+import { resolveMasterKeys } from './config/master-key.ts';
+import { type Config, isLoopback } from './config/schema.ts';
+import { createEventLog, type EventLog } from './events/log.ts';
+import { createFhirClient, type FhirClient, type FhirTarget, profileFor } from './fhir/index.ts';
+import { createKeyService, type KeyService } from './keys/index.ts';
+import { configuredPractices, type PracticeRegistry } from './practices/registry.ts';
+import { createDiscovery, createIdTokenValidator } from './smart/index.ts';
+import { openStore } from './store/index.ts';
+import type { Store } from './store/port.ts';
+import { createVault, type Vault } from './vault/index.ts';
+
+export interface RuntimeOptions {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  /** The fetch used for every upstream call (tests may wrap it to count or fail calls). */
+  fetch?: typeof fetch;
+}
+
+export interface Runtime {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  sealer: Sealer;
+  store: Store;
+  keys: KeyService;
+  practices: PracticeRegistry;
+  budget: Budget;
+  events: EventLog;
+  vault: Vault;
+  fhir: FhirClient;
+  /** How the FHIR client reaches a connection's practice with its tokens. */
+  fhirTarget(connectionId: string): Promise<FhirTarget>;
+  close(): Promise<void>;
+}
+
+export async function createRuntime({
+  config,
+  clock = systemClock,
+  logger,
+  fetch,
+}: RuntimeOptions): Promise<Runtime> {
+  const log = logger ?? createLogger({ level: config.logLevel });
+  const sealer = createSealer(resolveMasterKeys(config).keys);
+  const store = await openStore({
+    kind: 'sqlite',
+    path: config.store.path ?? join(config.dataDir, 'fhirbridge.db'),
+  });
+  try {
+    const keys = createKeyService({
+      repo: store.keys,
+      sealer,
+      clock,
+      publishDelayMs: config.keys.publishDelayMs,
+      retireGraceMs: config.keys.retireGraceMs,
+    });
+    for (const [name, registration] of Object.entries(config.registrations)) {
+      if (registration.clientType === 'confidential-asymmetric')
+        await keys.ensure(registration.keyring ?? name);
+    }
+    const practices = configuredPractices(config);
+    const budget = createMemoryBudget({ clock, policy: createBudgetPolicy({}) });
+    const events = createEventLog({ store, clock, logger: log });
+    const vault = createVault({
+      store,
+      sealer,
+      clock,
+      logger: log,
+      keys,
+      discovery: createDiscovery({ clock, ...(fetch ? { fetch } : {}) }),
+      idTokens: createIdTokenValidator({ clock, ...(fetch ? { fetch } : {}) }),
+      practices,
+      registrations: config.registrations,
+      events,
+      budget,
+      publicUrl: config.publicUrl,
+      fetch,
+      refreshLeewayMs: config.refresh.leewayMs,
+    });
+    const fhir = createFhirClient({ budget, clock, logger: log, ...(fetch ? { fetch } : {}) });
+
+    return {
+      config,
+      clock,
+      logger: log,
+      sealer,
+      store,
+      keys,
+      practices,
+      budget,
+      events,
+      vault,
+      fhir,
+      async fhirTarget(connectionId) {
+        const connection = await vault.get(connectionId);
+        const practice = await practices.byBase(connection.practiceBase);
+        if (!practice) {
+          throw new BridgeError(
+            'not_found',
+            `the practice of connection ${connectionId} is no longer configured`,
+          );
+        }
+        return {
+          base: practice.base,
+          practiceKey: practice.base,
+          connectionId,
+          profile: profileFor(practice.vendor),
+          tokens: vault.tokenSource(connectionId),
+          allowHttp: config.allowLoopbackHttp && isLoopback(new URL(practice.base).hostname),
+        };
+      },
+      async close() {
+        await budget.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
