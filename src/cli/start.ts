@@ -18,7 +18,7 @@ export interface Started {
 }
 
 /** Registers the sandbox registrations at the simulator, as a person would in healow's portal. */
-async function registerAtSimulator(runtime: Runtime, simulatorUrl: string): Promise<void> {
+export async function registerAtSimulator(runtime: Runtime, simulatorUrl: string): Promise<void> {
   const { config } = runtime;
   for (const [name, r] of Object.entries(config.registrations)) {
     if (r.environment !== 'sandbox') continue;

@@ -184,17 +184,17 @@ export function createLauncher(deps: VaultDeps) {
   ): Promise<CallbackOutcome> {
     const result = parseCallback(query);
     if (!result.state) throw new BridgeError('invalid_state', 'the callback carries no state');
-    // take(): a state works exactly once, whatever happens next.
-    const session = await store.authSessions.take(stateHashOf(result.state));
-    if (!session || session.expiresAt <= clock.now()) {
-      throw new BridgeError(
-        'invalid_state',
-        'this sign-in answer is unknown, used or expired: start again',
-      );
-    }
-    if (!browserSecret || session.browserHash !== sha256Hex(browserSecret)) {
+    const stateHash = stateHashOf(result.state);
+    const unknown = 'this sign-in answer is unknown, used or expired: start again';
+    const found = await store.authSessions.get(stateHash);
+    if (!found || found.expiresAt <= clock.now()) throw new BridgeError('invalid_state', unknown);
+    // Checked before the state is used up, so that a foreign request cannot burn a real sign-in.
+    if (!browserSecret || found.browserHash !== sha256Hex(browserSecret)) {
       throw new BridgeError('invalid_state', 'this sign-in answer belongs to another browser');
     }
+    // take(): a state works exactly once, whatever happens next.
+    const session = await store.authSessions.take(stateHash);
+    if (!session) throw new BridgeError('invalid_state', unknown);
     const connection = await store.connections.get(session.connectionId);
     if (!connection)
       throw new BridgeError('invalid_state', 'the connection of this sign-in is gone');

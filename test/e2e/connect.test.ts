@@ -1,0 +1,329 @@
+// Connecting a patient end to end over real HTTP: fhirbridge ↔ the simulator, every client type,
+// refresh with and without rotation, revocation, expiry, key rotation, and the refusals.
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectPatient } from './helpers/connect.ts';
+import { type Stack, type StackOptions, startStack } from './helpers/stack.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+async function up(options: StackOptions = {}): Promise<Stack> {
+  stack = await startStack(options);
+  return stack;
+}
+
+async function connection(s: Stack, id: string) {
+  return (await (await s.api(`/api/connections/${id}`)).json()) as Record<string, unknown>;
+}
+
+async function counters(s: Stack) {
+  return (await (await s.admin('/counters/JAFJCD')).json()) as Record<string, unknown>;
+}
+
+describe('connect (confidential asymmetric, the healow default)', () => {
+  it('connects AdultFemaleFHIR, shows no token, reads her Patient through the proxy', async () => {
+    const s = await up();
+    const { connectionId, outcome, finalUrl } = await connectPatient(s);
+    expect(outcome).toBe('connected');
+    expect(finalUrl).toContain('/connect/done');
+
+    const response = await s.api(`/api/connections/${connectionId}`);
+    const text = await response.text();
+    const view = JSON.parse(text) as Record<string, unknown>;
+    expect(view.state).toBe('active');
+    expect(view.patient).toEqual(expect.any(String));
+    expect(view.scopes).toContain('patient/Patient.read');
+    expect(view.refreshExpiresAt).toEqual(expect.any(String));
+    expect(text).not.toMatch(/access_?token|refresh_?token|id_?token/i);
+
+    const patient = await s.api(`/api/connections/${connectionId}/fhir/Patient/${view.patient}`);
+    expect(patient.status).toBe(200);
+    const body = (await patient.json()) as { resourceType: string; id: string; name: unknown[] };
+    expect(body.resourceType).toBe('Patient');
+    expect(body.id).toBe(view.patient);
+  });
+
+  it('records a partial grant as granted', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s, { untick: ['patient/Observation.read'] });
+    const view = await connection(s, connectionId);
+    expect(view.scopes).not.toContain('patient/Observation.read');
+    expect(view.scopes).toContain('patient/Condition.read');
+  });
+
+  it('treats Deny as the outcome "declined", not an error', async () => {
+    const s = await up();
+    const { connectionId, outcome } = await connectPatient(s, { decision: 'deny' });
+    expect(outcome).toBe('declined');
+    expect((await connection(s, connectionId)).state).toBe('pending');
+    const events = await s.runtime.store.events.list({ connectionId, limit: 10 });
+    expect(events.map((e) => e.type)).toEqual(['connection.declined']);
+  });
+
+  it('keeps the connection id when the same user reconnects', async () => {
+    const s = await up();
+    const first = await connectPatient(s, { userRef: 'same-user' });
+    const again = await connectPatient(s, { userRef: 'same-user' });
+    expect(again.connectionId).toBe(first.connectionId);
+    expect((await connection(s, again.connectionId)).state).toBe('active');
+  });
+
+  it('refreshes with single-use rotation, storing each new refresh token before using it', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    for (let i = 0; i < 3; i++) {
+      const refreshed = await s.api(`/api/connections/${connectionId}/refresh`, { method: 'POST' });
+      expect(refreshed.status).toBe(200);
+    }
+    // Had we kept an old refresh token, healow's single-use rule would have answered invalid_grant.
+    expect((await connection(s, connectionId)).state).toBe('active');
+    expect(await counters(s)).toMatchObject({ refreshes: 3 });
+    const read = await s.api(
+      `/api/connections/${connectionId}/fhir/Patient/${(await connection(s, connectionId)).patient}`,
+    );
+    expect(read.status).toBe(200);
+  });
+
+  it('keeps the old refresh token when the server returns none (Cerner style)', async () => {
+    const s = await up({ simulator: { quirks: { refreshTokens: 'keep' } } });
+    const { connectionId } = await connectPatient(s);
+    const before = await s.runtime.vault.get(connectionId);
+    await s.api(`/api/connections/${connectionId}/refresh`, { method: 'POST' });
+    await s.api(`/api/connections/${connectionId}/refresh`, { method: 'POST' });
+    const after = await s.runtime.vault.get(connectionId);
+    expect(after.state).toBe('active');
+    expect(after.tokenVersion).toBeGreaterThan(before.tokenVersion);
+    expect(await counters(s)).toMatchObject({ refreshes: 2 });
+  });
+
+  it('shares one refresh between concurrent callers', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    await Promise.all(
+      Array.from({ length: 5 }, () => s.runtime.vault.refresh(connectionId, { force: true })),
+    );
+    expect(await counters(s)).toMatchObject({ refreshes: 1 });
+    expect((await connection(s, connectionId)).state).toBe('active');
+  });
+
+  for (const status of [400, 403] as const) {
+    it(`marks a revoked consent as revoked (refresh answers ${status}), with an event`, async () => {
+      const s = await up({ simulator: { quirks: { revokedRefreshStatus: status } } });
+      const { connectionId } = await connectPatient(s);
+      const revoke = await s.admin('/revoke', {
+        method: 'POST',
+        body: JSON.stringify({ clientId: 'fhirbridge-sandbox', username: 'AdultFemaleFHIR' }),
+      });
+      expect(revoke.status).toBe(200);
+      const refreshed = await s.api(`/api/connections/${connectionId}/refresh`, { method: 'POST' });
+      expect(refreshed.status).toBe(409);
+      expect(((await refreshed.json()) as { error: { code: string } }).error.code).toBe('revoked');
+      const view = await connection(s, connectionId);
+      expect(view.state).toBe('revoked');
+      const events = await s.runtime.store.events.list({ connectionId, limit: 10 });
+      expect(events.map((e) => e.type)).toContain('connection.revoked');
+    });
+  }
+
+  it('refreshes a lapsed access token on the next read (injected clock), and expires after 90 days', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    const patient = (await connection(s, connectionId)).patient;
+    s.clock.shift(HOUR + 60_000);
+    expect((await s.api(`/api/connections/${connectionId}/fhir/Patient/${patient}`)).status).toBe(
+      200,
+    );
+    expect(await counters(s)).toMatchObject({ refreshes: 1 });
+
+    s.clock.shift(91 * DAY);
+    const read = await s.api(`/api/connections/${connectionId}/fhir/Patient/${patient}`);
+    expect(read.status).toBe(409);
+    expect((await connection(s, connectionId)).state).toBe('expired');
+    const events = await s.runtime.store.events.list({ connectionId, limit: 10 });
+    expect(events.map((e) => e.type)).toContain('connection.expired');
+  });
+
+  it('forgets the tokens on DELETE', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    expect((await s.api(`/api/connections/${connectionId}`, { method: 'DELETE' })).status).toBe(
+      204,
+    );
+    const record = await s.runtime.vault.get(connectionId);
+    expect(record.sealedTokens).toBeNull();
+    expect(record.state).toBe('revoked');
+    expect((await s.api(`/api/connections/${connectionId}/fhir/Patient/x`)).status).toBe(409);
+  });
+});
+
+describe('other client types', () => {
+  it('a public client connects with PKCE alone and gets no refresh token; it expires with its access token', async () => {
+    const s = await up({ config: { registrations: { sandbox: { clientType: 'public' } } } });
+    const { connectionId, outcome } = await connectPatient(s);
+    expect(outcome).toBe('connected');
+    const view = await connection(s, connectionId);
+    expect(view.state).toBe('active');
+    expect(view.refreshExpiresAt).toBeNull();
+    s.clock.shift(HOUR + 1000);
+    expect(
+      (await s.api(`/api/connections/${connectionId}/fhir/Patient/${view.patient}`)).status,
+    ).toBe(409);
+    expect((await connection(s, connectionId)).state).toBe('expired');
+  });
+
+  it('a confidential symmetric client authenticates with HTTP Basic on every token call', async () => {
+    const s = await up({
+      config: {
+        registrations: {
+          sandbox: { clientType: 'confidential-symmetric', clientSecret: 'sandbox-secret-123' },
+        },
+      },
+    });
+    const { connectionId, outcome } = await connectPatient(s);
+    expect(outcome).toBe('connected');
+    expect(
+      (await s.api(`/api/connections/${connectionId}/refresh`, { method: 'POST' })).status,
+    ).toBe(200);
+    expect((await connection(s, connectionId)).state).toBe('active');
+  });
+});
+
+describe('key rotation', () => {
+  it('publishes the next key before it signs: no invalid_client across the switch', async () => {
+    const s = await up({ config: { keys: { publishDelayMs: 10 * 60_000, retireGraceMs: DAY } } });
+    const { connectionId } = await connectPatient(s);
+    const [old] = await s.runtime.keys.list('sandbox');
+    const next = await s.runtime.keys.rotate('sandbox');
+    const jwks = (await (await fetch(`${s.url}/jwks/sandbox.json`)).json()) as {
+      keys: Array<{ kid: string }>;
+    };
+    expect(jwks.keys.map((k) => k.kid).sort()).toEqual([old!.kid, next.kid].sort());
+
+    expect(
+      (await s.api(`/api/connections/${connectionId}/refresh`, { method: 'POST' })).status,
+    ).toBe(200);
+    s.clock.shift(11 * 60_000);
+    expect(
+      (await s.api(`/api/connections/${connectionId}/refresh`, { method: 'POST' })).status,
+    ).toBe(200);
+    const keys = await s.runtime.keys.list('sandbox');
+    expect(keys.find((k) => k.kid === next.kid)?.status).toBe('active');
+    expect(keys.find((k) => k.kid === old!.kid)?.status).toBe('retired');
+    expect(await counters(s)).toMatchObject({ refreshes: 2 });
+    expect((await counters(s)).assertionFailures).toEqual({});
+  });
+});
+
+describe('refusals', () => {
+  it('requires an API key', async () => {
+    const s = await up();
+    expect((await fetch(`${s.url}/api/connections/con_xxxxxxxxxxxx`)).status).toBe(401);
+    const wrong = await fetch(`${s.url}/api/connections/con_xxxxxxxxxxxx`, {
+      headers: { authorization: 'Bearer fbk_nope' },
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('rejects bad connection requests clearly', async () => {
+    const s = await up();
+    const post = (body: unknown) =>
+      s.api('/api/connections', { method: 'POST', body: JSON.stringify(body) });
+    const missing = await post({ practice: 'JAFJCD' });
+    expect(missing.status).toBe(400);
+    expect(await missing.text()).toMatch(/userRef/);
+    expect((await post({ practice: 'NOPE', userRef: 'u' })).status).toBe(404);
+    const open = await post({
+      practice: 'JAFJCD',
+      userRef: 'u',
+      returnTo: 'https://evil.example/steal',
+    });
+    expect(open.status).toBe(400);
+    expect(await open.text()).toMatch(/allow-list/);
+    expect((await s.api('/api/connections/not-an-id')).status).toBe(400);
+    expect((await s.api('/api/connections/con_doesnotexist123')).status).toBe(404);
+  });
+
+  it('sends the browser back to an allowed returnTo with the outcome', async () => {
+    const s = await up({ config: { returnToAllowList: ['http://127.0.0.1:1/app/'] } });
+    const created = await s.api('/api/connections', {
+      method: 'POST',
+      body: JSON.stringify({
+        practice: 'JAFJCD',
+        userRef: 'r',
+        returnTo: 'http://127.0.0.1:1/app/done',
+      }),
+    });
+    expect(created.status).toBe(201);
+  });
+
+  it('refuses an unknown, replayed or foreign state at the callback', async () => {
+    const s = await up();
+    const unknown = await fetch(`${s.url}/callback?code=abc&state=${'x'.repeat(43)}`, {
+      redirect: 'manual',
+    });
+    expect(unknown.status).toBe(400);
+
+    const { connectionId } = await connectPatient(s);
+    expect(connectionId).toBeTruthy();
+    // Replay: run a flow by hand and present its callback twice.
+    const created = (await (
+      await s.api('/api/connections', {
+        method: 'POST',
+        body: JSON.stringify({ practice: 'JAFJCD', userRef: 'replay' }),
+      })
+    ).json()) as {
+      authorizeUrl: string;
+    };
+    const launch = await fetch(created.authorizeUrl, { redirect: 'manual' });
+    const cookie = (launch.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const state = new URL(launch.headers.get('location')!).searchParams.get('state')!;
+    const denied = `${s.url}/callback?error=access_denied&state=${state}`;
+    const foreign = await fetch(denied, {
+      redirect: 'manual',
+      headers: { cookie: 'fb_browser=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+    });
+    expect(foreign.status).toBe(400);
+    expect(await foreign.text()).toMatch(/another browser/);
+    // The foreign attempt did not burn the state: the real browser finishes, once.
+    const real = await fetch(denied, { redirect: 'manual', headers: { cookie } });
+    expect(real.status).toBe(302);
+    expect(real.headers.get('location')).toContain('outcome=declined');
+    const replay = await fetch(denied, { redirect: 'manual', headers: { cookie } });
+    expect(replay.status).toBe(400);
+    expect(await replay.text()).toMatch(/used or expired/);
+  });
+
+  it('refuses a launch link opened in a second browser', async () => {
+    const s = await up();
+    const created = (await (
+      await s.api('/api/connections', {
+        method: 'POST',
+        body: JSON.stringify({ practice: 'JAFJCD', userRef: 'two' }),
+      })
+    ).json()) as {
+      authorizeUrl: string;
+    };
+    expect((await fetch(created.authorizeUrl, { redirect: 'manual' })).status).toBe(302);
+    const second = await fetch(created.authorizeUrl, { redirect: 'manual' });
+    expect(second.status).toBe(400);
+  });
+
+  it('serves the JWKS with public members only', async () => {
+    const s = await up();
+    for (const path of ['/.well-known/jwks.json', '/jwks/sandbox.json']) {
+      const jwks = (await (await fetch(`${s.url}${path}`)).json()) as {
+        keys: Array<Record<string, unknown>>;
+      };
+      expect(jwks.keys).toHaveLength(1);
+      expect(Object.keys(jwks.keys[0]!).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+      expect(jwks.keys[0]).toMatchObject({ alg: 'RS384', use: 'sig', kty: 'RSA' });
+    }
+    expect((await fetch(`${s.url}/jwks/nope.json`)).status).toBe(404);
+  });
+});
