@@ -69,7 +69,7 @@ export async function createRuntime({
         await keys.ensure(registration.keyring ?? name);
     }
     const practices = configuredPractices(config);
-    const budget = createMemoryBudget({ clock, policy: createBudgetPolicy({}) });
+    const budget = createMemoryBudget({ clock, policy: createBudgetPolicy(config.budget) });
     const events = createEventLog({ store, clock, logger: log });
     const vault = createVault({
       store,

@@ -72,6 +72,15 @@ export function loadConfig({ env = process.env, file, overrides, base }: LoadOpt
       );
     }
   }
+  // FHIRBRIDGE_WEBHOOK_SECRET_<N>: the signing secret of webhooks[N], kept out of config files.
+  for (const [name, value] of Object.entries(env)) {
+    const index = /^FHIRBRIDGE_WEBHOOK_SECRET_(\d{1,3})$/.exec(name)?.[1];
+    if (index === undefined || !value) continue;
+    const hooks: unknown[] = Array.isArray(input.webhooks) ? [...input.webhooks] : [];
+    const hook = hooks[Number(index)];
+    hooks[Number(index)] = { ...(isObject(hook) ? hook : {}), secret: value };
+    input.webhooks = hooks;
+  }
   if (overrides) input = merge(input, overrides as Record<string, unknown>);
 
   const parsed = configSchema.safeParse(input);

@@ -1,6 +1,12 @@
 // The one typed configuration of fhirbridge. Loaded from an optional JSON file and FHIRBRIDGE_*
 // environment variables (load.ts); every problem is reported at once at start-up.
 import { z } from 'zod';
+import {
+  connectionExpirySchema,
+  syncConfigSchema,
+  webhookDeliverySchema,
+  webhooksSchema,
+} from './schema-background.ts';
 
 /** The SMART scopes a healow patient app asks for by default (healow.md, "Scopes known to work"). */
 export const DEFAULT_SCOPES = [
@@ -129,8 +135,22 @@ export const configSchema = z
         intervalMs: z.number().int().min(1000).default(60_000),
       })
       .default({ leewayMs: 5 * 60_000, intervalMs: 60_000 }),
+    /** Calls per clock-aligned window per practice base (healow: 250 a minute; we spend 240). */
+    budget: z
+      .object({
+        limit: z.number().int().min(1).default(240),
+        windowMs: z.number().int().min(1).default(60_000),
+        /** Per practice base URL. */
+        limits: z.record(z.string(), z.number().int().min(1)).default({}),
+      })
+      .default({ limit: 240, windowMs: 60_000, limits: {} }),
     /** Plain-http FHIR and auth servers are allowed only on loopback hosts, for the simulator. */
     allowLoopbackHttp: z.boolean().default(true),
+    /** The job worker and scheduled syncs (schema-background.ts). */
+    sync: syncConfigSchema,
+    webhooks: webhooksSchema,
+    webhookDelivery: webhookDeliverySchema,
+    connectionExpiry: connectionExpirySchema,
     logLevel: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
