@@ -27,7 +27,7 @@ export function sandboxDefaults(
       registration: 'sandbox',
     })),
     returnToAllowList: [publicUrl],
-    // The simulator fetches our JWKS for every assertion: no cache to wait for.
+    // The simulator refetches our JWKS on an unknown kid, so a new key may sign at once here.
     keys: { publishDelayMs: 0, retireGraceMs: 24 * 3_600_000 },
   };
 }
