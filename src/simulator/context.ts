@@ -3,6 +3,8 @@
 // fhirbridge (src/common included) but FHIR types, so that it checks the client instead of
 // agreeing with it.
 
+import type { SimulatorOptions } from './options.ts';
+
 /** The simulator's own clock: real time plus an offset that the admin API can shift. */
 export interface SimClock {
   now(): number;
@@ -79,4 +81,120 @@ export interface PatientDirectory {
   patientIdFor(practiceCode: string, username: string): string | undefined;
   /** Display name for the id_token `name` claim. */
   displayName(practiceCode: string, patientId: string): string | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The composition: what every route of the simulator receives. Built once by createSimulator
+// (index.ts); owned by the server/auth side. Added by the server/auth engineer.
+
+/**
+ * The simulator's public URLs. The origin (http://127.0.0.1:PORT) is known only once the server
+ * listens (port 0 in tests), so these are functions, valid while handling requests.
+ */
+export interface SimUrls {
+  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  origin(): string;
+  /** `${origin}/fhir/r4/{practiceCode}`: the FHIR base, the smart-configuration `issuer`, the `aud`. */
+  fhirBase(practiceCode: string): string;
+  /** `${origin}/oauth/oauth2/authorize` (shared by every practice, like healow's). */
+  authorize(): string;
+  /** `${origin}/oauth/oauth2/token`: also the `aud` a client assertion must carry. */
+  token(): string;
+  /** `${origin}/oauth/oauth2/jwks`: the server's id_token keys. */
+  jwks(): string;
+}
+
+/** Why a client assertion (RFC 7523) was refused; counted per practice. */
+export type AssertionFailureReason =
+  | 'malformed'
+  | 'alg'
+  | 'typ'
+  | 'kid_missing'
+  | 'kid_unknown'
+  | 'jwks_unreachable'
+  | 'signature'
+  | 'iss_sub'
+  | 'aud'
+  | 'expired'
+  | 'exp_too_far'
+  | 'replay';
+
+/** Counters of one practice within one rate window or since start. */
+export interface PracticeCounters {
+  /** Calls counted by the rate limit in the current window (authorize, token, FHIR). */
+  callsThisWindow: number;
+  /** Calls counted since start. */
+  callsTotal: number;
+  /** The most calls counted in any one window since start (did a client keep its budget?). */
+  peakCallsPerWindow: number;
+  /** Calls of the latest windows, newest last (at most 10): `window` = floor(now / windowMs). */
+  recentWindows: Array<{ window: number; calls: number }>;
+  /** 429s sent since start. */
+  rateLimited: number;
+  /** Token responses from `authorization_code`. */
+  tokensIssued: number;
+  /** Token responses from `refresh_token`. */
+  refreshes: number;
+  /** Refused client assertions, by reason. */
+  assertionFailures: Partial<Record<AssertionFailureReason, number>>;
+}
+
+/** Ground truth for tests and benchmarks (`GET /admin/counters`). */
+export interface SimCounters {
+  /** Counts one call against the practice's current rate window; returns the count so far. */
+  countCall(practiceCode: string): number;
+  rateLimited(practiceCode: string): void;
+  tokenIssued(practiceCode: string): void;
+  refreshed(practiceCode: string): void;
+  assertionFailed(practiceCode: string, reason: AssertionFailureReason): void;
+  /** Current values of one practice (zeros for an unknown one). */
+  get(practiceCode: string): PracticeCounters;
+  /** All practices with any count. */
+  snapshot(): Record<string, PracticeCounters>;
+  reset(): void;
+}
+
+/**
+ * A CapabilityStatement as plain JSON. (The installed @types/fhir is the STU3 global-namespace
+ * package, so `fhir/r4` does not resolve; this stays independent of it.)
+ */
+export interface SimCapabilityStatement {
+  resourceType: 'CapabilityStatement';
+  [key: string]: unknown;
+}
+
+/** healow's discovery documents for one practice (discovery.ts). */
+export interface SimDiscovery {
+  /**
+   * The CapabilityStatement of `{base}/metadata`, with the `oauth-uris` extension. The FHIR
+   * routes serve `/metadata` with it (if they register no `/metadata` route, the server does).
+   */
+  capabilityStatement(practiceCode: string): SimCapabilityStatement;
+  /** The `{base}/.well-known/smart-configuration` document (served by discovery.ts itself). */
+  smartConfiguration(practiceCode: string): Record<string, unknown>;
+}
+
+/**
+ * Everything a route needs. `Data` is the patient data implementation: the FHIR routes use
+ * `SimulatorContext<PatientData>` (data/index.ts); the auth server needs only PatientDirectory.
+ *
+ * Cross-cutting behaviour runs in hooks before any route (server.ts), so routes need not repeat
+ * it: the rate limit (429), disabled practices, unknown practice codes under `/fhir/r4/`,
+ * injected faults, the error handler and the 404 handler (OperationOutcome under `/fhir/`).
+ */
+export interface SimulatorContext<Data extends PatientDirectory = PatientDirectory> {
+  /** The resolved options (options.ts). */
+  options: SimulatorOptions;
+  clock: SimClock;
+  urls: SimUrls;
+  /** Practices by code. Mutable: the admin API can disable one. */
+  practices: Map<string, SimPractice>;
+  /** The same object as `options.quirks`; the admin API may change a switch at run time. */
+  quirks: SimQuirks;
+  rateLimit: SimRateLimit;
+  data: Data;
+  /** Bearer token → grant, for the FHIR server (auth/grants.ts). */
+  grants: GrantLookup;
+  counters: SimCounters;
+  discovery: SimDiscovery;
 }

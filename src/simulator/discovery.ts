@@ -1,0 +1,150 @@
+// healow's discovery documents: `{base}/.well-known/smart-configuration` (issuer = the practice
+// base, shared authorization server, S256 only) and the `{base}/metadata` CapabilityStatement
+// with the SMART `oauth-uris` extension (authorize and token only). The host root answers 400.
+
+import type { FastifyInstance } from 'fastify';
+import { EXTRA_LISTED_TYPES, PATIENT_READ_TYPES, SCOPES_SUPPORTED } from './auth/scopes.ts';
+import type { SimCapabilityStatement, SimDiscovery, SimQuirks, SimUrls } from './context.ts';
+import { fhirContentType } from './responses.ts';
+
+export const SMART_CAPABILITIES = [
+  'launch-standalone',
+  'client-public',
+  'client-confidential-symmetric',
+  'client-confidential-asymmetric',
+  'context-standalone-patient',
+  'permission-offline',
+  'permission-patient',
+  'permission-v1',
+  'permission-v2',
+  'sso-openid-connect',
+  'authorize-post',
+] as const;
+
+/** Search parameters the simulator's FHIR server understands, by type (US Core 3.1.1 subset). */
+const SEARCH_PARAMS: Record<string, string[]> = {
+  Observation: ['patient', 'category', 'code', 'date', '_lastUpdated'],
+  CarePlan: ['patient', 'category', '_lastUpdated'],
+  CareTeam: ['patient', 'status', '_lastUpdated'],
+  Patient: ['_id'],
+};
+
+export function createDiscovery(urls: SimUrls): SimDiscovery {
+  return {
+    smartConfiguration(practiceCode) {
+      // No revocation, introspection or registration endpoint: healow advertises none.
+      return {
+        issuer: urls.fhirBase(practiceCode),
+        jwks_uri: urls.jwks(),
+        authorization_endpoint: urls.authorize(),
+        token_endpoint: urls.token(),
+        token_endpoint_auth_methods_supported: [
+          'client_secret_basic',
+          'client_secret_post',
+          'private_key_jwt',
+          'client_secret_jwt',
+        ],
+        grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token'],
+        scopes_supported: [...SCOPES_SUPPORTED],
+        response_types_supported: ['code'],
+        capabilities: [...SMART_CAPABILITIES],
+        code_challenge_methods_supported: ['S256'],
+      };
+    },
+    capabilityStatement(practiceCode) {
+      const base = urls.fhirBase(practiceCode);
+      const resource = [...PATIENT_READ_TYPES, ...EXTRA_LISTED_TYPES].map((type) => ({
+        type,
+        interaction: [{ code: 'read' }, { code: 'search-type' }],
+        searchParam: (SEARCH_PARAMS[type] ?? ['patient', '_lastUpdated']).map((name) => ({
+          name,
+          type: name === 'date' || name === '_lastUpdated' ? 'date' : 'token',
+        })),
+        ...(type === 'Patient'
+          ? {
+              operation: [
+                {
+                  // Declared by healow, but it does not work for patient tokens.
+                  name: 'everything',
+                  definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+                },
+              ],
+            }
+          : {}),
+      }));
+      return {
+        resourceType: 'CapabilityStatement',
+        status: 'active',
+        date: '2024-01-01T00:00:00-05:00',
+        publisher: 'eClinicalWorks',
+        kind: 'instance',
+        software: { name: 'eCW FHIR Facade', version: '4.0.1' },
+        implementation: { description: 'eCW FHIR Facade', url: base },
+        fhirVersion: '4.0.1',
+        format: ['application/fhir+json', 'application/json+fhir', 'json'],
+        instantiates: ['http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server'],
+        rest: [
+          {
+            mode: 'server',
+            security: {
+              // healow says cors: true but sends no CORS headers.
+              cors: true,
+              service: [
+                {
+                  coding: [
+                    {
+                      system: 'http://terminology.hl7.org/CodeSystem/restful-security-service',
+                      code: 'SMART-on-FHIR',
+                    },
+                  ],
+                  text: 'OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)',
+                },
+              ],
+              extension: [
+                {
+                  url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+                  extension: [
+                    { url: 'authorize', valueUri: urls.authorize() },
+                    { url: 'token', valueUri: urls.token() },
+                  ],
+                },
+              ],
+            },
+            resource,
+          },
+        ],
+      } satisfies SimCapabilityStatement;
+    },
+  };
+}
+
+export function registerDiscoveryRoutes(app: FastifyInstance, discovery: SimDiscovery): void {
+  app.get<{ Params: { practice: string } }>(
+    '/fhir/r4/:practice/.well-known/smart-configuration',
+    (request, reply) =>
+      reply
+        .type('application/json;charset=UTF-8')
+        .send(discovery.smartConfiguration(request.params.practice)),
+  );
+  // healow answers discovery only on a practice base.
+  app.get('/.well-known/smart-configuration', (_request, reply) =>
+    reply.code(400).type('application/json;charset=UTF-8').send({
+      error: 'invalid_request',
+      error_description:
+        'smart-configuration is served on a practice base: /fhir/r4/{practiceCode}',
+    }),
+  );
+}
+
+/** `/metadata`, for when the FHIR routes do not serve it themselves. */
+export function registerMetadataRoute(
+  app: FastifyInstance,
+  discovery: SimDiscovery,
+  quirks: SimQuirks,
+): void {
+  app.get<{ Params: { practice: string } }>('/fhir/r4/:practice/metadata', (request, reply) =>
+    reply
+      .type(fhirContentType(quirks))
+      .send(discovery.capabilityStatement(request.params.practice)),
+  );
+}
