@@ -1,0 +1,58 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from './logger.ts';
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ destination }) };
+}
+
+describe('logger', () => {
+  it('redacts secret-named fields at every depth we log', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      {
+        access_token: 'AT-1',
+        refresh_token: 'RT-1',
+        tokens: { anything: 'x' },
+        response: { id_token: 'IDT-1', client_assertion: 'CA-1' },
+        req: { headers: { authorization: 'Bearer AT-2', cookie: 'fb_browser=c' } },
+        deep: { form: { code_verifier: 'V-1', client_secret: 'S-1' } },
+      },
+      'token call',
+    );
+    const line = lines.join('');
+    for (const secret of [
+      'AT-1',
+      'RT-1',
+      'IDT-1',
+      'CA-1',
+      'AT-2',
+      'fb_browser=c',
+      'V-1',
+      'S-1',
+      '"anything"',
+    ]) {
+      expect(line).not.toContain(secret);
+    }
+    expect(line).toContain('[redacted]');
+  });
+
+  it('logs request paths without their query (codes and states travel there)', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      { req: { id: 1, method: 'GET', url: '/callback?code=CODE-1&state=STATE-1' } },
+      'request',
+    );
+    const line = lines.join('');
+    expect(line).toContain('"path":"/callback"');
+    expect(line).not.toContain('CODE-1');
+    expect(line).not.toContain('STATE-1');
+  });
+});
