@@ -13,7 +13,7 @@ import type { KeyService } from '../keys/index.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
 import type { Store } from '../store/port.ts';
 import type { Vault } from '../vault/index.ts';
-import { registerWebRoutes, type WebDeps } from '../web/routes.ts';
+import { errorPage, registerWebRoutes, type WebDeps } from '../web/routes.ts';
 import { authenticateApiKey } from './api-keys.ts';
 import { browserSecret, ensureBrowserSecret } from './browser.ts';
 import { parse, registerConnectionRoutes } from './connections.ts';
@@ -46,7 +46,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
 
-  installErrorHandling(app);
+  installErrorHandling(app, { errorPage });
   app.register(cookie);
   app.register(formbody);
 

@@ -77,25 +77,43 @@ export function operationOutcome(answer: ErrorAnswer): OperationOutcome {
 }
 
 const isFhirRoute = (url: string) => /^\/api\/connections\/[^/]+\/(fhir|resources)\//.test(url);
+/** Routes a patient's browser lands on: they answer with a page, not JSON. */
+const isBrowserRoute = (url: string) => /^\/(launch|callback|connect)(\/|\?|$)/.test(url);
 
-export function installErrorHandling(app: FastifyInstance): void {
+export interface ErrorHandlingOptions {
+  /** Renders the page shown to a browser for a failed browser route. */
+  errorPage?: (answer: ErrorAnswer) => string;
+}
+
+export function installErrorHandling(
+  app: FastifyInstance,
+  options: ErrorHandlingOptions = {},
+): void {
+  const send = (request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer) => {
+    if (isFhirRoute(request.url)) {
+      return reply.code(answer.status).type('application/fhir+json').send(operationOutcome(answer));
+    }
+    if (options.errorPage && isBrowserRoute(request.url)) {
+      return reply
+        .code(answer.status)
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .send(options.errorPage(answer));
+    }
+    return reply
+      .code(answer.status)
+      .send({ error: { code: answer.code, message: answer.message } });
+  };
   app.setErrorHandler((error, request, reply) => {
     const answer = toErrorAnswer(error);
     if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
-    return sendError(request, reply, answer);
+    return send(request, reply, answer);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, {
+    send(request, reply, {
       status: 404,
       code: 'not_found',
       message: `no route for ${request.method} ${request.url.split('?')[0]}`,
     }),
   );
-}
-
-function sendError(request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer) {
-  if (isFhirRoute(request.url)) {
-    return reply.code(answer.status).type('application/fhir+json').send(operationOutcome(answer));
-  }
-  return reply.code(answer.status).send({ error: { code: answer.code, message: answer.message } });
 }

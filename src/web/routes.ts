@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { browserSecret, ensureBrowserSecret } from '../api/browser.ts';
-import { toErrorAnswer } from '../api/errors.ts';
+import type { ErrorAnswer } from '../api/errors.ts';
 import { BridgeError } from '../common/errors.ts';
 import { sha256Hex } from '../common/hash.ts';
 import type { Config } from '../config/schema.ts';
@@ -132,14 +132,10 @@ export function registerWebRoutes(app: FastifyInstance, deps: WebDeps): void {
   });
 }
 
-/** Errors on browser routes become a readable page instead of JSON. */
-export function browserErrorPage(error: unknown): { status: number; body: string } {
-  const answer = toErrorAnswer(error);
-  return {
-    status: answer.status,
-    body: page(
-      'Sign-in problem',
-      html`<span class="status bad">Problem</span><h1>We could not finish</h1><p>${answer.message}</p><a class="button" href="/connect">Start again</a>`,
-    ),
-  };
+/** The page a patient sees when a browser route fails (a used or foreign sign-in, a bad form). */
+export function errorPage(answer: ErrorAnswer): string {
+  return page(
+    'Sign-in problem',
+    html`<span class="status bad">Problem</span><h1>We could not finish</h1><p>${answer.message}</p><a class="button" href="/connect">Start again</a>`,
+  );
 }

@@ -289,6 +289,7 @@ describe('refusals', () => {
       headers: { cookie: 'fb_browser=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
     });
     expect(foreign.status).toBe(400);
+    expect(foreign.headers.get('content-type')).toContain('text/html');
     expect(await foreign.text()).toMatch(/another browser/);
     // The foreign attempt did not burn the state: the real browser finishes, once.
     const real = await fetch(denied, { redirect: 'manual', headers: { cookie } });
