@@ -91,6 +91,29 @@ export function budgetContract(
       expect(waiting).toMatchObject({ state: 'resolved', at: START + MINUTE });
     });
 
+    it('counts a call started in the guard at the end of a window in the next window too', async () => {
+      const { budget, clock, timers, acquire } = await setup({ guardMs: 2_000 });
+      clock.advance(MINUTE - 2_001);
+      const before = acquire();
+      await settle();
+      clock.advance(1);
+      // In the guard: started at once while both windows have room.
+      const inGuard = [acquire(), acquire()];
+      await settle();
+      expect([before, ...inGuard].map((o) => o.state)).toEqual([
+        'resolved',
+        'resolved',
+        'resolved',
+      ]);
+      const next = [acquire(), acquire()];
+      await timers.advanceTo(START + MINUTE);
+      // The two from the guard may arrive upstream in this window: one call of 3 is left.
+      expect(next.map((o) => o.state)).toEqual(['resolved', 'pending']);
+      expect((await budget.usage(A)).used).toBe(3);
+      await timers.advanceTo(START + 2 * MINUTE);
+      expect(next[1]).toMatchObject({ state: 'resolved', at: START + 2 * MINUTE });
+    });
+
     it('never spends more than the limit in a window while work waits', async () => {
       const { timers, acquire, fill } = await setup();
       await fill(3);

@@ -38,6 +38,8 @@ interface PracticeState {
   /** floor(now / windowMs) of the window `used` counts. */
   window: number;
   used: number;
+  /** Calls started in this window's guard (its last `guardMs`): they count in the next too. */
+  early: number;
   lockedUntil: number | null;
   lockReason: string | null;
   rateLimited: number;
@@ -76,6 +78,7 @@ export function createMemoryBudget({
       practice,
       window: windowOf(clock.now()),
       used: 0,
+      early: 0,
       lockedUntil: null,
       lockReason: null,
       rateLimited: 0,
@@ -99,8 +102,10 @@ export function createMemoryBudget({
     const window = windowOf(now);
     // Only forward: a clock stepping back must not hand out a window's calls twice.
     if (window > state.window) {
+      // A call from the previous window's guard may still arrive in this one: it counts here too.
+      state.used = window === state.window + 1 ? state.early : 0;
+      state.early = 0;
       state.window = window;
-      state.used = 0;
     }
     if (state.lockedUntil !== null && now >= state.lockedUntil) {
       state.lockedUntil = null;
@@ -108,11 +113,13 @@ export function createMemoryBudget({
     }
     if (state.lockedUntil === null) {
       const limit = policy.limitFor(state.practice);
+      const inGuard = now >= (state.window + 1) * policy.windowMs - policy.guardMs;
       // Strict order: a head waiter that does not fit blocks those behind it (no starvation).
       for (let head = state.queue.peek(); head; head = state.queue.peek()) {
         if (state.used + head.cost > limit) break;
         state.queue.shift();
         state.used += head.cost;
+        if (inGuard) state.early += head.cost;
         head.cleanup();
         head.resolve();
       }

@@ -57,4 +57,10 @@ export interface BudgetPolicy {
   limitFor(practice: string): number;
   /** Window length; windows are clock-aligned: window = floor(now / windowMs). */
   windowMs: number;
+  /**
+   * A call started in the last `guardMs` of a window counts in the next window as well: healow
+   * counts a call when it arrives, so one sent at 59.99 s may land in the next minute, on top of
+   * that minute's full allowance (a 429 and a minute locked out).
+   */
+  guardMs: number;
 }

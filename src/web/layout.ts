@@ -14,6 +14,12 @@ button.secondary{background:#fff;color:var(--bad);border:1px solid var(--line)}
 .status{display:inline-block;padding:2px 10px;border-radius:999px;font-size:.85rem;font-weight:600}
 .status.ok{background:#e6f4ec;color:var(--ok)}.status.warn{background:#fdf1e1;color:var(--warn)}.status.bad{background:#fde8e7;color:var(--bad)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:18px 0 0}dt{color:var(--muted)}dd{margin:0;word-break:break-all}
+input[type=search]{width:100%;padding:10px;border:1px solid var(--line);border-radius:8px;font:inherit}
+.search{display:grid;grid-template-columns:1fr auto;gap:0 10px;align-items:end}.search label{grid-column:1/3}.search button{margin-top:0}
+button.secondary-action{background:#fff;color:var(--accent);border:1px solid var(--line)}
+.choices{list-style:none;padding:0;margin:18px 0 0;border:1px solid var(--line);border-radius:8px}
+.choices li+li{border-top:1px solid var(--line)}.choices label{display:flex;gap:10px;align-items:baseline;margin:0;padding:12px 14px;font-weight:400;cursor:pointer}
+.choices .name{font-weight:600}.choices .where{color:var(--muted);font-size:.9rem;margin-left:auto}.empty{margin-top:18px}
 footer{max-width:560px;margin:16px auto;padding:0 20px;color:var(--muted);font-size:.85rem}
 `;
 

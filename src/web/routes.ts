@@ -19,7 +19,18 @@ export interface WebDeps {
   secureCookies: boolean;
   /** The patient's display name through the connection (a live FHIR read). */
   readPatientName(connectionId: string): Promise<string | undefined>;
+  /** Practices matching what the patient typed (name or city), best first. */
+  searchPractices(query: string, limit: number): Promise<PracticeChoice[]>;
 }
+
+export interface PracticeChoice {
+  id: string;
+  name: string;
+  city: string | null;
+  state: string | null;
+}
+
+const SEARCH_RESULTS = 10;
 
 const doneQuery = z.object({
   connection: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/),
@@ -41,18 +52,36 @@ export function registerWebRoutes(app: FastifyInstance, deps: WebDeps): void {
 
   app.get('/', (_request, reply) => reply.redirect('/connect', 302));
 
-  app.get('/connect', async (_request, reply) => {
-    const list = await practices.list();
+  // Without a query: the configured practices. With one: a search of the whole directory (it
+  // may hold 17,000 practices, too many for a list).
+  app.get('/connect', async (request, reply) => {
+    const raw = (request.query as Record<string, unknown>).q;
+    const q = typeof raw === 'string' ? raw.trim().slice(0, 100) : '';
+    const choices: PracticeChoice[] = q
+      ? await deps.searchPractices(q, SEARCH_RESULTS)
+      : deps.config.practices.map((p) => ({ id: p.id, name: p.name, city: null, state: null }));
+    const where = (p: PracticeChoice) => [p.city, p.state].filter(Boolean).join(', ');
     return send(
       reply,
       'Connect your health record',
       html`<h1>Connect your health record</h1>
-<p>Choose your doctor's practice. You will sign in at the practice's patient portal (healow) and choose what to share.</p>
-<form method="post" action="/connect">
-<label for="practice">Practice</label>
-<select id="practice" name="practice">${list.map((p) => html`<option value="${p.id}">${p.name}</option>`)}</select>
-<button type="submit">Connect</button>
-</form>`,
+<p>Find your doctor's practice. You will sign in at the practice's patient portal (healow) and choose what to share.</p>
+<form method="get" action="/connect" class="search">
+<label for="q">Practice name or city</label>
+<input id="q" name="q" type="search" value="${q}" placeholder="e.g. Riverside or Columbus" autocomplete="off">
+<button type="submit" class="secondary-action">Search</button>
+</form>
+${
+  choices.length === 0
+    ? html`<p class="empty">No practice matches “${q}”. Check the spelling, or try the city.</p>`
+    : html`<form method="post" action="/connect"><ul class="choices">${choices.map(
+        (
+          p,
+          i,
+        ) => html`<li><label><input type="radio" name="practice" value="${p.id}"${i === 0 ? html` checked` : ''}>
+<span class="name">${p.name}</span>${where(p) ? html`<span class="where">${where(p)}</span>` : ''}</label></li>`,
+      )}</ul><button type="submit">Connect</button></form>`
+}`,
     );
   });
 

@@ -39,8 +39,8 @@ describe('connecting in Chromium', () => {
     const page = await browser.newPage();
     await page.goto(`${stack.url}/connect`);
     await shot(page, '1-connect');
-    await page.selectOption('select[name="practice"]', 'JAFJCD');
-    await page.click('button[type="submit"]');
+    await page.check('input[name="practice"][value="JAFJCD"]');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await signInAtHealow(page, 'AdultFemaleFHIR');
     expect(await page.textContent('body')).toContain('fhirbridge sandbox app');
     await shot(page, '3-healow-consent');
@@ -78,7 +78,7 @@ describe('connecting in Chromium', () => {
     stack = await startStack();
     const page = await browser.newPage();
     await page.goto(`${stack.url}/connect`);
-    await page.click('button[type="submit"]');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await signInAtHealow(page, 'AdultFemaleFHIR');
     await page.click('button[value="deny"]');
     await page.waitForURL(/outcome=declined/);
@@ -87,11 +87,33 @@ describe('connecting in Chromium', () => {
     await page.close();
   });
 
+  it('finds a practice by a misspelt name and connects there', async () => {
+    stack = await startStack();
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/connect`);
+    await page.fill('input[name="q"]', 'riversde famly');
+    await page.click('button.secondary-action');
+    await page.waitForURL(/q=riversde/);
+    await shot(page, '6-search');
+    const first = page.locator('.choices li').first();
+    expect(await first.textContent()).toContain('Riverside Family Medicine');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await signInAtHealow(page, 'AdultMaleFHIR');
+    expect(await page.textContent('body')).toContain('Riverside Family Medicine');
+    await page.click('button[value="allow"]');
+    await page.waitForURL(/outcome=connected/);
+    expect(await page.textContent('h1')).toMatch(/^Welcome, /);
+
+    await page.goto(`${stack.url}/connect?q=${encodeURIComponent('zzzz nothing like it')}`);
+    expect(await page.textContent('.empty')).toContain('No practice matches');
+    await page.close();
+  });
+
   it('a wrong password stays on the healow page with an error', async () => {
     stack = await startStack();
     const page = await browser.newPage();
     await page.goto(`${stack.url}/connect`);
-    await page.click('button[type="submit"]');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await expect.poll(() => page.title()).toContain('healow');
     await page.fill('input[name="username"]', 'AdultFemaleFHIR');
     await page.fill('input[name="password"]', 'wrong');

@@ -1,0 +1,124 @@
+// The practices API (inside the API-key scope): search and list, one practice with its health,
+// add by hand, import the endpoint directory, health check, disable/enable.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DEFAULT_SEARCH_LIMIT, type PracticeService } from '../practices/service.ts';
+import { viewMatch, viewPractice } from '../practices/view.ts';
+import { parse } from './connections.ts';
+
+export interface PracticeRouteDeps {
+  practices: PracticeService;
+}
+
+const practiceId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9._-]');
+const idParams = z.object({ id: practiceId });
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+const listQuery = z.object({
+  q: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  offset: z.coerce.number().int().min(0).default(0),
+  /** Comma-separated, e.g. `active,disabled`; default: every status. */
+  status: z
+    .string()
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.enum(['active', 'vanished', 'disabled'])))
+    .optional(),
+  source: z.enum(['directory', 'operator', 'config']).optional(),
+});
+
+const addBody = z.object({
+  id: practiceId,
+  name: text(200),
+  base: z.string().min(1).max(2048),
+  vendor: z.enum(['healow', 'generic']).default('generic'),
+  registration: z.string().min(1).max(32).nullable().optional(),
+  organizationName: text(200).nullable().optional(),
+  address: z
+    .object({
+      line: text(200).nullable().optional(),
+      city: text(100).nullable().optional(),
+      state: text(50).nullable().optional(),
+      postalCode: text(20).nullable().optional(),
+    })
+    .optional(),
+});
+
+const importBody = z.union(
+  [
+    z.object({ url: z.string().min(1).max(2048) }).strict(),
+    z.object({ path: z.string().min(1).max(4096) }).strict(),
+  ],
+  { error: 'must be { "url": ... } or { "path": ... }' },
+);
+
+const disableBody = z.object({ reason: text(500).optional() }).optional();
+
+export function registerPracticeRoutes(app: FastifyInstance, deps: PracticeRouteDeps): void {
+  const { practices } = deps;
+
+  app.get('/api/practices', async (request) => {
+    const query = parse(listQuery, request.query, 'query');
+    if (query.q !== undefined && query.q.trim() !== '') {
+      const limit = query.limit ?? DEFAULT_SEARCH_LIMIT;
+      const matches = await practices.searchPractices(query.q, limit);
+      return { query: query.q, practices: matches.map(viewMatch) };
+    }
+    const limit = query.limit ?? 50;
+    const page = await practices.listPractices({
+      limit,
+      offset: query.offset,
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.source ? { source: query.source } : {}),
+    });
+    return {
+      practices: page.practices.map(viewPractice),
+      total: page.total,
+      limit,
+      offset: query.offset,
+    };
+  });
+
+  app.get('/api/practices/:id', async (request) => {
+    const { id } = parse(idParams, request.params, 'path');
+    return viewPractice(await practices.getPractice(id));
+  });
+
+  app.post('/api/practices', async (request, reply) => {
+    const body = parse(addBody, request.body, 'body');
+    const added = await practices.addPractice({
+      id: body.id,
+      name: body.name,
+      base: body.base,
+      vendor: body.vendor,
+      registration: body.registration ?? null,
+      organizationName: body.organizationName ?? null,
+      addressLine: body.address?.line ?? null,
+      city: body.address?.city ?? null,
+      state: body.address?.state ?? null,
+      postalCode: body.address?.postalCode ?? null,
+    });
+    return reply.code(201).send(viewPractice(added));
+  });
+
+  app.post('/api/practices/import', async (request) => {
+    const source = parse(importBody, request.body, 'body');
+    return practices.importDirectory(source);
+  });
+
+  app.post('/api/practices/:id/check', async (request) => {
+    const { id } = parse(idParams, request.params, 'path');
+    return viewPractice(await practices.checkPractice(id));
+  });
+
+  app.post('/api/practices/:id/disable', async (request) => {
+    const { id } = parse(idParams, request.params, 'path');
+    const body = parse(disableBody, request.body ?? undefined, 'body');
+    return viewPractice(await practices.disablePractice(id, body?.reason));
+  });
+
+  app.post('/api/practices/:id/enable', async (request) => {
+    const { id } = parse(idParams, request.params, 'path');
+    return viewPractice(await practices.enablePractice(id));
+  });
+}
