@@ -11,9 +11,16 @@ import { createSealer, type Sealer } from './common/seal.ts';
 import { resolveMasterKeys } from './config/master-key.ts';
 import { type Config, isLoopback } from './config/schema.ts';
 import { createEventLog, type EventLog } from './events/log.ts';
+import { createWebhooks, type Webhooks } from './events/webhooks.ts';
 import { createFhirClient, type FhirClient, type FhirTarget, profileFor } from './fhir/index.ts';
+import { createJobQueue, type JobQueue } from './jobs/index.ts';
 import { createKeyService, type KeyService } from './keys/index.ts';
-import { configuredPractices, type PracticeRegistry } from './practices/registry.ts';
+import {
+  createPracticeService,
+  createStoreRegistry,
+  type PracticeService,
+} from './practices/index.ts';
+import type { PracticeRegistry } from './practices/registry.ts';
 import { createDiscovery, createIdTokenValidator } from './smart/index.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/port.ts';
@@ -35,10 +42,16 @@ export interface Runtime {
   store: Store;
   keys: KeyService;
   practices: PracticeRegistry;
+  /** The endpoint directory: import, search, add, health. */
+  directory: PracticeService;
   budget: Budget;
   events: EventLog;
   vault: Vault;
   fhir: FhirClient;
+  /** The job queue (syncs); its worker runs in startServer and the `sync` command. */
+  jobs: JobQueue;
+  /** The webhook outbox; its dispatcher runs in startServer. */
+  webhooks: Webhooks;
   /** How the FHIR client reaches a connection's practice with its tokens. */
   fhirTarget(connectionId: string): Promise<FhirTarget>;
   close(): Promise<void>;
@@ -68,7 +81,18 @@ export async function createRuntime({
       if (registration.clientType === 'confidential-asymmetric')
         await keys.ensure(registration.keyring ?? name);
     }
-    const practices = configuredPractices(config);
+    // The practices we may call: config ones (mirrored into the store) plus the directory's and
+    // the operator's, never a vanished or disabled one.
+    const directory = createPracticeService({
+      repo: store.practices,
+      clock,
+      allowLoopbackHttp: config.allowLoopbackHttp,
+      configPractices: config.practices,
+      registrations: Object.keys(config.registrations),
+      ...(fetch ? { fetch } : {}),
+    });
+    await directory.syncConfigPractices();
+    const practices = createStoreRegistry({ repo: store.practices, config });
     const budget = createMemoryBudget({ clock, policy: createBudgetPolicy(config.budget) });
     const events = createEventLog({ store, clock, logger: log });
     const vault = createVault({
@@ -88,6 +112,8 @@ export async function createRuntime({
       refreshLeewayMs: config.refresh.leewayMs,
     });
     const fhir = createFhirClient({ budget, clock, logger: log, ...(fetch ? { fetch } : {}) });
+    const jobs = createJobQueue({ config: config.sync, repo: store.jobs, clock });
+    const webhooks = createWebhooks({ config, store, clock, logger: log });
 
     return {
       config,
@@ -97,10 +123,13 @@ export async function createRuntime({
       store,
       keys,
       practices,
+      directory,
       budget,
       events,
       vault,
       fhir,
+      jobs,
+      webhooks,
       async fhirTarget(connectionId) {
         const connection = await vault.get(connectionId);
         const practice = await practices.byBase(connection.practiceBase);

@@ -4,6 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Patient } from 'fhir/r4.js';
 import { createApp } from './api/app.ts';
 import { registerFhirProxyRoutes } from './api/fhir-proxy.ts';
+import { registerPracticeRoutes } from './api/practices.ts';
+import { registerResourceRoutes } from './api/resources.ts';
+import { registerSyncRoutes } from './api/sync.ts';
+import { registerWebhookRoutes } from './api/webhooks.ts';
+import { startBackground } from './background.ts';
 import type { Runtime } from './runtime.ts';
 import { createRefreshScheduler } from './vault/index.ts';
 
@@ -25,6 +30,14 @@ export function buildApp(runtime: Runtime): FastifyInstance {
   return createApp({
     ...runtime,
     web: {
+      async searchPractices(query, limit) {
+        const usable = (await runtime.directory.searchPractices(query, limit * 3)).filter(
+          (m) => m.practice.status === 'active',
+        );
+        return usable
+          .slice(0, limit)
+          .map(({ practice: p }) => ({ id: p.id, name: p.name, city: p.city, state: p.state }));
+      },
       async readPatientName(connectionId) {
         const connection = await vault.get(connectionId);
         if (!connection.patientId) return undefined;
@@ -36,7 +49,13 @@ export function buildApp(runtime: Runtime): FastifyInstance {
         );
       },
     },
-    apiRoutes: [(api) => registerFhirProxyRoutes(api, runtime)],
+    apiRoutes: [
+      (api) => registerFhirProxyRoutes(api, runtime),
+      (api) => registerPracticeRoutes(api, { practices: runtime.directory }),
+      (api) => registerResourceRoutes(api, runtime),
+      (api) => registerSyncRoutes(api, runtime),
+      (api) => registerWebhookRoutes(api, runtime),
+    ],
   });
 }
 
@@ -55,12 +74,14 @@ export async function startServer(
   });
   await app.listen({ host, port });
   scheduler.start();
+  const background = startBackground(runtime);
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
     app,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
     async close() {
+      await background.close();
       await scheduler.close();
       await app.close();
     },

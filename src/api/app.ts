@@ -28,7 +28,7 @@ export interface AppDeps {
   vault: Vault;
   practices: PracticeRegistry;
   budget: Budget;
-  web: Pick<WebDeps, 'readPatientName'>;
+  web: Pick<WebDeps, 'readPatientName' | 'searchPractices'>;
   /** Extra route sets (the FHIR proxy) registered inside the API-key scope. */
   apiRoutes?: Array<(app: FastifyInstance) => void>;
 }

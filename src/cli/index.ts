@@ -6,9 +6,12 @@ import { createRuntime, type Runtime } from '../runtime.ts';
 import { simulateCommand } from '../simulator/cli.ts';
 import { registerApiKeyCommands } from './apikeys.ts';
 import { registerConnectionCommands } from './connections.ts';
+import { registerExportCommand } from './export.ts';
 import { registerKeysCommands } from './keys.ts';
+import { registerPracticesCommands } from './practices.ts';
 import { type ConfigFlags, resolveConfig } from './setup.ts';
 import { start } from './start.ts';
+import { registerSyncCommand } from './sync.ts';
 
 export function buildProgram(): Command {
   const program = new Command('fhirbridge')
@@ -70,6 +73,13 @@ export function buildProgram(): Command {
   registerKeysCommands(program, withRuntime);
   registerApiKeyCommands(program, withRuntime);
   registerConnectionCommands(program, withRuntime);
+  registerPracticesCommands(program, async () => {
+    const { config } = resolveConfig(program.opts<ConfigFlags>());
+    const runtime = await createRuntime({ config, logger: createLogger({ level: 'warn' }) });
+    return { practices: runtime.directory, close: () => runtime.close() };
+  });
+  registerExportCommand(program, withRuntime);
+  registerSyncCommand(program, withRuntime);
 
   program
     .command('config')
@@ -79,6 +89,7 @@ export function buildProgram(): Command {
       const shown = {
         ...config,
         masterKeys: config.masterKeys.map((k) => ({ id: k.id, key: '[hidden]' })),
+        webhooks: config.webhooks.map((w) => ({ ...w, secret: '[hidden]' })),
         registrations: Object.fromEntries(
           Object.entries(config.registrations).map(([n, r]) => [
             n,

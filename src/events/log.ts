@@ -11,7 +11,10 @@ export type EventType =
   | 'connection.revoked'
   | 'connection.expired'
   | 'connection.disconnected'
-  | 'connection.error';
+  | 'connection.error'
+  | 'connection.expiring'
+  | 'sync.completed'
+  | 'sync.failed';
 
 export interface EventLog {
   emit(

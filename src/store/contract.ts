@@ -2,6 +2,10 @@
 // adapter's own test file). `open` must return a fresh, empty store each time it is called.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBridgeError } from '../common/errors.ts';
+import { jobsContract } from './contract-jobs.ts';
+import { practiceContract } from './contract-practices.ts';
+import { resourceContract } from './contract-resources.ts';
+import { webhooksContract } from './contract-webhooks.ts';
 import type {
   ApiKeyRecord,
   AuthSession,
@@ -129,6 +133,11 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     afterEach(async () => {
       await store.close();
     });
+
+    practiceContract(() => store);
+    resourceContract(() => store);
+    jobsContract(() => store);
+    webhooksContract(() => store);
 
     describe('keys', () => {
       it('round-trips every field, with and without the nullable times', async () => {

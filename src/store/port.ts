@@ -2,6 +2,15 @@
 // scale-out) implement it and pass the same contract suite (contract.ts). Every method is
 // async so that a network database fits behind the same port. Secrets arrive here already
 // sealed (src/common/seal.ts): no adapter ever sees a plain token or private key.
+import type { JobRepository } from './port-jobs.ts';
+import type { PracticeRepository } from './port-practices.ts';
+import type { ResourceRepository, SyncStateRepository } from './port-resources.ts';
+import type { WebhookRepository } from './port-webhooks.ts';
+
+export type * from './port-jobs.ts';
+export type * from './port-practices.ts';
+export type * from './port-resources.ts';
+export type * from './port-webhooks.ts';
 
 export type KeyStatus = 'next' | 'active' | 'retired';
 
@@ -148,5 +157,10 @@ export interface Store {
   readonly authSessions: AuthSessionRepository;
   readonly apiKeys: ApiKeyRepository;
   readonly events: EventRepository;
+  readonly practices: PracticeRepository;
+  readonly jobs: JobRepository;
+  readonly webhooks: WebhookRepository;
+  readonly resources: ResourceRepository;
+  readonly sync: SyncStateRepository;
   close(): Promise<void>;
 }

@@ -6,7 +6,12 @@ import { createAuthSessionRepository } from './auth-sessions.ts';
 import { createConnectionRepository } from './connections.ts';
 import { openDatabase, type SqliteOptions } from './database.ts';
 import { createEventRepository } from './events.ts';
+import { createJobRepository } from './jobs.ts';
 import { createKeyRepository } from './keys.ts';
+import { createPracticeRepository } from './practices.ts';
+import { createResourceRepository } from './resources.ts';
+import { createSyncStateRepository } from './sync-state.ts';
+import { createWebhookRepository } from './webhooks.ts';
 
 export type { SqliteOptions };
 
@@ -20,6 +25,11 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
       authSessions: createAuthSessionRepository(db),
       apiKeys: createApiKeyRepository(db),
       events: createEventRepository(db),
+      practices: createPracticeRepository(db),
+      jobs: createJobRepository(db),
+      webhooks: createWebhookRepository(db),
+      resources: createResourceRepository(db),
+      sync: createSyncStateRepository(db),
       async close() {
         if (db.open) db.close();
       },

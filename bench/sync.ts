@@ -1,0 +1,287 @@
+// Sync benchmark, against the local simulator over real HTTP:
+//   1. calls per full sync of a default-size test patient against the floor (each search's
+//      pages at the largest page size), and what fhirclient spends on the same searches;
+//   2. a 50,000-resource patient: wall time and peak RSS of a full sync, fhirbridge against
+//      fhirclient (`client.request(search, { pageLimit: 0 })` for every search), as ratios.
+// Each measured client runs in a process of its own (bench/sync-child.ts), so that peak RSS is
+// the client's. The simulator's rate limit is raised (and the bridge's budget with it): these
+// are the engine's figures, not healow's 250 calls a minute. Its `foreignLinks` quirk is off
+// because fhirclient would follow healow-style next links to the foreign host.
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createMemoryBudget } from '../src/budget/memory.ts';
+import { createBudgetPolicy } from '../src/budget/policy.ts';
+import { createFhirClient } from '../src/fhir/index.ts';
+import { createSyncEngine, type SyncPlan } from '../src/sync/index.ts';
+import { connectPatient } from '../test/e2e/helpers/connect.ts';
+import { type Stack, startStack } from '../test/e2e/helpers/stack.ts';
+import type { ChildInput, ChildOutput } from './sync-child.ts';
+
+export interface BenchResult {
+  name: string;
+  inputs: string;
+  figures: Record<string, number | string>;
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const LARGE = 50_000;
+/** Runs per measured client in the large bench; the fastest counts. */
+const ROUNDS = 2;
+const HEAP_CAP_MB = 64;
+
+/** Scopes of types read by reference: unticked for the searches-only comparison. */
+const REFERENCE_SCOPES = [
+  'Binary',
+  'Location',
+  'Medication',
+  'Organization',
+  'Practitioner',
+  'PractitionerRole',
+].map((t) => `patient/${t}.read`);
+
+const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+const ratio = (a: number, b: number) => (b > 0 ? round(a / b) : 'n/a');
+
+function runChild(input: ChildInput, nodeArgs: string[] = []): Promise<ChildOutput> {
+  return new Promise((done, fail) => {
+    const child = spawn(
+      process.execPath,
+      [...nodeArgs, resolve(ROOT, 'bin/run-ts.mjs'), resolve(ROOT, 'bench/sync-child.ts')],
+      {
+        cwd: ROOT,
+        env: { ...process.env, BENCH_INPUT: JSON.stringify(input) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('error', fail);
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !last.startsWith('{')) {
+        fail(new Error(`bench child ${input.mode} exited ${code}: ${err.slice(-2000)}`));
+        return;
+      }
+      done(JSON.parse(last) as ChildOutput);
+    });
+  });
+}
+
+async function up(resourcesPerPatient?: number): Promise<Stack> {
+  return startStack({
+    simulator: {
+      rateLimit: { limit: 1_000_000 },
+      quirks: { foreignLinks: false },
+      ...(resourcesPerPatient === undefined ? {} : { resourcesPerPatient }),
+    },
+    // The bench runs the engine itself: no background worker syncing the same connections.
+    config: { sync: { concurrency: 0, onConnect: false, intervalMs: 0 } },
+  });
+}
+
+async function callsTotal(stack: Stack): Promise<number> {
+  const res = await stack.admin('/counters/JAFJCD');
+  return ((await res.json()) as { callsTotal: number }).callsTotal;
+}
+
+/** A child run, its upstream calls counted by the simulator (what the client really sent). */
+async function measured(stack: Stack, input: ChildInput): Promise<ChildOutput> {
+  const before = await callsTotal(stack);
+  const output = await runChild(input);
+  return { ...output, calls: (await callsTotal(stack)) - before };
+}
+
+/** The faster of `rounds` runs: the first run against a fresh simulator pays for its warm-up. */
+async function best(stack: Stack, input: ChildInput, rounds: number): Promise<ChildOutput> {
+  let winner: ChildOutput | undefined;
+  for (let i = 0; i < rounds; i++) {
+    const output = await measured(stack, input);
+    if (!winner || output.wallMs < winner.wallMs) winner = output;
+  }
+  return winner as ChildOutput;
+}
+
+/** The engine with a budget as large as the simulator's raised limit. */
+function engineOf(stack: Stack) {
+  const rt = stack.runtime;
+  const budget = createMemoryBudget({
+    clock: rt.clock,
+    policy: createBudgetPolicy({ limit: 1_000_000 }),
+  });
+  const engine = createSyncEngine({
+    store: rt.store,
+    fhir: createFhirClient({ budget, clock: rt.clock, logger: rt.logger }),
+    fhirTarget: rt.fhirTarget,
+    vault: rt.vault,
+    clock: rt.clock,
+    logger: rt.logger,
+    events: rt.events,
+  });
+  return { engine, close: () => budget.close() };
+}
+
+const searchUrls = (plan: SyncPlan, count?: number) =>
+  plan.searches.map((s) => {
+    const params = new URLSearchParams(s.params);
+    if (count !== undefined) params.set('_count', String(count));
+    return `${s.type}?${params}`;
+  });
+
+async function fhirclientInput(
+  stack: Stack,
+  connectionId: string,
+  plan: SyncPlan,
+  count?: number,
+): Promise<ChildInput> {
+  const { accessToken } = await stack.runtime.vault.accessToken(connectionId);
+  return {
+    mode: 'fhirclient',
+    base: plan.practiceBase,
+    accessToken,
+    searches: searchUrls(plan, count),
+  };
+}
+
+/** Calls of a full sync of a default-size patient against the floor, and fhirclient's. */
+async function benchCalls(): Promise<BenchResult> {
+  const stack = await up();
+  const { engine, close } = engineOf(stack);
+  try {
+    const { connectionId } = await connectPatient(stack, { username: 'AdultFemaleFHIR' });
+    const plan = await engine.plan(connectionId);
+    const before = await callsTotal(stack);
+    const result = await engine.run(connectionId, { mode: 'full' });
+    const upstream = (await callsTotal(stack)) - before;
+    const checkpoints = await stack.runtime.store.sync.checkpoints(connectionId);
+    // The floor: every search needs at least one page, and a page holds at most pageSize.
+    const floor = checkpoints.reduce(
+      (sum, c) => sum + Math.max(1, Math.ceil(c.resourcesDone / plan.pageSize)),
+      0,
+    );
+    const searched = checkpoints.reduce((sum, c) => sum + c.resourcesDone, 0);
+    const defaultPages = await measured(stack, await fhirclientInput(stack, connectionId, plan));
+    const maxPages = await measured(
+      stack,
+      await fhirclientInput(stack, connectionId, plan, plan.pageSize),
+    );
+    const child = await measured(stack, {
+      mode: 'fhirbridge',
+      config: stack.runtime.config,
+      connectionId,
+    });
+    return {
+      name: 'sync: calls per full sync',
+      inputs: `AdultFemaleFHIR (default size), healow profile, ${plan.searches.length} searches, _count=${plan.pageSize}`,
+      figures: {
+        resources_searched: searched,
+        resources_total: result.totals.resources,
+        search_pages: result.totals.pages,
+        floor_pages: floor,
+        pages_over_floor: ratio(result.totals.pages, floor),
+        reads_by_reference: result.totals.calls - result.totals.pages,
+        upstream_calls: upstream,
+        fhirclient_calls_default_page_size: defaultPages.calls,
+        fhirclient_calls_count_max: maxPages.calls,
+        fhirclient_resources: maxPages.resources,
+        fhirclient_default_over_floor: ratio(defaultPages.calls, floor),
+        fhirbridge_peak_rss_mb: child.peakRssMb,
+        fhirbridge_wall_ms: child.wallMs,
+      },
+    };
+  } finally {
+    await close();
+    await stack.close();
+  }
+}
+
+/** A 50,000-resource patient: wall time and peak RSS, each client in its own process. */
+async function benchLarge(): Promise<BenchResult> {
+  const stack = await up(LARGE);
+  const { engine, close } = engineOf(stack);
+  try {
+    const config = stack.runtime.config;
+    // The same patient twice: all granted scopes (the complete record, attachments included),
+    // and searches only (reference types unticked at consent), which is fhirclient's work.
+    const complete = await connectPatient(stack, { username: 'AdultFemaleFHIR' });
+    const searchesOnly = await connectPatient(stack, {
+      username: 'AdultFemaleFHIR',
+      untick: REFERENCE_SCOPES,
+    });
+    const plan = await engine.plan(searchesOnly.connectionId);
+    const baseline = await runChild({ mode: 'baseline' });
+    const theirsInput = await fhirclientInput(
+      stack,
+      searchesOnly.connectionId,
+      plan,
+      plan.pageSize,
+    );
+    // Warm the simulator up (its generator code, its chart) before anything is measured.
+    await runChild(theirsInput);
+    const ours = await best(
+      stack,
+      { mode: 'fhirbridge', config, connectionId: searchesOnly.connectionId },
+      ROUNDS,
+    );
+    const theirs = await best(stack, theirsInput, ROUNDS);
+    // Memory does not grow with the record: the same sync within a 64 MiB JavaScript heap.
+    const capped = await runChild(
+      { mode: 'fhirbridge', config, connectionId: searchesOnly.connectionId },
+      [`--max-old-space-size=${HEAP_CAP_MB}`],
+    ).then(
+      (output) => `completed in ${output.wallMs} ms, peak RSS ${output.peakRssMb} MB`,
+      (error: Error) => `failed: ${error.message.slice(-200)}`,
+    );
+    const whole = await measured(stack, {
+      mode: 'fhirbridge',
+      config,
+      connectionId: complete.connectionId,
+    });
+    const above = (mb: number) => round(mb - baseline.peakRssMb, 1);
+    return {
+      name: 'sync: 50,000-resource patient',
+      inputs: `AdultFemaleFHIR with resourcesPerPatient=${LARGE}, ${plan.searches.length} searches, _count=${plan.pageSize}, each client in its own process, best of ${ROUNDS}`,
+      figures: {
+        resources: ours.resources,
+        fhirbridge_wall_ms: ours.wallMs,
+        fhirclient_wall_ms: theirs.wallMs,
+        wall_ratio_fhirbridge_over_fhirclient: ratio(ours.wallMs, theirs.wallMs),
+        baseline_process_rss_mb: baseline.peakRssMb,
+        fhirbridge_peak_rss_mb: ours.peakRssMb,
+        fhirclient_peak_rss_mb: theirs.peakRssMb,
+        fhirbridge_rss_above_baseline_mb: above(ours.peakRssMb),
+        fhirclient_rss_above_baseline_mb: above(theirs.peakRssMb),
+        rss_ratio_fhirbridge_over_fhirclient: ratio(above(ours.peakRssMb), above(theirs.peakRssMb)),
+        [`fhirbridge_with_${HEAP_CAP_MB}mb_heap`]: capped,
+        fhirbridge_calls: ours.calls,
+        fhirclient_calls: theirs.calls,
+        complete_record_resources: whole.resources,
+        complete_record_calls: whole.calls,
+        complete_record_wall_ms: whole.wallMs,
+        complete_record_peak_rss_mb: whole.peakRssMb,
+        note: 'fhirbridge stores every resource in SQLite as it goes; fhirclient keeps them in memory',
+      },
+    };
+  } finally {
+    await close();
+    await stack.close();
+  }
+}
+
+export async function benchSync(): Promise<BenchResult[]> {
+  return [await benchCalls(), await benchLarge()];
+}
+
+// `node bin/run-ts.mjs bench/sync.ts` runs it alone and prints the figures.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  for (const result of await benchSync()) {
+    console.log(`${result.name} (${result.inputs})`);
+    for (const [key, value] of Object.entries(result.figures)) console.log(`  ${key}: ${value}`);
+  }
+}

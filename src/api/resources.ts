@@ -1,0 +1,140 @@
+// The synced record over the API, from the store (no upstream call): searchsets per type with
+// paging and filters, single reads, and exports streamed as NDJSON (Bulk Data style, one file
+// per type behind a manifest) or as one Bundle. Resources go out as the text the EHR sent.
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { Clock } from '../common/clock.ts';
+import { BridgeError } from '../common/errors.ts';
+import type { Config } from '../config/schema.ts';
+import type { Store, StoredResource } from '../store/port.ts';
+import { bundleChunks, exportManifest, ndjsonChunks } from '../sync/export.ts';
+import { parse } from './connections.ts';
+import { operationOutcome, toErrorAnswer } from './errors.ts';
+import { encodeCursor, parseResourceSearch } from './resource-query.ts';
+
+export interface ResourceRouteDeps {
+  store: Store;
+  clock: Clock;
+  config: Pick<Config, 'publicUrl'>;
+}
+
+const connectionId = z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id');
+const resourceType = z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, 'is not a FHIR resource type');
+const typeParams = z.object({ id: connectionId, type: resourceType });
+const readParams = typeParams.extend({
+  resourceId: z.string().regex(/^[A-Za-z0-9\-.]{1,256}$/, 'is not a FHIR id'),
+});
+const exportQuery = z.object({
+  format: z.enum(['ndjson', 'bundle']).default('ndjson'),
+  type: resourceType.optional(),
+});
+
+const FHIR_JSON = 'application/fhir+json';
+const NDJSON = 'application/fhir+ndjson';
+
+function searchParamsOf(url: string): URLSearchParams {
+  const q = url.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+}
+
+/** A searchset Bundle around stored texts, built as text: the resources are never re-encoded. */
+function searchset(
+  rows: StoredResource[],
+  links: Array<{ relation: string; url: string }>,
+  fullUrlOf: (r: StoredResource) => string,
+): string {
+  const entries = rows.map(
+    (r) =>
+      `{"fullUrl":${JSON.stringify(fullUrlOf(r))},"resource":${r.json},"search":{"mode":"match"}}`,
+  );
+  return `{"resourceType":"Bundle","type":"searchset","link":${JSON.stringify(links)},"entry":[${entries.join(',')}]}`;
+}
+
+export function registerResourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): void {
+  const { store, config, clock } = deps;
+  const apiBase = (id: string) => `${config.publicUrl}/api/connections/${id}`;
+
+  async function requireConnection(id: string): Promise<void> {
+    if (!(await store.connections.get(id))) {
+      throw new BridgeError('not_found', `unknown connection "${id}"`);
+    }
+  }
+
+  app.get('/api/connections/:id/resources/:type', async (request, reply) => {
+    const { id, type } = parse(typeParams, request.params, 'path');
+    const params = searchParamsOf(request.url);
+    const { query, count } = parseResourceSearch(id, type, params);
+    await requireConnection(id);
+    const rows = await store.resources.list(query);
+    const page = rows.slice(0, count);
+    const self = `${apiBase(id)}/resources/${type}`;
+    const links = [{ relation: 'self', url: `${self}${params.size > 0 ? `?${params}` : ''}` }];
+    const last = page.at(-1);
+    if (rows.length > count && last) {
+      const next = new URLSearchParams(params);
+      next.set('_count', String(count));
+      next.set('_cursor', encodeCursor(last.id));
+      links.push({ relation: 'next', url: `${self}?${next}` });
+    }
+    return reply
+      .type(FHIR_JSON)
+      .send(searchset(page, links, (r) => `${self}/${encodeURIComponent(r.id)}`));
+  });
+
+  app.get('/api/connections/:id/resources/:type/:resourceId', async (request, reply) => {
+    const { id, type, resourceId } = parse(readParams, request.params, 'path');
+    const row = await store.resources.get(id, type, resourceId);
+    if (!row) throw new BridgeError('not_found', `${type}/${resourceId} is not in the record`);
+    if (row.versionId) reply.header('etag', `W/"${row.versionId}"`);
+    if (row.lastUpdatedMs !== null) {
+      reply.header('last-modified', new Date(row.lastUpdatedMs).toUTCString());
+    }
+    return reply.type(FHIR_JSON).send(row.json);
+  });
+
+  app.get('/api/connections/:id/export', async (request, reply) => {
+    // An export is FHIR-shaped like the searches, so its failures are OperationOutcomes too.
+    try {
+      return await sendExport(request.params, request.query, request.url, reply);
+    } catch (error) {
+      const answer = toErrorAnswer(error);
+      return reply.code(answer.status).type(FHIR_JSON).send(operationOutcome(answer));
+    }
+  });
+
+  async function sendExport(
+    rawParams: unknown,
+    rawQuery: unknown,
+    url: string,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const { id } = parse(z.object({ id: connectionId }), rawParams, 'path');
+    const { format, type } = parse(exportQuery, rawQuery, 'query');
+    await requireConnection(id);
+    const exportUrl = `${apiBase(id)}/export`;
+    if (format === 'ndjson' && type === undefined) {
+      const manifest = await exportManifest(store, id, {
+        request: `${config.publicUrl}${url}`,
+        fileUrl: (t) => `${exportUrl}?format=ndjson&type=${t}`,
+        now: clock.now(),
+      });
+      return reply.type('application/json').send(manifest);
+    }
+    if (format === 'ndjson') {
+      const chunks = ndjsonChunks(store, id, type as string);
+      return reply
+        .type(NDJSON)
+        .header('content-disposition', `attachment; filename="${type}.ndjson"`)
+        .send(Readable.from(chunks));
+    }
+    const chunks = bundleChunks(store, id, {
+      timestamp: clock.now(),
+      ...(type === undefined ? {} : { type }),
+    });
+    return reply
+      .type(FHIR_JSON)
+      .header('content-disposition', 'attachment; filename="record.json"')
+      .send(Readable.from(chunks));
+  }
+}

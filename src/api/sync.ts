@@ -1,0 +1,118 @@
+// The sync API: ask for a sync of a connection (queued as a job, one at a time per connection)
+// and read the status and per-type progress of its latest run.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { BridgeError } from '../common/errors.ts';
+import type { Job, JobQueue } from '../jobs/port.ts';
+import {
+  latestSync,
+  modeOf,
+  requestSync,
+  SYNC_MODES,
+  type SyncProgress,
+} from '../jobs/sync-job.ts';
+import type { ConnectionRecord } from '../store/port.ts';
+import { parse } from './connections.ts';
+
+export interface SyncRouteDeps {
+  jobs: JobQueue;
+  vault: { get(id: string): Promise<ConnectionRecord> };
+}
+
+const idParams = z.object({
+  id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
+});
+const syncBody = z
+  .object({ mode: z.enum(SYNC_MODES).default('auto') })
+  .strict()
+  .default({ mode: 'auto' });
+
+export interface SyncStatusView {
+  connectionId: string;
+  /** The latest sync's job status; `never` when the connection was never synced. */
+  status: Job['status'] | 'never';
+  job: {
+    id: string;
+    mode: string;
+    attempts: number;
+    maxAttempts: number;
+    createdAt: string;
+    /** When it is (or was) due: a scheduled or retried sync waits until then. */
+    runAt: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+    /** Why the last attempt failed (never a secret). */
+    error: string | null;
+  } | null;
+  /** Per type: pending, running, done, failed or skipped, with resources and pages so far. */
+  progress: {
+    mode: string;
+    startedAt: string;
+    types: SyncProgress['types'];
+  } | null;
+  /** What the engine reported when the sync completed. */
+  result: Record<string, unknown> | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function viewSync(connectionId: string, job: Job | undefined): SyncStatusView {
+  if (!job) return { connectionId, status: 'never', job: null, progress: null, result: null };
+  const progress = job.progress as Partial<SyncProgress> | null;
+  return {
+    connectionId,
+    status: job.status,
+    job: {
+      id: job.id,
+      mode: modeOf(job),
+      attempts: job.attempts,
+      maxAttempts: job.maxAttempts,
+      createdAt: new Date(job.createdAt).toISOString(),
+      runAt: new Date(job.runAt).toISOString(),
+      startedAt: iso(job.startedAt),
+      finishedAt: iso(job.finishedAt),
+      error: job.lastError,
+    },
+    progress:
+      progress?.types && typeof progress.startedAt === 'number'
+        ? {
+            mode: String(progress.mode ?? modeOf(job)),
+            startedAt: new Date(progress.startedAt).toISOString(),
+            types: progress.types,
+          }
+        : null,
+    result: job.result,
+  };
+}
+
+/** A sync needs a usable connection: say why not in the terms of its state. */
+function assertSyncable(connection: ConnectionRecord): void {
+  if (connection.state === 'active') return;
+  const code =
+    connection.state === 'revoked'
+      ? 'revoked'
+      : connection.state === 'expired'
+        ? 'expired'
+        : 'invalid_state';
+  throw new BridgeError(
+    code,
+    `connection ${connection.id} is ${connection.state}${connection.stateReason ? ` (${connection.stateReason})` : ''}: it cannot sync`,
+  );
+}
+
+export function registerSyncRoutes(app: FastifyInstance, { jobs, vault }: SyncRouteDeps): void {
+  app.post('/api/connections/:id/sync', async (request, reply) => {
+    const { id } = parse(idParams, request.params, 'path');
+    const { mode } = parse(syncBody, request.body ?? undefined, 'body');
+    assertSyncable(await vault.get(id));
+    // A second request while a sync is queued or running gets that one (created: false).
+    const { job, created } = await requestSync(jobs, id, { mode });
+    return reply.code(202).send({ created, ...viewSync(id, job) });
+  });
+
+  app.get('/api/connections/:id/sync', async (request) => {
+    const { id } = parse(idParams, request.params, 'path');
+    await vault.get(id); // 404 for an unknown connection
+    return viewSync(id, await latestSync(jobs, id));
+  });
+}

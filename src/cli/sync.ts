@@ -1,0 +1,154 @@
+// `fhirbridge sync <connection> [--mode full]`: queues a sync like the API does and sees it
+// through in this process (or follows the process that already runs it), with a live progress
+// bar per resource type. Ctrl+C stops at the next checkpoint; the next run resumes there.
+import type { Command } from 'commander';
+import { syncEngineOf } from '../background.ts';
+import { BridgeError } from '../common/errors.ts';
+import { type FollowNotice, followJob } from '../jobs/follow.ts';
+import type { JobHandler } from '../jobs/index.ts';
+import { requestSync, SYNC_MODES, type SyncMode, syncJobHandler } from '../jobs/sync-job.ts';
+import { workerOwner } from '../jobs/worker.ts';
+import type { Runtime } from '../runtime.ts';
+import type { SyncProgress, SyncResult } from '../sync/index.ts';
+import { createProgressView, type ProgressOutput } from './progress.ts';
+
+export interface SyncCommandOptions {
+  mode?: SyncMode;
+  out?: ProgressOutput;
+  err?: { write(text: string): unknown };
+  /** Ctrl+C. */
+  signal?: AbortSignal;
+  /** The engine's job handler; the runtime's sync engine by default (tests pass a fake). */
+  handler?: JobHandler;
+  /** Redraws per second of the terminal bars. */
+  fps?: number;
+}
+
+/** Why it ended, for the exit code: 0 synced, 1 failed, 130 stopped by the user. */
+export type SyncCommandStatus = 'synced' | 'failed' | 'stopped';
+
+const when = (ms: number) => new Date(ms).toISOString();
+
+function describe(notice: FollowNotice): string {
+  switch (notice.kind) {
+    case 'elsewhere':
+      return `another process (${notice.job.leaseOwner}) is running this sync; following its progress`;
+    case 'retrying':
+      return `attempt ${notice.job.attempts} of ${notice.job.maxAttempts} failed: ${notice.error}; retrying at ${when(notice.job.runAt)}`;
+    case 'waiting':
+      return `the sync is queued for ${when(notice.job.runAt)}`;
+  }
+}
+
+function summary(connectionId: string, result: Partial<SyncResult> | null): string {
+  const t = result?.totals;
+  if (!t) return `synced ${connectionId}`;
+  const seconds =
+    result.finishedAt && result.startedAt
+      ? ` in ${((result.finishedAt - result.startedAt) / 1000).toFixed(1)} s`
+      : '';
+  return (
+    `synced ${connectionId}: ${t.resources.toLocaleString('en-US')} resources ` +
+    `(${t.inserted} new, ${t.updated} changed, ${t.deleted} deleted), ` +
+    `${t.calls} calls${seconds}`
+  );
+}
+
+export async function runSyncCommand(
+  runtime: Runtime,
+  connectionId: string,
+  {
+    mode = 'auto',
+    out = process.stdout,
+    err = process.stderr,
+    signal,
+    handler,
+    fps,
+  }: SyncCommandOptions = {},
+): Promise<SyncCommandStatus> {
+  const connection = await runtime.vault.get(connectionId);
+  if (connection.state !== 'active') {
+    throw new BridgeError(
+      'invalid_state',
+      `connection ${connectionId} is ${connection.state}${connection.stateReason ? ` (${connection.stateReason})` : ''}: it cannot sync; connect the patient again`,
+    );
+  }
+  const { job, created } = await requestSync(runtime.jobs, connectionId, { mode });
+  if (!created) err.write(`a sync of ${connectionId} is already ${job.status}: joining it\n`);
+
+  const view = createProgressView({
+    out,
+    title: `Syncing ${connectionId} (${String(job.payload.mode ?? mode)})`,
+    ...(fps === undefined ? {} : { fps }),
+  });
+  let result: Awaited<ReturnType<typeof followJob>>;
+  try {
+    result = await followJob(job.id, {
+      queue: runtime.jobs,
+      handler: handler ?? syncJobHandler(syncEngineOf(runtime)),
+      owner: workerOwner(),
+      clock: runtime.clock,
+      logger: runtime.logger,
+      progressIntervalMs: runtime.config.sync.progressIntervalMs,
+      ...(signal ? { signal } : {}),
+      onProgress: (p) => view.update(p as unknown as SyncProgress),
+      onNotice: (n) => view.note(describe(n)),
+    });
+  } finally {
+    view.finish();
+  }
+
+  switch (result.status) {
+    case 'succeeded':
+      out.write(`${summary(connectionId, result.job.result as Partial<SyncResult> | null)}\n`);
+      return 'synced';
+    case 'stopped':
+      err.write(
+        `stopped; the sync of ${connectionId} resumes from its last checkpoint on the next run\n`,
+      );
+      return 'stopped';
+    default:
+      err.write(
+        `fhirbridge: the sync of ${connectionId} ${result.status === 'cancelled' ? 'was cancelled' : 'failed'}` +
+          `${result.job.lastError ? `: ${result.job.lastError}` : ''}` +
+          ` (job ${result.job.id}, ${result.job.attempts} attempt${result.job.attempts === 1 ? '' : 's'})\n`,
+      );
+      return 'failed';
+  }
+}
+
+export function registerSyncCommand(
+  program: Command,
+  withRuntime: <T>(fn: (rt: Runtime) => Promise<T>) => Promise<T>,
+): void {
+  program
+    .command('sync')
+    .argument('<connection>', 'connection id (see `fhirbridge connections list`)')
+    .option(
+      '--mode <mode>',
+      `${SYNC_MODES.join(', ')}: full finds deletions, incremental asks for changes`,
+      'auto',
+    )
+    .description("pull the patient's record into the store now, with progress per type")
+    .action(async (connectionId: string, opts: { mode: string }) => {
+      if (!SYNC_MODES.includes(opts.mode as SyncMode)) {
+        throw new BridgeError(
+          'invalid_request',
+          `--mode must be one of ${SYNC_MODES.join(', ')}, not "${opts.mode}"`,
+        );
+      }
+      const stop = new AbortController();
+      const onSignal = () => stop.abort(new Error('interrupted'));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const status = await withRuntime((rt) =>
+          runSyncCommand(rt, connectionId, { mode: opts.mode as SyncMode, signal: stop.signal }),
+        );
+        if (status !== 'synced') process.exitCode = status === 'stopped' ? 130 : 1;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

@@ -1,0 +1,102 @@
+// followJob on a ManualClock: it follows a live holder through the job row, takes the job over
+// once the holder's lease lapses (its process died), and waits out a retry's backoff.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualTimers } from '../budget/timers.ts';
+import { ManualClock } from '../common/clock.ts';
+import { BridgeError } from '../common/errors.ts';
+import type { Store } from '../store/port.ts';
+import { openSqliteStore } from '../store/sqlite/index.ts';
+import { type FollowNotice, followJob } from './follow.ts';
+import type { JobQueue } from './port.ts';
+import { createStoreJobQueue } from './store-queue.ts';
+import { requestSync } from './sync-job.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'fhirbridge-follow-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('followJob', () => {
+  let store: Store;
+  let clock: ManualClock;
+  let timers: ManualTimers;
+  let queue: JobQueue;
+  beforeEach(async () => {
+    store = await openSqliteStore({ path: join(mkdtempSync(join(root, 'f-')), 'store.db') });
+    clock = new ManualClock();
+    timers = new ManualTimers(clock);
+    queue = createStoreJobQueue({
+      repo: store.jobs,
+      clock,
+      leaseMs: 6_000,
+      backoff: { initialMs: 3_000, maxMs: 3_000 },
+    });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('follows a live holder, then takes over when its lease lapses', async () => {
+    const { job } = await requestSync(queue, 'con_a');
+    await queue.claim('server');
+    await queue.heartbeat(job.id, 'server', { types: { Patient: 'done' } });
+    const notices: FollowNotice[] = [];
+    const seen: unknown[] = [];
+    let ran = 0;
+    const result = followJob(job.id, {
+      queue,
+      owner: 'cli',
+      clock,
+      timers,
+      pollIntervalMs: 1_000,
+      handler: {
+        async run() {
+          ran++;
+          return { ok: true };
+        },
+      },
+      onNotice: (n) => notices.push(n),
+      onProgress: (p) => seen.push(p),
+    });
+    await timers.advance(0);
+    expect(notices.map((n) => n.kind)).toEqual(['elsewhere']);
+    expect(seen[0]).toEqual({ types: { Patient: 'done' } });
+    await timers.advance(5_000);
+    expect(ran).toBe(0); // the server's lease still holds
+    await timers.advance(2_000); // no heartbeat came: the server died
+    expect((await result).status).toBe('succeeded');
+    expect(ran).toBe(1);
+    expect(await queue.get(job.id)).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
+  it('waits out a retry backoff and runs again', async () => {
+    const { job } = await requestSync(queue, 'con_a');
+    const notices: FollowNotice[] = [];
+    let runs = 0;
+    const result = followJob(job.id, {
+      queue,
+      owner: 'cli',
+      clock,
+      timers,
+      handler: {
+        async run() {
+          runs++;
+          if (runs === 1) throw new BridgeError('upstream_error', 'HTTP 503');
+          return {};
+        },
+      },
+      onNotice: (n) => notices.push(n),
+    });
+    await timers.advance(0);
+    expect(runs).toBe(1);
+    expect(notices[0]).toMatchObject({ kind: 'retrying', error: 'HTTP 503' });
+    await timers.advance(2_999);
+    expect(runs).toBe(1);
+    await timers.advance(1);
+    await timers.advance(0);
+    expect((await result).status).toBe('succeeded');
+    expect(runs).toBe(2);
+    expect(notices).toHaveLength(1);
+  });
+});

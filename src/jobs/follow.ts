@@ -1,0 +1,112 @@
+// Sees one job through to its end from this process: runs it here whenever it can claim it
+// (the same runner the worker uses), otherwise follows the process that holds it through the
+// job row, and waits out retry backoffs. The `sync` command is built on it, so a sync started
+// from the command line is queued, leased and resumed like any other.
+import { realTimers, type Timers } from '../budget/timers.ts';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Job, JobQueue } from './port.ts';
+import { type JobHandler, type JobOutcome, runJob } from './runner.ts';
+
+export type FollowNotice =
+  /** Another process holds the job's lease; its progress is shown from the job row. */
+  | { kind: 'elsewhere'; job: Job }
+  /** A run failed and the job waits for its retry. */
+  | { kind: 'retrying'; job: Job; error: string }
+  /** The job is queued for later (a scheduled sync was not moved forward). */
+  | { kind: 'waiting'; job: Job };
+
+export interface FollowDeps {
+  queue: JobQueue;
+  handler: JobHandler;
+  owner: string;
+  clock: Clock;
+  timers?: Timers;
+  logger?: Logger;
+  /** Stops here (the job is released if this process runs it). */
+  signal?: AbortSignal;
+  /** How often the job row is read while another process runs it or a retry is awaited. */
+  pollIntervalMs?: number;
+  progressIntervalMs?: number;
+  onProgress?(progress: Record<string, unknown>): void;
+  onNotice?(notice: FollowNotice): void;
+}
+
+export type FollowResult =
+  | { status: 'succeeded' | 'failed' | 'cancelled'; job: Job }
+  /** `signal` stopped it; a job this process ran went back to the queue. */
+  | { status: 'stopped'; job: Job };
+
+const TERMINAL = new Set<Job['status']>(['succeeded', 'failed', 'cancelled']);
+
+function sleep(timers: Timers, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      timers.clearTimeout(handle);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const handle = timers.setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function followJob(jobId: string, deps: FollowDeps): Promise<FollowResult> {
+  const { queue, owner, timers = realTimers, signal, pollIntervalMs = 500, onNotice } = deps;
+  let lastNotice: string | undefined;
+  const notice = (n: FollowNotice) => {
+    const key = `${n.kind}:${n.job.attempts}:${n.job.leaseOwner ?? ''}`;
+    if (key === lastNotice) return;
+    lastNotice = key;
+    onNotice?.(n);
+  };
+
+  for (;;) {
+    const current = await queue.get(jobId);
+    if (!current) throw new Error(`job ${jobId} is gone`);
+    if (TERMINAL.has(current.status)) {
+      // The final picture, also when another process ran it to the end between two looks.
+      if (current.progress) deps.onProgress?.(current.progress);
+      return { status: current.status as 'succeeded' | 'failed' | 'cancelled', job: current };
+    }
+    if (signal?.aborted) return { status: 'stopped', job: current };
+
+    const claimed = await queue.claim(owner, { jobId });
+    if (claimed) {
+      const outcome: JobOutcome = await runJob(claimed, {
+        queue,
+        handler: deps.handler,
+        owner,
+        clock: deps.clock,
+        timers,
+        ...(deps.logger ? { logger: deps.logger } : {}),
+        ...(signal ? { signal } : {}),
+        ...(deps.progressIntervalMs === undefined
+          ? {}
+          : { progressIntervalMs: deps.progressIntervalMs }),
+        ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+      });
+      if (outcome.status === 'released') return { status: 'stopped', job: outcome.job };
+      if (outcome.status === 'failed' && outcome.retrying && outcome.job) {
+        notice({ kind: 'retrying', job: outcome.job, error: outcome.error });
+      }
+      continue; // the row says what happened; a retry or a lost lease goes round again
+    }
+
+    if (current.status === 'running') {
+      notice({ kind: 'elsewhere', job: current });
+      if (current.progress) deps.onProgress?.(current.progress);
+    } else if (current.attempts > 0) {
+      notice({ kind: 'retrying', job: current, error: current.lastError ?? 'failed' });
+    } else {
+      notice({ kind: 'waiting', job: current });
+    }
+    // Wait for the holder's lease to lapse or end, a retry to fall due, or the next poll.
+    const until =
+      current.status === 'running'
+        ? Math.min(pollIntervalMs, Math.max(0, (current.leaseUntil ?? 0) - deps.clock.now() + 1))
+        : Math.min(pollIntervalMs, Math.max(0, current.runAt - deps.clock.now()));
+    await sleep(timers, Math.max(until, 10), signal);
+  }
+}

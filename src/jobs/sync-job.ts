@@ -1,0 +1,81 @@
+// The `sync` job: one run of the sync engine for one connection, at most one queued or running
+// per connection (key `sync:<id>`). Its progress on the job row is the engine's SyncProgress.
+import { BridgeError, type ErrorCode } from '../common/errors.ts';
+import type { SyncRunMode } from '../store/port.ts';
+import type { SyncEngine, SyncProgress } from '../sync/index.ts';
+import type { Enqueued, Job, JobQueue } from './port.ts';
+import type { JobHandler } from './runner.ts';
+
+export const SYNC_JOB = 'sync';
+
+export const SYNC_MODES = ['auto', 'full', 'incremental'] as const satisfies readonly SyncRunMode[];
+export type SyncMode = SyncRunMode;
+export type { SyncProgress };
+
+/** The part of the sync engine a job runs. */
+export type SyncRunner = Pick<SyncEngine, 'run'>;
+
+export const syncJobKey = (connectionId: string): string => `${SYNC_JOB}:${connectionId}`;
+
+/** Asks for a sync of `connectionId`; while one is queued or running, that one is returned. */
+export function requestSync(
+  queue: JobQueue,
+  connectionId: string,
+  { mode = 'auto', runAt }: { mode?: SyncMode; runAt?: number } = {},
+): Promise<Enqueued> {
+  return queue.enqueue({
+    kind: SYNC_JOB,
+    key: syncJobKey(connectionId),
+    connectionId,
+    payload: { mode },
+    ...(runAt === undefined ? {} : { runAt }),
+  });
+}
+
+/** A connection's most recent sync job, if it ever had one. */
+export async function latestSync(queue: JobQueue, connectionId: string): Promise<Job | undefined> {
+  const [job] = await queue.list({ kind: SYNC_JOB, connectionId, limit: 1 });
+  return job;
+}
+
+export function modeOf(job: Job): SyncMode {
+  const mode = job.payload.mode;
+  return SYNC_MODES.includes(mode as SyncMode) ? (mode as SyncMode) : 'auto';
+}
+
+/** Failures a retry cannot fix: the connection is gone or unusable, or the request is wrong. */
+const FINAL: ReadonlySet<ErrorCode> = new Set([
+  'revoked',
+  'expired',
+  'not_found',
+  'invalid_state',
+  'invalid_request',
+  'invalid_config',
+  'scope_denied',
+  'forbidden',
+  'unauthorized',
+  'host_not_allowed',
+  'key_error',
+]);
+
+export function isRetryableSyncFailure(error: unknown): boolean {
+  return !(error instanceof BridgeError && FINAL.has(error.code));
+}
+
+export function syncJobHandler(engine: SyncRunner): JobHandler {
+  return {
+    async run(job, { signal, progress }) {
+      if (!job.connectionId)
+        throw new BridgeError('invalid_request', 'a sync job needs a connection');
+      const result = await engine.run(job.connectionId, {
+        mode: modeOf(job),
+        signal,
+        onProgress: (p) => progress(p as unknown as Record<string, unknown>),
+        // The job names the run: a reclaimed job (its process died) resumes the same run.
+        runId: job.id,
+      });
+      return result as unknown as Record<string, unknown>;
+    },
+    retryable: isRetryableSyncFailure,
+  };
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { isBridgeError } from '../common/errors.ts';
+import { pageResources, readCapped } from './pages.ts';
+
+function streamed(chunks: string[], headers: Record<string, string> = {}): Response {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
+      controller.close();
+    },
+  });
+  return new Response(body, { headers });
+}
+
+describe('readCapped', () => {
+  it('reads a body within the cap, multi-byte characters across chunks included', async () => {
+    const bytes = Buffer.from('{"a":"café"}');
+    const res = new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes.subarray(0, 10)); // cuts é in half
+          controller.enqueue(bytes.subarray(10));
+          controller.close();
+        },
+      }),
+    );
+    expect(await readCapped(res, 100, 'GET x')).toBe('{"a":"café"}');
+  });
+
+  it('refuses a body over the cap, declared or streamed', async () => {
+    const declared = await readCapped(
+      streamed(['x'], { 'content-length': '1000' }),
+      10,
+      'GET x',
+    ).catch((e: unknown) => e);
+    expect(isBridgeError(declared, 'upstream_error')).toBe(true);
+    expect((declared as { details: unknown }).details).toEqual({ tooLarge: true });
+    const streamedOver = await readCapped(streamed(['12345', '67890', 'x']), 10, 'GET x').catch(
+      (e: unknown) => e,
+    );
+    expect((streamedOver as { details: unknown }).details).toEqual({ tooLarge: true });
+  });
+});
+
+describe('pageResources', () => {
+  it('pairs each parsed resource with its text and leaves OperationOutcome entries out', () => {
+    const text =
+      '{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"},"search":{"mode":"outcome"}},{"resource":{"resourceType":"Condition","id":"c1","onsetDateTime":"2024"}}]}';
+    const bundle = JSON.parse(text);
+    expect(pageResources(text, bundle, 'GET x')).toEqual([
+      {
+        resource: { resourceType: 'Condition', id: 'c1', onsetDateTime: '2024' },
+        json: '{"resourceType":"Condition","id":"c1","onsetDateTime":"2024"}',
+      },
+    ]);
+  });
+
+  it('refuses a resource without an id', () => {
+    const text = '{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Condition"}}]}';
+    expect(() => pageResources(text, JSON.parse(text), 'GET x')).toThrow(/without an id/);
+  });
+});

@@ -1,0 +1,145 @@
+// One searchset page as the sync reads it: the body's text (capped), the Bundle parsed for its
+// links, each resource with the text the server sent for it, and the next page's path relative
+// to the practice base (rebased: healow's `next` links name another host over plain http).
+import type { Bundle } from 'fhir/r4.js';
+import { BridgeError } from '../common/errors.ts';
+import { parseBundle } from '../fhir/bundles.ts';
+import { type FhirClient, type FhirTarget, nextLink } from '../fhir/index.ts';
+import { discard } from '../fhir/responses.ts';
+import { type PracticeBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
+import type { Json } from './extract.ts';
+import { entryResourceTexts } from './raw-json.ts';
+
+export interface PageResource {
+  resource: Json;
+  /** The resource's JSON text as the server sent it (whitespace between tokens removed). */
+  json: string;
+}
+
+export interface Page {
+  bundle: Bundle;
+  resources: PageResource[];
+  /** The next page relative to the base (`?_getpages=…`), or undefined on the last page. */
+  next: string | undefined;
+  /** The server's `Date` header (epoch ms), when it sent one. */
+  serverTime: number | undefined;
+}
+
+/**
+ * The body as text, at most `limit` bytes: a body over the cap is cut off and refused, so a
+ * runaway answer cannot take the process's memory.
+ */
+export async function readCapped(
+  res: Response,
+  limit: number,
+  what: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit) {
+    await discard(res);
+    throw new BridgeError('upstream_error', `${what}: the body is larger than ${limit} bytes`, {
+      status: 502,
+      details: { tooLarge: true },
+    });
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        throw new BridgeError('upstream_error', `${what}: the body is larger than ${limit} bytes`, {
+          status: 502,
+          details: { tooLarge: true },
+        });
+      }
+      chunks.push(value);
+    }
+  } catch (cause) {
+    await reader.cancel().catch(() => {});
+    if (cause instanceof BridgeError) throw cause;
+    if (signal?.aborted) throw signal.reason;
+    const timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
+    throw new BridgeError(
+      'upstream_error',
+      timedOut ? `${what}: the body did not arrive in time` : `${what}: the body broke off`,
+      { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
+    );
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** Parses a JSON body, or says which request answered something else. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new BridgeError('upstream_error', `${what}: the body is not JSON`, {
+      status: 502,
+      cause,
+    });
+  }
+}
+
+/** The resources of a page with their own texts (OperationOutcome warnings left out). */
+export function pageResources(text: string, bundle: Bundle, what: string): PageResource[] {
+  const entries = bundle.entry ?? [];
+  let texts: Array<string | undefined>;
+  try {
+    texts = entryResourceTexts(text);
+  } catch (cause) {
+    throw new BridgeError('upstream_error', `${what}: the Bundle text could not be read`, {
+      status: 502,
+      cause,
+    });
+  }
+  const out: PageResource[] = [];
+  for (const [i, entry] of entries.entries()) {
+    if (entry.search?.mode === 'outcome' || !entry.resource) continue;
+    const resource = entry.resource as unknown as Json;
+    if (typeof resource.id !== 'string' || resource.id === '') {
+      throw new BridgeError('upstream_error', `${what}: a ${resource.resourceType} without an id`, {
+        status: 502,
+      });
+    }
+    // The scanner and JSON.parse read the same text, so they agree unless keys repeat oddly;
+    // then the parsed value, serialized, is the honest fallback.
+    out.push({ resource, json: texts[i] ?? JSON.stringify(resource) });
+  }
+  return out;
+}
+
+export interface PageReadOptions {
+  signal?: AbortSignal;
+  maxPageBytes: number;
+}
+
+/** Reads the page at `path` (relative to the base) through the FHIR client. */
+export async function readPage(
+  fhir: FhirClient,
+  target: FhirTarget,
+  base: PracticeBase,
+  path: string,
+  options: PageReadOptions,
+): Promise<Page> {
+  const what = `GET ${path.length > 120 ? `${path.slice(0, 120)}…` : path}`;
+  const res = await fhir.request(target, path, {
+    priority: 'background',
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const date = Date.parse(res.headers.get('date') ?? '');
+  const text = await readCapped(res, options.maxPageBytes, what, options.signal);
+  const bundle = parseBundle(parseJson(text, what), what);
+  const link = nextLink(bundle);
+  return {
+    bundle,
+    resources: pageResources(text, bundle, what),
+    next: link === undefined ? undefined : relativeToBase(base, rebaseLink(base, link)),
+    serverTime: Number.isNaN(date) ? undefined : date,
+  };
+}

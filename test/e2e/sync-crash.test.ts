@@ -1,0 +1,196 @@
+// A real `fhirbridge sync` child process, killed with SIGKILL in the middle of a sync (seen from
+// the job's persisted per-type progress, not guessed with a sleep), then started again: it
+// waits out the dead process's lease, takes the same job over, resumes from the checkpoints,
+// and the store ends up equal to the simulator's ground truth with no duplicates.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, it } from 'vitest';
+import type { Job } from '../../src/jobs/index.ts';
+import type { StoredResource } from '../../src/store/port.ts';
+import type { SyncProgress } from '../../src/sync/index.ts';
+import { connectPatient } from './helpers/connect.ts';
+import { type Stack, startStack } from './helpers/stack.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/fhirbridge.mjs', import.meta.url));
+/** Resource types outside the Patient compartment: read by reference, only those pointed at. */
+const BY_REFERENCE = new Set([
+  'Binary',
+  'Location',
+  'Medication',
+  'Organization',
+  'Practitioner',
+  'PractitionerRole',
+]);
+
+let stack: Stack | undefined;
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  await stack?.close();
+  stack = undefined;
+});
+
+interface Truth {
+  resourceType: string;
+  id: string;
+}
+
+/** What a full sync must hold: the granted compartment resources and what they point at. */
+function expectedRecord(truth: Truth[], granted: Set<string>): Map<string, string> {
+  const key = (r: Truth) => `${r.resourceType}/${r.id}`;
+  const expected = new Map<string, string>();
+  for (const r of truth) {
+    if (granted.has(r.resourceType) && !BY_REFERENCE.has(r.resourceType)) {
+      expected.set(key(r), JSON.stringify(r));
+    }
+  }
+  let text = [...expected.values()].join('\n');
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of truth) {
+      if (!BY_REFERENCE.has(r.resourceType) || !granted.has(r.resourceType)) continue;
+      if (expected.has(key(r)) || !text.includes(`${key(r)}"`)) continue;
+      const json = JSON.stringify(r);
+      expected.set(key(r), json);
+      text += `\n${json}`;
+      grew = true;
+    }
+  }
+  return expected;
+}
+
+function runSync(configFile: string, connectionId: string) {
+  const child = spawn(process.execPath, [BIN, '--config', configFile, 'sync', connectionId], {
+    // No FHIRBRIDGE_* from the test's environment: the config file says everything.
+    env: Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('FHIRBRIDGE_')),
+    ),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
+  return { child, exited, output: () => output };
+}
+
+/** Waits (by polling the store the child writes) until `test` holds for the connection's job. */
+async function jobWhere(
+  s: Stack,
+  connectionId: string,
+  test: (job: Job) => boolean,
+  what: string,
+  exited?: Promise<unknown>,
+): Promise<Job> {
+  let gone = false;
+  void exited?.then(() => {
+    gone = true;
+  });
+  for (;;) {
+    const [job] = await s.runtime.jobs.list({ connectionId, limit: 1 });
+    if (job && test(job)) return job;
+    if (gone) throw new Error(`the child exited before: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const typesOf = (job: Job) => (job.progress as SyncProgress | null)?.types ?? {};
+
+it('a sync killed with SIGKILL mid-way resumes in a new process and matches the ground truth', async () => {
+  stack = await startStack({
+    simulator: { resourcesPerPatient: 1500, rateLimit: { limit: 100_000 } },
+    // The server in this test runs no jobs: the child processes do the syncing.
+    config: {
+      sync: { concurrency: 0, onConnect: false, intervalMs: 0, leaseMs: 2_000 },
+      logLevel: 'silent',
+    },
+  });
+  const s = stack;
+  const { connectionId } = await connectPatient(s, { username: 'AdultFemaleFHIR' });
+  // Each FHIR call takes a while, so the sync lasts long enough to be killed in the middle.
+  const fault = await s.admin('/faults', {
+    method: 'POST',
+    body: JSON.stringify({ route: 'fhir', latencyMs: 80 }),
+  });
+  expect(fault.status).toBeLessThan(300);
+
+  const configFile = join(s.dataDir, 'child-config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      ...s.runtime.config,
+      sync: { ...s.runtime.config.sync, progressIntervalMs: 0 },
+    }),
+  );
+
+  // First process: killed once some types are done and others are not.
+  const first = runSync(configFile, connectionId);
+  const mid = await jobWhere(
+    s,
+    connectionId,
+    (job) => {
+      const states = Object.values(typesOf(job)).map((t) => t.status);
+      const done = states.filter((st) => st === 'done').length;
+      return done >= 4 && states.some((st) => st === 'pending' || st === 'running');
+    },
+    'four types done, others not',
+    first.exited,
+  );
+  first.child.kill('SIGKILL');
+  expect(await first.exited).toBe('SIGKILL');
+  const atKill = await s.runtime.jobs.get(mid.id);
+  expect(atKill).toMatchObject({ status: 'running', attempts: 1 });
+  const pagesAtKill = Object.values(typesOf(atKill!)).reduce((n, t) => n + t.pages, 0);
+  expect(pagesAtKill).toBeGreaterThan(0);
+  const storedAtKill = Object.values(
+    await s.runtime.store.resources.countByType(connectionId),
+  ).reduce((a, b) => a + b, 0);
+  expect(storedAtKill).toBeGreaterThan(0);
+
+  // Second process: joins the same job, takes it over when the dead one's lease lapses.
+  await s.admin('/faults', { method: 'DELETE', body: '{}' });
+  const second = runSync(configFile, connectionId);
+  const code = await second.exited;
+  expect(code, second.output()).toBe(0);
+  expect(second.output()).toContain('already running: joining it');
+  expect(second.output()).toMatch(/synced con_\S+: [\d,]+ resources/);
+
+  const job = await s.runtime.jobs.get(mid.id);
+  expect(job).toMatchObject({ status: 'succeeded', attempts: 2 });
+  expect(await s.runtime.jobs.list({ connectionId, limit: 10 })).toHaveLength(1);
+  // Resumed, not restarted: this run fetched fewer pages than the whole sync took.
+  const result = job?.result as { totals: { pages: number } };
+  const pagesInAll = Object.values(typesOf(job!)).reduce((n, t) => n + t.pages, 0);
+  expect(result.totals.pages).toBeLessThan(pagesInAll);
+
+  // The store equals the simulator's ground truth, byte for byte, with no duplicates.
+  const connection = await s.runtime.vault.get(connectionId);
+  const granted = new Set(
+    connection.grantedScopes.flatMap(
+      (sc) => /^patient\/([A-Za-z]+)\.read$/.exec(sc)?.slice(1) ?? [],
+    ),
+  );
+  const truthRes = await s.admin('/data/JAFJCD/AdultFemaleFHIR/resources');
+  const truth = ((await truthRes.json()) as { entry: Array<{ resource: Truth }> }).entry.map(
+    (e) => e.resource,
+  );
+  const expected = expectedRecord(truth, granted);
+  const rows: StoredResource[] = [];
+  for await (const r of s.runtime.store.resources.iterate(connectionId)) rows.push(r);
+  const got = new Map(rows.map((r) => [`${r.type}/${r.id}`, r.json]));
+  expect(rows.length).toBe(got.size);
+  expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+  for (const [k, json] of expected) expect(got.get(k), k).toBe(json);
+
+  const events = await s.runtime.store.events.list({ connectionId, limit: 50 });
+  expect(events.filter((e) => e.type === 'sync.completed')).toHaveLength(1);
+});

@@ -1,0 +1,289 @@
+// Record sync end to end over real HTTP: fhirbridge's engine against the simulator. A full sync
+// of each test patient equals the simulator's ground truth byte for byte; an incremental run
+// after changes fetches only the changes; a full run finds a deletion; a revocation mid-sync
+// stops the run cleanly and keeps what was stored.
+//
+// Ground truth is the simulator's `GET /admin/data/{practice}/{patient}/resources`. The FHIR
+// server sends each resource as JSON.stringify of the same object the ground truth serializes,
+// so the comparison is of bytes, not of canonicalized JSON: `stored.json === JSON.stringify(truth)`.
+import { afterEach, describe, expect, it } from 'vitest';
+import { isBridgeError } from '../../src/common/errors.ts';
+import type { StoredResource } from '../../src/store/port.ts';
+import { createSyncEngine, type SyncEngine } from '../../src/sync/index.ts';
+import { connectPatient } from './helpers/connect.ts';
+import { type Stack, startStack } from './helpers/stack.ts';
+
+interface Truth {
+  resourceType: string;
+  id: string;
+  [key: string]: unknown;
+}
+
+/** The Patient compartment's types among the granted ones: everything else is read by reference. */
+const NOT_IN_COMPARTMENT = new Set([
+  'Binary',
+  'Location',
+  'Medication',
+  'Organization',
+  'Practitioner',
+  'PractitionerRole',
+]);
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+/** FHIR requests the bridge made, by path and query (token calls left out). */
+function recordingFetch(onFhir?: (url: URL) => Promise<void>) {
+  const calls: URL[] = [];
+  const wrapped: typeof fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.pathname.startsWith('/fhir/r4/')) {
+      calls.push(url);
+      await onFhir?.(url);
+    }
+    return fetch(input, init);
+  };
+  return { calls, fetch: wrapped };
+}
+
+async function up(fetchImpl?: typeof fetch): Promise<Stack> {
+  stack = await startStack({
+    // Above healow's 250/min so that four syncs never wait on the simulator's window.
+    simulator: { rateLimit: { limit: 5000 } },
+    // The test runs the engine itself: no background worker syncing the same connection.
+    config: { sync: { concurrency: 0, onConnect: false, intervalMs: 0 } },
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  });
+  return stack;
+}
+
+function engineOf(s: Stack): SyncEngine {
+  const rt = s.runtime;
+  return createSyncEngine({
+    store: rt.store,
+    fhir: rt.fhir,
+    fhirTarget: rt.fhirTarget,
+    vault: rt.vault,
+    clock: rt.clock,
+    logger: rt.logger,
+    events: rt.events,
+  });
+}
+
+async function groundTruth(s: Stack, username: string): Promise<Truth[]> {
+  const res = await s.admin(`/data/JAFJCD/${username}/resources`);
+  expect(res.status).toBe(200);
+  const bundle = (await res.json()) as { entry: Array<{ resource: Truth }> };
+  return bundle.entry.map((e) => e.resource);
+}
+
+async function stored(s: Stack, connectionId: string): Promise<StoredResource[]> {
+  const out: StoredResource[] = [];
+  for await (const r of s.runtime.store.resources.iterate(connectionId)) out.push(r);
+  return out;
+}
+
+/**
+ * What a full sync must hold: every compartment resource of the granted types, and every
+ * resource outside the compartment that the record points at (by reference or attachment URL),
+ * followed transitively. The practice's whole staff list is in the ground truth too; members no
+ * resource of this patient points at are not part of the patient's record.
+ */
+function expectedRecord(truth: Truth[], grantedTypes: Set<string>): Map<string, string> {
+  const key = (r: Truth) => `${r.resourceType}/${r.id}`;
+  const expected = new Map<string, string>();
+  let text = '';
+  for (const r of truth) {
+    if (!grantedTypes.has(r.resourceType) || NOT_IN_COMPARTMENT.has(r.resourceType)) continue;
+    expected.set(key(r), JSON.stringify(r));
+  }
+  text = [...expected.values()].join('\n');
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of truth) {
+      if (!NOT_IN_COMPARTMENT.has(r.resourceType) || !grantedTypes.has(r.resourceType)) continue;
+      if (expected.has(key(r)) || !text.includes(`${key(r)}"`)) continue;
+      const json = JSON.stringify(r);
+      expected.set(key(r), json);
+      text += `\n${json}`;
+      grew = true;
+    }
+  }
+  return expected;
+}
+
+function grantedTypesOf(scopes: string[]): Set<string> {
+  return new Set(scopes.flatMap((s) => /^patient\/([A-Za-z]+)\.read$/.exec(s)?.slice(1, 2) ?? []));
+}
+
+describe('sync against the simulator', () => {
+  for (const username of ['AdultFemaleFHIR', 'AdultMaleFHIR', 'ChildFemaleFHIR', 'ChildMaleFHIR']) {
+    it(`a full sync of ${username} equals the ground truth, byte for byte`, async () => {
+      const s = await up();
+      const { connectionId } = await connectPatient(s, { username });
+      const connection = await s.runtime.vault.get(connectionId);
+      const result = await engineOf(s).run(connectionId, { mode: 'full' });
+      expect(result.status).toBe('completed');
+      expect(result.skipped).toEqual([]);
+
+      const truth = await groundTruth(s, username);
+      const expected = expectedRecord(truth, grantedTypesOf(connection.grantedScopes));
+      const rows = await stored(s, connectionId);
+      const got = new Map(rows.map((r) => [`${r.type}/${r.id}`, r.json]));
+      // No duplicates (the key is the row's identity) and nothing more, nothing less.
+      expect(rows.length).toBe(got.size);
+      expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+      for (const [k, json] of expected) expect(got.get(k), k).toBe(json);
+      // Every granted compartment type that has data was synced (a sanity check on the filter).
+      expect(new Set(rows.map((r) => r.type))).toEqual(
+        new Set([...expected.keys()].map((k) => k.split('/')[0])),
+      );
+      for (const r of rows) {
+        expect(r.practiceBase).toBe(s.sim.fhirBase('JAFJCD'));
+        if (NOT_IN_COMPARTMENT.has(r.type)) expect(r.source).toBe('read');
+        else expect(r.source.split('?')[0]).toBe(r.type);
+      }
+      expect(result.totals.inserted).toBe(rows.length);
+      const events = await s.runtime.store.events.list({ connectionId, limit: 50 });
+      expect(events.map((e) => e.type)).toContain('sync.completed');
+    });
+  }
+
+  it('an incremental run fetches only what changed; a full run finds a deletion', async () => {
+    const recorder = recordingFetch();
+    const s = await up(recorder.fetch);
+    const { connectionId } = await connectPatient(s, { username: 'AdultMaleFHIR' });
+    const engine = engineOf(s);
+    const full = await engine.run(connectionId);
+    expect(full.mode).toBe('full');
+    const truth = await groundTruth(s, 'AdultMaleFHIR');
+    const condition = truth.find((r) => r.resourceType === 'Condition') as Truth;
+    const patientId = (await s.runtime.vault.get(connectionId)).patientId;
+
+    // The EHR adds a vital sign and changes a condition.
+    const added = await s.admin('/data/JAFJCD/AdultMaleFHIR/resources', {
+      method: 'POST',
+      body: JSON.stringify({
+        resourceType: 'Observation',
+        status: 'final',
+        category: [
+          {
+            coding: [
+              {
+                system: 'http://terminology.hl7.org/CodeSystem/observation-category',
+                code: 'vital-signs',
+              },
+            ],
+          },
+        ],
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }], text: 'Heart rate' },
+        subject: { reference: `Patient/${patientId}` },
+        effectiveDateTime: '2026-01-02T09:30:00-05:00',
+        valueQuantity: {
+          value: 71,
+          unit: '/min',
+          system: 'http://unitsofmeasure.org',
+          code: '/min',
+        },
+      }),
+    });
+    expect(added.status).toBe(201);
+    const addedId = ((await added.json()) as Truth).id;
+    const changed = await s.admin(
+      `/data/JAFJCD/AdultMaleFHIR/resources/Condition/${condition.id}`,
+      { method: 'PATCH', body: JSON.stringify({ note: [{ text: 'Reviewed at follow-up.' }] }) },
+    );
+    expect(changed.status).toBe(200);
+
+    recorder.calls.length = 0;
+    const incremental = await engine.run(connectionId);
+    expect(incremental.mode).toBe('incremental');
+    // One page per search, each asking only for changes since the mark; no reads.
+    const plan = await engine.plan(connectionId);
+    expect(recorder.calls).toHaveLength(plan.searches.length);
+    for (const url of recorder.calls) {
+      expect(url.searchParams.get('_lastUpdated')).toMatch(/^gt\d{4}-/);
+    }
+    expect(incremental.totals).toMatchObject({
+      resources: 2,
+      inserted: 1,
+      updated: 1,
+      unchanged: 0,
+    });
+    const now = new Map(
+      (await groundTruth(s, 'AdultMaleFHIR')).map((r) => [`${r.resourceType}/${r.id}`, r]),
+    );
+    for (const key of [`Observation/${addedId}`, `Condition/${condition.id}`]) {
+      const [type, id] = key.split('/') as [string, string];
+      const row = await s.runtime.store.resources.get(connectionId, type, id);
+      expect(row?.json).toBe(JSON.stringify(now.get(key)));
+    }
+    const version = Number((condition.meta as { versionId: string }).versionId);
+    expect(
+      (await s.runtime.store.resources.get(connectionId, 'Condition', condition.id))?.versionId,
+    ).toBe(String(version + 1));
+
+    // The EHR deletes an encounter: incremental passes cannot see that, a full pass can.
+    const encounter = truth.find((r) => r.resourceType === 'Encounter') as Truth;
+    const deleted = await s.admin(
+      `/data/JAFJCD/AdultMaleFHIR/resources/Encounter/${encounter.id}`,
+      // The admin helper always sends a JSON content type, so the body must be JSON.
+      { method: 'DELETE', body: '{}' },
+    );
+    expect(deleted.status).toBe(204);
+    const again = await engine.run(connectionId, { mode: 'full' });
+    expect(again.totals.deleted).toBe(1);
+    expect(again.totals.inserted + again.totals.updated).toBe(0);
+    expect(await s.runtime.store.resources.get(connectionId, 'Encounter', encounter.id)).toBe(
+      undefined,
+    );
+    const kept = await s.runtime.store.resources.get(connectionId, 'Encounter', encounter.id, {
+      includeDeleted: true,
+    });
+    expect(kept?.deletedAt).toEqual(expect.any(Number));
+  });
+
+  it('a revocation mid-sync stops the run cleanly and keeps what was stored', async () => {
+    let revokeAfter = Number.POSITIVE_INFINITY;
+    let s: Stack | undefined;
+    const recorder = recordingFetch(async () => {
+      if (recorder.calls.length !== revokeAfter) return;
+      // The patient revokes the app in the portal while the sync runs.
+      const res = await s?.admin('/revoke', {
+        method: 'POST',
+        body: JSON.stringify({ clientId: 'fhirbridge-sandbox', username: 'AdultFemaleFHIR' }),
+      });
+      expect(res?.status).toBe(200);
+    });
+    s = await up(recorder.fetch);
+    const { connectionId } = await connectPatient(s, { username: 'AdultFemaleFHIR' });
+    recorder.calls.length = 0;
+    revokeAfter = 8;
+    const error = await engineOf(s)
+      .run(connectionId, { runId: 'sync_revoked' })
+      .catch((e: unknown) => e);
+    expect(isBridgeError(error, 'revoked')).toBe(true);
+
+    expect((await s.runtime.vault.get(connectionId)).state).toBe('revoked');
+    const run = await s.runtime.store.sync.getRun('sync_revoked');
+    expect(run).toMatchObject({ status: 'failed', reason: 'revoked' });
+    // Pages written before the revocation stay.
+    const counts = await s.runtime.store.resources.countByType(connectionId);
+    const kept = Object.values(counts).reduce((a, b) => a + b, 0);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(500); // stopped mid-way: the whole record is 551
+    const events = await s.runtime.store.events.list({ connectionId, limit: 50 });
+    const types = events.map((e) => e.type);
+    expect(types).toContain('connection.revoked');
+    expect(types).toContain('sync.failed');
+    const failed = events.find((e) => e.type === 'sync.failed');
+    expect(failed?.data).toMatchObject({ runId: 'sync_revoked', reason: 'revoked' });
+    expect(types.indexOf('connection.revoked')).toBeLessThan(types.indexOf('sync.failed'));
+    // No call after the refusal: the run stopped instead of trying every other search.
+    const calls = recorder.calls.length;
+    expect(calls).toBeLessThanOrEqual(8 + 3);
+  });
+});
