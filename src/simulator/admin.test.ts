@@ -101,6 +101,18 @@ describe('admin API', () => {
     expect(patched.retryAfterOn429).toBe(true);
     expect(patched.observationNeedsCategory).toBe(true);
     expect((await sim.admin('PATCH', '/quirks', { noSuchSwitch: true })).status).toBe(400);
+    // A field left out keeps its value: it is not reset to its default.
+    await sim.admin('PATCH', '/quirks', { refreshTokens: 'keep' });
+    const after = await (await sim.admin('PATCH', '/quirks', { wrongBundleTotal: false })).json();
+    expect(after).toMatchObject({
+      refreshTokens: 'keep',
+      retryAfterOn429: true,
+      wrongBundleTotal: false,
+    });
+    const limit = await (await sim.admin('PATCH', '/rate-limit', { windowMs: 1000 })).json();
+    const limited = await (await sim.admin('PATCH', '/rate-limit', { limit: 10 })).json();
+    expect(limited).toEqual({ ...limit, limit: 10, windowMs: 1000 });
+    await sim.admin('PATCH', '/rate-limit', { limit: 250, windowMs: 60_000 });
     await sim.admin('PATCH', '/quirks', { retryAfterOn429: false });
   });
 

@@ -11,6 +11,24 @@ import type { SimulatorContext } from './context.ts';
 import type { FaultInjector } from './faults.ts';
 import { quirksSchema, rateLimitSchema } from './options.ts';
 
+/**
+ * A PATCH body schema: every field optional and WITHOUT its default, so that a field left out
+ * keeps its current value instead of being reset (zod fills defaults even under .partial()).
+ */
+function patchSchema<Shape extends z.ZodRawShape>(schema: z.ZodObject<Shape>) {
+  const fields = Object.entries(schema.shape).map(([key, field]) => [
+    key,
+    (field instanceof z.ZodDefault
+      ? (field.unwrap() as z.ZodType)
+      : (field as z.ZodType)
+    ).optional(),
+  ]);
+  return z.object(Object.fromEntries(fields) as Record<string, z.ZodOptional<z.ZodType>>).strict();
+}
+
+const quirksPatch = patchSchema(quirksSchema);
+const rateLimitPatch = patchSchema(rateLimitSchema);
+
 export const ADMIN_PREFIX = '/admin';
 
 export interface AdminDeps {
@@ -119,7 +137,7 @@ export function registerAdminRoutes(admin: FastifyInstance, deps: AdminDeps): vo
 
   admin.get('/quirks', () => ctx.quirks);
   admin.patch('/quirks', (request, reply) => {
-    const parsed = quirksSchema.partial().strict().safeParse(request.body);
+    const parsed = quirksPatch.safeParse(request.body);
     if (!parsed.success) return badRequest(reply, parsed.error);
     Object.assign(ctx.quirks, parsed.data);
     return ctx.quirks;
@@ -127,7 +145,7 @@ export function registerAdminRoutes(admin: FastifyInstance, deps: AdminDeps): vo
 
   admin.get('/rate-limit', () => ctx.rateLimit);
   admin.patch('/rate-limit', (request, reply) => {
-    const parsed = rateLimitSchema.partial().strict().safeParse(request.body);
+    const parsed = rateLimitPatch.safeParse(request.body);
     if (!parsed.success) return badRequest(reply, parsed.error);
     Object.assign(ctx.rateLimit, parsed.data);
     return ctx.rateLimit;
