@@ -14,12 +14,7 @@ import { createPracticeService } from '../src/practices/service.ts';
 import { directoryBundle, generateDirectory } from '../src/simulator/directory.ts';
 import type { PracticeRecord } from '../src/store/port.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
-
-export interface BenchResult {
-  name: string;
-  inputs: string;
-  figures: Record<string, number | string>;
-}
+import type { BenchResult } from './types.ts';
 
 const PRACTICES = 17_000;
 const SEARCH_ROUNDS = 20;

@@ -17,12 +17,7 @@ import { createSyncEngine, type SyncPlan } from '../src/sync/index.ts';
 import { connectPatient } from '../test/e2e/helpers/connect.ts';
 import { type Stack, startStack } from '../test/e2e/helpers/stack.ts';
 import type { ChildInput, ChildOutput } from './sync-child.ts';
-
-export interface BenchResult {
-  name: string;
-  inputs: string;
-  figures: Record<string, number | string>;
-}
+import type { BenchResult } from './types.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LARGE = 50_000;
