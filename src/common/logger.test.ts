@@ -55,4 +55,13 @@ describe('logger', () => {
     expect(line).not.toContain('CODE-1');
     expect(line).not.toContain('STATE-1');
   });
+
+  it('logs a launch link without its state (the state is what binds a sign-in)', () => {
+    const { lines, logger } = capture();
+    const state = 'S'.repeat(43);
+    logger.info({ req: { id: 1, method: 'GET', url: `/launch/${state}` } }, 'request');
+    const line = lines.join('');
+    expect(line).toContain('"path":"/launch/[redacted]"');
+    expect(line).not.toContain(state);
+  });
 });

@@ -44,11 +44,12 @@ export function createLogger({ level = 'info', destination }: LoggerConfig = {})
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
       err: pino.stdSerializers.err,
-      // Request lines carry the path only: query strings hold authorization codes and states.
+      // Request lines carry the path only: query strings hold authorization codes and states,
+      // and a launch link's path holds its state (whoever opens it first binds the sign-in).
       req: (req: { id?: unknown; method?: string; url?: string }) => ({
         id: req.id,
         method: req.method,
-        path: req.url?.split('?')[0],
+        path: req.url?.split('?')[0]?.replace(/^\/launch\/[^/]+/, '/launch/[redacted]'),
       }),
     },
   };

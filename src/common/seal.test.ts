@@ -40,4 +40,13 @@ describe('sealer', () => {
     expect(() => createSealer([{ id: 'short', key: randomBytes(16) }])).toThrow(/32 bytes/);
     expect(() => createSealer([])).toThrow(/at least one/);
   });
+
+  it('refuses a truncated authentication tag (GCM would otherwise check only its first bytes)', () => {
+    const sealer = createSealer([key('k1')]);
+    const parts = sealer.seal('secret', 'c').split('.');
+    parts[4] = Buffer.from(parts[4] ?? '', 'base64url')
+      .subarray(0, 4)
+      .toString('base64url');
+    expect(() => sealer.open(parts.join('.'), 'c')).toThrow(/failed authentication/);
+  });
 });

@@ -4,6 +4,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { BridgeError } from './errors.ts';
 
+const TAG_BYTES = 16;
+
 export interface MasterKey {
   /** Short id written into every sealed value. */
   id: string;
@@ -60,7 +62,10 @@ export function createSealer(keys: readonly MasterKey[]): Sealer {
       const key = byId.get(kid);
       if (!key) throw new BridgeError('key_error', `sealed with unknown master key "${kid}"`);
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+        // authTagLength pins the full 16-byte tag: without it GCM accepts a truncated tag.
+        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), {
+          authTagLength: TAG_BYTES,
+        });
         decipher.setAAD(Buffer.from(context, 'utf8'));
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
         return Buffer.concat([

@@ -186,4 +186,22 @@ describe('discovery', () => {
       code: 'invalid_request',
     });
   });
+
+  it('refuses plain-http endpoints advertised by an https base (no refresh token in clear text)', async () => {
+    // An https base cannot be served on 127.0.0.1 without TLS: a stub answers for it.
+    const httpsBase = 'https://ehr.example.test/fhir/r4/JAFJCD';
+    const answer = {
+      issuer: httpsBase,
+      authorization_endpoint: 'https://auth.example.test/oauth/oauth2/authorize',
+      token_endpoint: 'http://auth.example.test/oauth/oauth2/token',
+      jwks_uri: 'https://auth.example.test/oauth/oauth2/jwks',
+    };
+    const fetchStub = (async (url: string | URL) =>
+      String(url).endsWith('/.well-known/smart-configuration')
+        ? Response.json(answer)
+        : new Response('', { status: 404 })) as typeof fetch;
+    const discovery = createDiscovery({ clock: new ManualClock(0), fetch: fetchStub });
+    const err = await discoveryError(discovery.discover(httpsBase));
+    expect(err.message).toMatch(/token_endpoint/);
+  });
 });

@@ -39,6 +39,7 @@ export const OAUTH_URIS_EXTENSION =
   'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
 
 const REQUIRED = ['authorization_endpoint', 'token_endpoint'] as const;
+const ENDPOINTS = [...REQUIRED, 'jwks_uri'] as const;
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 // Optional lists are advisory: a malformed one is dropped rather than failing discovery.
@@ -115,7 +116,7 @@ export function createDiscovery({
   async function fromWellKnown(base: string): Promise<Attempt> {
     const got = await getJson(`${base}/.well-known/smart-configuration`, 'application/json');
     if (typeof got === 'string') return { ok: false, reason: got };
-    return check(got.json);
+    return check(got.json, base);
   }
 
   async function fromMetadata(base: string): Promise<Attempt> {
@@ -137,7 +138,7 @@ export function createDiscovery({
       const ext = oauthUris.extension?.find((e) => e.url === name);
       return ext?.valueUri ?? ext?.valueUrl;
     };
-    return check({ authorization_endpoint: uri('authorize'), token_endpoint: uri('token') });
+    return check({ authorization_endpoint: uri('authorize'), token_endpoint: uri('token') }, base);
   }
 
   async function load(base: string): Promise<SmartConfiguration> {
@@ -183,12 +184,22 @@ export function createDiscovery({
   };
 }
 
-function check(json: unknown): Attempt {
+function check(json: unknown, base: string): Attempt {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, reason: 'answer is not a JSON object' };
   }
   const parsed = smartConfigurationSchema.safeParse(json);
-  if (parsed.success) return { ok: true, config: stripUndefined(parsed.data) };
+  if (parsed.success) {
+    // An https base must not downgrade us: the code, refresh token and client secret would
+    // cross the network in clear text. Plain http is only for an http (loopback) base.
+    const downgraded = base.startsWith('https:')
+      ? ENDPOINTS.filter((name) => parsed.data[name]?.startsWith('http:'))
+      : [];
+    if (downgraded.length > 0) {
+      return { ok: false, reason: `plain http ${downgraded.join(', ')} on an https base` };
+    }
+    return { ok: true, config: stripUndefined(parsed.data) };
+  }
   const record = json as Record<string, unknown>;
   const missing: string[] = [];
   const invalid: string[] = [];
