@@ -20,6 +20,7 @@ import type { AuthSession, ConnectionRecord } from '../store/port.ts';
 import { clientAuthFor } from './client-auth.ts';
 import { AUTH_SESSION_TTL_MS, type VaultDeps } from './deps.ts';
 import { sealTokens } from './token-set.ts';
+import { updateByVersion } from './write.ts';
 
 export interface StartRequest {
   practice: string;
@@ -217,6 +218,8 @@ export function createLauncher(deps: VaultDeps) {
       priority: 'interactive',
       connectionId: connection.id,
     });
+    // healow's 90 days start when it issues the grant: count from before we asked, not after.
+    const grantedAt = clock.now();
     const tokens = await exchangeCode({
       tokenEndpoint: config.token_endpoint,
       auth,
@@ -253,7 +256,6 @@ export function createLauncher(deps: VaultDeps) {
       );
     }
 
-    const now = clock.now();
     const practice = await practices.byBase(connection.practiceBase);
     const lifetime = tokens.refreshToken
       ? REFRESH_TOKEN_LIFETIME_MS[practice?.vendor ?? 'generic']
@@ -264,7 +266,9 @@ export function createLauncher(deps: VaultDeps) {
       idToken: tokens.idToken,
       expiresAt: tokens.expiresAt,
     });
-    const patch = {
+    // By compare-and-set: a refresh of the previous grant still in flight elsewhere must not
+    // write its tokens over these afterwards.
+    const connected = await updateByVersion(store, connection.id, () => ({
       state: 'active',
       stateReason: null,
       patientId,
@@ -272,17 +276,10 @@ export function createLauncher(deps: VaultDeps) {
       grantedScopes: grantedScopes(registration.scopes, tokens.scope),
       sealedTokens,
       accessExpiresAt: tokens.expiresAt,
-      refreshExpiresAt: lifetime === null ? null : now + lifetime,
-      tokenVersion: connection.tokenVersion + 1,
-      refreshLeaseUntil: null,
-      updatedAt: now,
-      connectedAt: now,
-    } as const;
-    await store.connections.update(connection.id, {
-      ...patch,
-      grantedScopes: [...patch.grantedScopes],
-    });
-    const connected = { ...connection, ...patch, grantedScopes: [...patch.grantedScopes] };
+      refreshExpiresAt: lifetime === null ? null : grantedAt + lifetime,
+      updatedAt: clock.now(),
+      connectedAt: clock.now(),
+    }));
     await events.emit('connection.connected', connection.id, {
       patient: patientId,
       scopes: connected.grantedScopes,

@@ -28,19 +28,42 @@ export function createRefreshScheduler({
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
 
+  // Connections whose refresh failed for a passing reason wait before the next try (doubling up
+  // to an hour), so that a few broken ones at the head of the list cannot starve the rest.
+  const backoff = new Map<string, { until: number; delayMs: number }>();
+
   /** One pass; returns how many connections it refreshed. Revocations are states, not failures. */
   async function runOnce(): Promise<{ refreshed: number; failed: number }> {
-    const due = await store.connections.listExpiring(clock.now() + leewayMs, batchSize);
+    const now = clock.now();
+    const candidates = await store.connections.listExpiring(
+      now + leewayMs,
+      batchSize + backoff.size,
+    );
+    const due = candidates
+      .filter((c) => (backoff.get(c.id)?.until ?? 0) <= now)
+      .slice(0, batchSize);
     let refreshed = 0;
     let failed = 0;
     for (const connection of due) {
       try {
         await vault.refresh(connection.id);
+        backoff.delete(connection.id);
         refreshed++;
       } catch (error) {
-        if (isBridgeError(error, 'revoked') || isBridgeError(error, 'expired')) continue;
+        if (isBridgeError(error, 'revoked') || isBridgeError(error, 'expired')) {
+          backoff.delete(connection.id);
+          continue;
+        }
         failed++;
-        logger.warn({ connectionId: connection.id, err: error }, 'background refresh failed');
+        const delayMs = Math.min(
+          (backoff.get(connection.id)?.delayMs ?? intervalMs / 2) * 2,
+          3_600_000,
+        );
+        backoff.set(connection.id, { until: clock.now() + delayMs, delayMs });
+        logger.warn(
+          { connectionId: connection.id, err: error, retryInMs: delayMs },
+          'background refresh failed',
+        );
       }
     }
     return { refreshed, failed };
@@ -50,9 +73,12 @@ export function createRefreshScheduler({
     runOnce,
     start() {
       timer = setInterval(() => {
-        running ??= runOnce().finally(() => {
-          running = undefined;
-        });
+        // A failed pass (a busy database) is logged, never an unhandled rejection.
+        running ??= runOnce()
+          .catch((error: unknown) => logger.error({ err: error }, 'background refresh pass failed'))
+          .finally(() => {
+            running = undefined;
+          });
       }, intervalMs);
       timer.unref();
     },

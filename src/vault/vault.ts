@@ -5,6 +5,7 @@ import type { ConnectionRecord } from '../store/port.ts';
 import type { VaultDeps } from './deps.ts';
 import { createLauncher } from './launch.ts';
 import { createTokenKeeper } from './refresh.ts';
+import { updateByVersion } from './write.ts';
 
 export interface ConnectionView {
   id: string;
@@ -73,38 +74,36 @@ export function createVault(deps: VaultDeps) {
 
     /** Forgets the tokens; the connection stays (as `revoked`, reason "disconnected") for its history. */
     async disconnect(id: string): Promise<ConnectionRecord> {
-      const record = await get(id);
-      const patch = {
-        state: 'revoked' as const,
+      const disconnected = await updateByVersion(store, id, () => ({
+        state: 'revoked',
         stateReason: 'disconnected by the app',
         sealedTokens: null,
         accessExpiresAt: null,
         refreshExpiresAt: null,
-        refreshLeaseUntil: null,
-        tokenVersion: record.tokenVersion + 1,
         updatedAt: clock.now(),
-      };
-      await store.connections.update(id, patch);
+      }));
       await events.emit('connection.disconnected', id, {});
-      return { ...record, ...patch };
+      return disconnected;
     },
 
+    /**
+     * The FHIR client's view of the connection's tokens. After a 401 it names the token that
+     * failed, so that a refresh somebody else already made is used instead of making another.
+     */
     tokenSource(id: string): TokenSource {
-      let version: number | undefined;
+      let last: string | undefined;
+      const current = async () => {
+        last = (await keeper.accessToken(id)).accessToken;
+        return last;
+      };
       return {
-        async accessToken() {
-          const current = await keeper.accessToken(id);
-          version = current.version;
-          return current.accessToken;
-        },
+        accessToken: current,
         async refreshed() {
           await keeper.refresh(id, {
             force: true,
-            ...(version === undefined ? {} : { staleVersion: version }),
+            ...(last === undefined ? {} : { staleAccessToken: last }),
           });
-          const current = await keeper.accessToken(id);
-          version = current.version;
-          return current.accessToken;
+          return current();
         },
       };
     },
