@@ -49,14 +49,27 @@ describe('practices API', () => {
     await store.close();
   });
 
-  const importFile = () =>
-    app.inject({ method: 'POST', url: '/api/practices/import', payload: { path } });
+  /** Serves a directory Bundle over local HTTP and imports it through the API. */
+  const importServed = async (body: unknown) => {
+    const server = await startTestServer(() => ({ body }));
+    servers.push(server);
+    const url = `${server.url}/apps/api/v1/fhir/activated_clinical_endpoints`;
+    return {
+      url,
+      response: await app.inject({
+        method: 'POST',
+        url: '/api/practices/import',
+        payload: { url },
+      }),
+    };
+  };
+  const importFile = async () => (await importServed(directory)).response;
 
-  it('imports from a path and answers the summary', async () => {
-    const response = await importFile();
+  it('imports from a URL and answers the summary', async () => {
+    const { url, response } = await importServed(directory);
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({
-      source: path,
+      source: url,
       entries: 6,
       practices: 3,
       added: 3,
@@ -79,15 +92,9 @@ describe('practices API', () => {
   });
 
   it('a bad file is a 400 listing the problems, and nothing is imported', async () => {
-    const bad = writeDirectoryFile(
-      join(root, 'bad.json'),
+    const { response } = await importServed(
       bundle(pair('NOADDR', 'x', { endpoint: { address: undefined } })),
     );
-    const response = await app.inject({
-      method: 'POST',
-      url: '/api/practices/import',
-      payload: { path: bad },
-    });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({
       error: {
@@ -100,7 +107,7 @@ describe('practices API', () => {
   });
 
   it('validates the import body', async () => {
-    for (const payload of [{}, { url: 'x', path: 'y' }, { file: 'x' }]) {
+    for (const payload of [{}, { url: 'x', path: 'y' }, { file: 'x' }, { path }]) {
       const response = await app.inject({ method: 'POST', url: '/api/practices/import', payload });
       expect(response.statusCode, JSON.stringify(payload)).toBe(400);
       expect(response.json().error.code).toBe('invalid_request');

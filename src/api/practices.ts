@@ -44,13 +44,11 @@ const addBody = z.object({
     .optional(),
 });
 
-const importBody = z.union(
-  [
-    z.object({ url: z.string().min(1).max(2048) }).strict(),
-    z.object({ path: z.string().min(1).max(4096) }).strict(),
-  ],
-  { error: 'must be { "url": ... } or { "path": ... }' },
-);
+// Over HTTP only a URL: a server path would let an API key read (or probe) any file the
+// process can; `fhirbridge practices import <file>` is the way to import a file on the host.
+const importBody = z
+  .object({ url: z.string().min(1).max(2048) }, { error: 'must be { "url": ... }' })
+  .strict();
 
 const disableBody = z.object({ reason: text(500).optional() }).optional();
 
