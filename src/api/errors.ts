@@ -95,6 +95,10 @@ export function installErrorHandling(
     }
     if (options.errorPage && isBrowserRoute(request.url)) {
       return reply
+        .header(
+          'content-security-policy',
+          "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        )
         .code(answer.status)
         .type('text/html; charset=utf-8')
         .header('cache-control', 'no-store')

@@ -40,11 +40,44 @@ const doneQuery = z.object({
 /** The anonymous user reference of a browser on the patient pages. */
 const webUserRef = (secret: string) => `web:${sha256Hex(secret).slice(0, 32)}`;
 
+/** No framing (clickjacking), no scripts, no referrer carrying a connection id to other sites. */
+export function withPageHeaders(reply: FastifyReply): FastifyReply {
+  return reply
+    .header(
+      'content-security-policy',
+      "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+    )
+    .header('x-frame-options', 'DENY')
+    .header('referrer-policy', 'same-origin');
+}
+
+/**
+ * The patient forms only accept posts from our own pages. SameSite=Lax keeps the cookie off a
+ * cross-site post, but /connect would then mint a new cookie and start a sign-in nobody asked
+ * for (login CSRF), so the browser's own word on where the form came from is checked.
+ */
+function assertSameOrigin(request: FastifyRequest, publicUrl: string): void {
+  const site = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin;
+  const crossSite =
+    (site !== undefined && site !== 'same-origin' && site !== 'none') ||
+    (origin !== undefined && origin !== new URL(publicUrl).origin);
+  if (crossSite)
+    throw new BridgeError(
+      'forbidden',
+      'this form can only be sent from this site: start again from its page',
+    );
+}
+
 export function registerWebRoutes(app: FastifyInstance, deps: WebDeps): void {
   const { vault, practices } = deps;
+  app.addHook('preHandler', async (request) => {
+    if (request.method === 'POST' && request.url.startsWith('/connect'))
+      assertSameOrigin(request, deps.config.publicUrl);
+  });
 
   const send = (reply: FastifyReply, title: string, body: ReturnType<typeof html>, status = 200) =>
-    reply
+    withPageHeaders(reply)
       .code(status)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')

@@ -315,6 +315,28 @@ describe('refusals', () => {
     expect(second.status).toBe(400);
   });
 
+  it('refuses patient forms posted from another site, and pages cannot be framed', async () => {
+    const s = await up();
+    const page = await fetch(`${s.url}/connect`);
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    const post = (headers: Record<string, string>) =>
+      fetch(`${s.url}/connect`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: 'practice=JAFJCD',
+      });
+    const evil = await post({ origin: 'https://evil.example' });
+    expect(evil.status).toBe(403);
+    expect(evil.headers.get('content-type')).toContain('text/html');
+    expect(evil.headers.get('set-cookie')).toBeNull();
+    expect((await post({ 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    const own = await post({ origin: s.url, 'sec-fetch-site': 'same-origin' });
+    expect(own.status).toBe(303);
+    expect(own.headers.get('location')).toContain('/launch/');
+  });
+
   it('serves the JWKS with public members only', async () => {
     const s = await up();
     for (const path of ['/.well-known/jwks.json', '/jwks/sandbox.json']) {
