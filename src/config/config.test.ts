@@ -118,8 +118,11 @@ describe('loadConfig', () => {
   it('names a broken config file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fb-config-'));
     const file = join(dir, 'bad.json');
-    writeFileSync(file, '{ nope');
-    expect(problemsOf(() => loadConfig({ env: {}, file }))[0]).toContain(file);
+    writeFileSync(file, '{ "clientSecret": "s3cr3t-value" nope }');
+    const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
+    expect(problem).toContain(file);
+    expect(problem).toContain('is not valid JSON');
+    expect(problem).not.toContain('s3cr3t-value');
   });
 });
 

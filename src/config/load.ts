@@ -36,7 +36,13 @@ export function loadConfig({ env = process.env, file, overrides, base }: LoadOpt
     try {
       input = merge(input, JSON.parse(readFileSync(path, 'utf8')));
     } catch (error) {
-      problems.push(`config file ${path}: ${(error as Error).message}`);
+      // A JSON error names the position only: its usual message quotes the file, secrets and all.
+      const position = /position (\d+)/.exec((error as Error).message)?.[1];
+      const why =
+        error instanceof SyntaxError
+          ? `is not valid JSON${position ? ` (at character ${position})` : ''}`
+          : (error as Error).message;
+      problems.push(`config file ${path}: ${why}`);
     }
   }
 

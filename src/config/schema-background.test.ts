@@ -48,6 +48,24 @@ describe('background config', () => {
     ]);
   });
 
+  it('takes https receivers, and plain http only on this machine', () => {
+    const hooks = (url: string) =>
+      ({ webhooks: [{ url, secret: secret() }] }) as unknown as ConfigInput;
+    expect(
+      loadConfig({ env: {}, overrides: hooks('http://127.0.0.1:8099/hooks') }).webhooks,
+    ).toHaveLength(1);
+    expect(
+      loadConfig({ env: {}, overrides: hooks('http://localhost/hooks') }).webhooks,
+    ).toHaveLength(1);
+    const found = problems(() =>
+      loadConfig({ env: {}, overrides: hooks('http://app.example/hooks') }),
+    );
+    expect(found).toEqual(['webhooks.0.url: must be https (plain http only to localhost)']);
+    expect(
+      problems(() => loadConfig({ env: {}, overrides: hooks('http://localhost.evil.example/x') })),
+    ).toHaveLength(1);
+  });
+
   it('reports bad secrets, duplicate URLs and bad event names at once, without the secret', () => {
     const leaked = 'whsec_short';
     const found = problems(() =>

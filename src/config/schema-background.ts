@@ -37,7 +37,17 @@ export const webhookSecretSchema = z
   }, 'must hold 24 to 64 bytes');
 
 export const webhookEndpointSchema = z.object({
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  // Events name patients: https, or plain http only to this machine (a local receiver).
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .refine(
+      (u) =>
+        u.startsWith('https://') ||
+        /^http:\/\/(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?\//.test(`${u}/`),
+      {
+        error: 'must be https (plain http only to localhost)',
+      },
+    ),
   /** Also from FHIRBRIDGE_WEBHOOK_SECRET_<N>, N its place in the list from 0. */
   secret: webhookSecretSchema,
   /** Event types to send (`connection.*` for a family); all when absent. */

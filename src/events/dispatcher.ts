@@ -154,7 +154,9 @@ export function createWebhookDispatcher({
       try {
         await fanOut(endpoint);
       } catch (error) {
-        logger.error({ err: error, endpoint: endpoint.url }, 'webhook fan-out failed');
+        // Origin and path only: some receivers put a secret in the query.
+        const { origin, pathname } = new URL(endpoint.url);
+        logger.error({ err: error, endpoint: origin + pathname }, 'webhook fan-out failed');
       }
     }
     let attempts = 0;
