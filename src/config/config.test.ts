@@ -113,6 +113,9 @@ describe('loadConfig', () => {
     expect(problems.some((p) => p.startsWith('publicUrl: must be https'))).toBe(true);
     expect(problems.some((p) => p.includes('redirectUri: must be https'))).toBe(true);
     expect(problems.some((p) => p.includes('must not be localhost'))).toBe(true);
+    expect(
+      problems.some((p) => p.startsWith('registrations.prod.authorizationServers: must list')),
+    ).toBe(true);
   });
 
   it('names a broken config file', () => {

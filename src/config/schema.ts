@@ -53,6 +53,13 @@ const registration = z
     scopes: z.array(z.string().min(1)).min(1).default(DEFAULT_SCOPES),
     /** Keyring name for private_key_jwt; defaults to the registration's name. */
     keyring: z.string().min(1).optional(),
+    /**
+     * Origins this registration's authorize and token endpoints may be on (healow:
+     * https://oauthserver.eclinicalworks.com). Discovery answers naming any other are refused, so
+     * a practice base cannot send our client credentials or a patient's code elsewhere.
+     * Required for production; empty means any (sandbox only).
+     */
+    authorizationServers: z.array(url.transform((u) => new URL(u).origin)).default([]),
   })
   .superRefine((r, ctx) => {
     if (r.clientType === 'confidential-symmetric' && !r.clientSecret) {
@@ -177,6 +184,17 @@ function crossCheck(c: RawConfig, ctx: z.RefinementCtx): void {
         code: 'custom',
         path: ['publicUrl'],
         message: `must be https when the production registration "${name}" is configured`,
+      });
+    }
+    if (
+      !Array.isArray((r as { authorizationServers?: unknown }).authorizationServers) ||
+      (r as { authorizationServers: unknown[] }).authorizationServers.length === 0
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registrations', name, 'authorizationServers'],
+        message:
+          'must list the authorization server origins of a production registration (healow: https://oauthserver.eclinicalworks.com)',
       });
     }
     const redirect = typeof r.redirectUri === 'string' ? URL.parse(r.redirectUri) : null;

@@ -27,3 +27,24 @@ export async function clientAuthFor(
       return publicClient({ clientId });
   }
 }
+
+/**
+ * Refuses a discovery answer whose authorize or token endpoint is not on one of the
+ * registration's authorization servers: the client's credentials and the patient's code go there.
+ */
+export function assertAuthorizationServer(
+  name: string,
+  registration: Registration,
+  endpoints: { authorization_endpoint: string; token_endpoint: string },
+): void {
+  const allowed = registration.authorizationServers;
+  if (allowed.length === 0) return;
+  for (const endpoint of [endpoints.authorization_endpoint, endpoints.token_endpoint]) {
+    if (!allowed.includes(new URL(endpoint).origin)) {
+      throw new BridgeError(
+        'discovery_failed',
+        `the practice names ${new URL(endpoint).origin} as its authorization server, which registration "${name}" does not allow (authorizationServers)`,
+      );
+    }
+  }
+}

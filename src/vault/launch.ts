@@ -17,7 +17,7 @@ import {
   type SmartConfiguration,
 } from '../smart/index.ts';
 import type { AuthSession, ConnectionRecord } from '../store/port.ts';
-import { clientAuthFor } from './client-auth.ts';
+import { assertAuthorizationServer, clientAuthFor } from './client-auth.ts';
 import { AUTH_SESSION_TTL_MS, type VaultDeps } from './deps.ts';
 import { sealTokens } from './token-set.ts';
 import { updateByVersion } from './write.ts';
@@ -56,6 +56,7 @@ export function createLauncher(deps: VaultDeps) {
       );
     }
     const config = await discovery.discover(connection.practiceBase);
+    assertAuthorizationServer(connection.registration, registration, config);
     return {
       registration,
       config,

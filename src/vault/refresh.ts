@@ -12,7 +12,7 @@
 import { BridgeError } from '../common/errors.ts';
 import { isRevocation, refreshTokens } from '../smart/index.ts';
 import type { ConnectionRecord } from '../store/port.ts';
-import { clientAuthFor } from './client-auth.ts';
+import { assertAuthorizationServer, clientAuthFor } from './client-auth.ts';
 import type { VaultDeps } from './deps.ts';
 import { openTokens, type StoredTokens, sealTokens } from './token-set.ts';
 
@@ -142,6 +142,7 @@ export function createTokenKeeper(deps: VaultDeps) {
           `registration "${record.registration}" is not configured`,
         );
       const config = await deps.discovery.discover(record.practiceBase);
+      assertAuthorizationServer(record.registration, registration, config);
       const auth = await clientAuthFor(record.registration, registration, deps.keys);
       await deps.budget.acquire(record.practiceBase, {
         priority: 'refresh',

@@ -337,6 +337,25 @@ describe('refusals', () => {
     expect(own.headers.get('location')).toContain('/launch/');
   });
 
+  it('refuses a practice whose discovery names an authorization server the registration does not allow', async () => {
+    const s = await up({
+      config: {
+        registrations: {
+          sandbox: { authorizationServers: ['https://oauthserver.eclinicalworks.com'] },
+        },
+      },
+    });
+    const created = await s.api('/api/connections', {
+      method: 'POST',
+      body: JSON.stringify({ practice: 'JAFJCD', userRef: 'u' }),
+    });
+    expect(created.status).toBe(502);
+    const body = (await created.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('discovery_failed');
+    expect(body.error.message).toContain('authorizationServers');
+    expect(await counters(s)).toMatchObject({ tokensIssued: 0 });
+  });
+
   it('serves the JWKS with public members only', async () => {
     const s = await up();
     for (const path of ['/.well-known/jwks.json', '/jwks/sandbox.json']) {
