@@ -17,6 +17,12 @@ const idParams = z.object({
 });
 
 export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  if (what === 'body' && (value === undefined || value === null)) {
+    throw new BridgeError(
+      'invalid_request',
+      'a JSON body is required (Content-Type: application/json)',
+    );
+  }
   const result = schema.safeParse(value);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);

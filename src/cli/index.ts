@@ -17,6 +17,10 @@ export function buildProgram(): Command {
   const program = new Command('fhirbridge')
     .description('Connect patient apps to eClinicalWorks (healow) and any SMART on FHIR R4 EHR')
     .option('-c, --config <file>', 'JSON config file (default: FHIRBRIDGE_CONFIG)')
+    .option(
+      '--simulator-port <port>',
+      'port of the sandbox simulator (default: FHIRBRIDGE_SIMULATOR_PORT or 9090)',
+    )
     .showHelpAfterError()
     .exitOverride();
 
@@ -40,7 +44,6 @@ export function buildProgram(): Command {
     )
     .option('-p, --port <port>', 'port (default 8080, FHIRBRIDGE_PORT)')
     .option('--host <host>', 'interface (default 127.0.0.1, FHIRBRIDGE_HOST)')
-    .option('--simulator-port <port>', 'simulator port', '9090')
     .action(
       async (opts: {
         withSimulator?: boolean;

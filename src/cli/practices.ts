@@ -242,6 +242,8 @@ export function registerPracticesCommands(
       withService(async (service) => {
         const checked = await service.checkPractice(id);
         print(`${checked.id}: discovery ${health(checked)}`);
+        // Scripts and monitors read the exit code: a failing practice is a failed check.
+        if (checked.health.discoveryOk === false) process.exitCode = 1;
       }),
     );
 

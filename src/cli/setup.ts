@@ -39,6 +39,13 @@ export interface ConfigFlags {
   simulatorPort?: string;
 }
 
+export function simulatorPortOf(
+  flags: ConfigFlags,
+  env: Record<string, string | undefined> = process.env,
+): number {
+  return Number(flags.simulatorPort ?? env.FHIRBRIDGE_SIMULATOR_PORT ?? SIMULATOR_PORT);
+}
+
 export function resolveConfig(
   flags: ConfigFlags,
   env = process.env,
@@ -47,7 +54,9 @@ export function resolveConfig(
   if (flags.port !== undefined) overrides.port = Number(flags.port);
   if (flags.host !== undefined) overrides.host = flags.host;
   const loaded = loadConfig({ env, file: flags.config, overrides });
-  const simulatorUrl = `http://127.0.0.1:${flags.simulatorPort ?? SIMULATOR_PORT}`;
+  // Every command must agree on where the sandbox simulator is, or they would disagree on the
+  // practices' bases: the flag, else FHIRBRIDGE_SIMULATOR_PORT, else 9090.
+  const simulatorUrl = `http://127.0.0.1:${simulatorPortOf(flags, env)}`;
   if (Object.keys(loaded.registrations).length > 0)
     return { config: loaded, sandbox: false, simulatorUrl };
   const publicUrl = env.FHIRBRIDGE_PUBLIC_URL ?? `http://localhost:${loaded.port}`;

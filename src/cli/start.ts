@@ -4,7 +4,7 @@ import { BridgeError } from '../common/errors.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
 import { startServer } from '../server.ts';
 import { createSimulator } from '../simulator/index.ts';
-import { type ConfigFlags, resolveConfig, SIMULATOR_PORT } from './setup.ts';
+import { type ConfigFlags, resolveConfig, simulatorPortOf } from './setup.ts';
 
 export interface StartFlags extends ConfigFlags {
   withSimulator?: boolean;
@@ -52,7 +52,7 @@ export async function start(flags: StartFlags): Promise<Started> {
   const { config, sandbox, simulatorUrl } = resolveConfig(flags);
   const simulator = flags.withSimulator
     ? await createSimulator({
-        port: Number(flags.simulatorPort ?? SIMULATOR_PORT),
+        port: simulatorPortOf(flags),
         adminEnabled: true,
         logger: false,
       })

@@ -133,13 +133,40 @@ ${
     const connection = parsed.success
       ? await vault.get(parsed.data.connection).catch(() => undefined)
       : undefined;
-    // Only the browser that connected sees the connection's details.
-    if (!parsed.success || !connection || !secret || connection.userRef !== webUserRef(secret)) {
+    if (!parsed.success || !connection) {
       return send(
         reply,
         'Not found',
-        html`<h1>Nothing to show</h1><p>This page belongs to another sign-in.</p><a class="button" href="/connect">Start again</a>`,
+        html`<h1>Nothing to show</h1><p>This sign-in is unknown.</p><a class="button" href="/connect">Start again</a>`,
         404,
+      );
+    }
+    // Only the browser that connected from these pages sees the details. A connection the app
+    // started through the API ends here too (its default returnTo): say how it went, no more.
+    if (!secret || connection.userRef !== webUserRef(secret)) {
+      const outcome = parsed.data.outcome;
+      const [status, title, text] =
+        outcome === 'connected' && connection.state === 'active'
+          ? [
+              'ok',
+              'Connected',
+              'Your records are now available to the app. You can close this window and return to it.',
+            ]
+          : outcome === 'declined'
+            ? [
+                'warn',
+                'Not shared',
+                'Nothing was shared. You can close this window and return to the app.',
+              ]
+            : [
+                'bad',
+                'Not connected',
+                'The sign-in did not complete. Return to the app to try again.',
+              ];
+      return send(
+        reply,
+        title,
+        html`<span class="status ${status}">${title}</span><h1>${title}</h1><p>${text}</p>`,
       );
     }
     const practice = await practices.byBase(connection.practiceBase);

@@ -29,9 +29,13 @@ async function counters(s: Stack) {
 describe('connect (confidential asymmetric, the healow default)', () => {
   it('connects AdultFemaleFHIR, shows no token, reads her Patient through the proxy', async () => {
     const s = await up();
-    const { connectionId, outcome, finalUrl } = await connectPatient(s);
+    const { connectionId, outcome, finalUrl, cookie } = await connectPatient(s);
     expect(outcome).toBe('connected');
     expect(finalUrl).toContain('/connect/done');
+    // Started through the API, so the page says how it went and nothing about the patient.
+    const done = await (await fetch(finalUrl, { headers: { cookie } })).text();
+    expect(done).toContain('You can close this window');
+    expect(done).not.toContain('Patient id');
 
     const response = await s.api(`/api/connections/${connectionId}`);
     const text = await response.text();
@@ -234,6 +238,9 @@ describe('refusals', () => {
     const s = await up();
     const post = (body: unknown) =>
       s.api('/api/connections', { method: 'POST', body: JSON.stringify(body) });
+    const noBody = await s.api('/api/connections', { method: 'POST' });
+    expect(noBody.status).toBe(400);
+    expect(await noBody.text()).toContain('a JSON body is required');
     const missing = await post({ practice: 'JAFJCD' });
     expect(missing.status).toBe(400);
     expect(await missing.text()).toMatch(/userRef/);
