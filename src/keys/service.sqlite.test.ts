@@ -26,6 +26,7 @@ describe('key service on SQLite', () => {
     const first = await openSqliteStore({ path, clock });
     const one = createKeyService({ repo: first.keys, sealer, clock, ...opts });
     const a = await one.ensure('sandbox');
+    clock.advance(1); // keys list in creation order; equal times would order by kid
     const b = await one.rotate('sandbox');
     const jwt = await (await one.signer('sandbox')).signJwt({ iss: 'c', sub: 'c' });
     for (const row of await first.keys.list('sandbox')) {
