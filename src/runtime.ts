@@ -81,6 +81,8 @@ export async function createRuntime({
       if (registration.clientType === 'confidential-asymmetric')
         await keys.ensure(registration.keyring ?? name);
     }
+    const budget = createMemoryBudget({ clock, policy: createBudgetPolicy(config.budget) });
+    const discoveryFetch = budgetedDiscovery(budget, fetch ?? globalThis.fetch);
     // The practices we may call: config ones (mirrored into the store) plus the directory's and
     // the operator's, never a vanished or disabled one.
     const directory = createPracticeService({
@@ -89,11 +91,10 @@ export async function createRuntime({
       allowLoopbackHttp: config.allowLoopbackHttp,
       configPractices: config.practices,
       registrations: Object.keys(config.registrations),
-      ...(fetch ? { fetch } : {}),
+      fetch: discoveryFetch,
     });
     await directory.syncConfigPractices();
     const practices = createStoreRegistry({ repo: store.practices, config });
-    const budget = createMemoryBudget({ clock, policy: createBudgetPolicy(config.budget) });
     const events = createEventLog({ store, clock, logger: log });
     const vault = createVault({
       store,
@@ -101,7 +102,7 @@ export async function createRuntime({
       clock,
       logger: log,
       keys,
-      discovery: createDiscovery({ clock, ...(fetch ? { fetch } : {}) }),
+      discovery: createDiscovery({ clock, fetch: discoveryFetch }),
       idTokens: createIdTokenValidator({ clock, ...(fetch ? { fetch } : {}) }),
       practices,
       registrations: config.registrations,
@@ -157,4 +158,22 @@ export async function createRuntime({
     await store.close();
     throw error;
   }
+}
+
+const DISCOVERY_PATH = /\/(\.well-known\/smart-configuration|metadata)$/;
+
+/**
+ * healow counts every call to a practice base, discovery included, so discovery requests are
+ * spent from the practice's budget like FHIR calls (key: the base, as for the FHIR client).
+ * Other requests through this fetch (a directory download) pass straight through.
+ */
+export function budgetedDiscovery(budget: Budget, inner: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const path = url.split('?')[0] ?? url;
+    if (DISCOVERY_PATH.test(path)) {
+      await budget.acquire(path.replace(DISCOVERY_PATH, ''), { priority: 'interactive' });
+    }
+    return inner(input, init);
+  };
 }
