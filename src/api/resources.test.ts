@@ -155,6 +155,8 @@ describe('GET /api/connections/:id/resources/:type', () => {
       [`/api/connections/${CON}/resources/Observation?_cursor=bm9wZQ`, 400],
       ['/api/connections/con_unknownconn1/resources/Observation', 404],
       [`/api/connections/${CON}/resources/observation`, 400],
+      [`/api/connections/${CON}/resources/Observaton`, 400],
+      [`/api/connections/${CON}/resources/Foo/1`, 400],
     ] as const) {
       const res = await app.inject(url);
       expect(res.statusCode, url).toBe(status);

@@ -9,6 +9,7 @@ import { BridgeError } from '../common/errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Store, StoredResource } from '../store/port.ts';
 import { bundleChunks, exportManifest, ndjsonChunks } from '../sync/export.ts';
+import { KNOWN_TYPES } from '../sync/plan.ts';
 import { parse } from './connections.ts';
 import { operationOutcome, toErrorAnswer } from './errors.ts';
 import { encodeCursor, parseResourceSearch } from './resource-query.ts';
@@ -20,7 +21,10 @@ export interface ResourceRouteDeps {
 }
 
 const connectionId = z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id');
-const resourceType = z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, 'is not a FHIR resource type');
+// Only types a sync can store: a misspelt type is a 400, not an empty Bundle.
+const resourceType = z
+  .string()
+  .refine((t) => KNOWN_TYPES.includes(t), 'is not a resource type fhirbridge syncs');
 const typeParams = z.object({ id: connectionId, type: resourceType });
 const readParams = typeParams.extend({
   resourceId: z.string().regex(/^[A-Za-z0-9\-.]{1,256}$/, 'is not a FHIR id'),
