@@ -17,12 +17,6 @@ const idParams = z.object({
 });
 
 export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  if (what === 'body' && (value === undefined || value === null)) {
-    throw new BridgeError(
-      'invalid_request',
-      'a JSON body is required (Content-Type: application/json)',
-    );
-  }
   const result = schema.safeParse(value);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);
@@ -35,6 +29,12 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
   const { vault, config } = deps;
 
   app.post('/api/connections', async (request, reply) => {
+    if (request.body === undefined || request.body === null) {
+      throw new BridgeError(
+        'invalid_request',
+        'a JSON body is required (Content-Type: application/json)',
+      );
+    }
     const body = parse(createBody, request.body, 'body');
     const returnTo =
       body.returnTo === undefined

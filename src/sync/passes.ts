@@ -7,7 +7,7 @@ import type { SyncProfile } from './profiles.ts';
 
 /**
  * `full` when asked, when the server has no incremental search, when a search has no mark yet,
- * or (for `auto`) when a search's last full pass is older than `fullEveryMs`.
+ * or (for `auto`) when a search's last full pass is `fullEveryMs` old or older.
  */
 export function decideMode(
   requested: SyncRunMode,
@@ -20,7 +20,7 @@ export function decideMode(
   if (previous.some((c) => c === undefined || c.highWater === null)) return 'full';
   if (
     requested === 'auto' &&
-    previous.some((c) => c?.lastFullAt == null || now - c.lastFullAt > fullEveryMs)
+    previous.some((c) => c?.lastFullAt == null || now - c.lastFullAt >= fullEveryMs)
   ) {
     return 'full';
   }
