@@ -356,6 +356,21 @@ export function resourceContract(store: () => Store): void {
       expect(await store().sync.checkpoints('con_r1')).toEqual([]);
       expect(await store().sync.getRun('sync_1')).toBeUndefined();
     });
+
+    it("forgets a connection's record (resources, checkpoints, references), keeping its runs", async () => {
+      await store().sync.createRun(syncRun());
+      await store().resources.savePage(
+        page([resourceWrite({ id: 'a' }), resourceWrite({ id: 'b' })], {
+          checkpoint: checkpoint(),
+        }),
+      );
+      expect(await store().resources.forgetRecord('con_r1')).toBe(2);
+      expect(await store().resources.countByType('con_r1')).toEqual({});
+      expect(await store().sync.checkpoints('con_r1')).toEqual([]);
+      expect(await store().sync.references('con_r1')).toEqual([]);
+      expect(await store().sync.getRun('sync_1')).toBeDefined();
+      expect(await store().resources.forgetRecord('con_r1')).toBe(0);
+    });
   });
 
   describe('sync state', () => {

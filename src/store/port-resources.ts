@@ -191,6 +191,11 @@ export interface ResourceRepository {
    * see get `deletedAt = at`. Returns how many.
    */
   markUnseen(connectionId: string, type: string, sweep: string, at: number): Promise<number>;
+  /**
+   * Forgets the connection's record: its resources, checkpoints and references, atomically (the
+   * patient behind the connection changed). Runs stay, as history. Returns the resources removed.
+   */
+  forgetRecord(connectionId: string): Promise<number>;
 }
 
 export interface SyncStateRepository {

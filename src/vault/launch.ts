@@ -267,6 +267,15 @@ export function createLauncher(deps: VaultDeps) {
       idToken: tokens.idToken,
       expiresAt: tokens.expiresAt,
     });
+    // Another patient signed in on a connection that held someone's record (a shared device, a
+    // parent and child): the old record and its sync checkpoints must not mix with the new one.
+    if (connection.patientId !== null && connection.patientId !== patientId) {
+      const forgotten = await store.resources.forgetRecord(connection.id);
+      logger.info(
+        { connectionId: connection.id, forgotten },
+        'patient changed on reconnect; previous record forgotten',
+      );
+    }
     // By compare-and-set: a refresh of the previous grant still in flight elsewhere must not
     // write its tokens over these afterwards.
     const connected = await updateByVersion(store, connection.id, () => ({

@@ -1,6 +1,7 @@
 // Connecting a patient end to end over real HTTP: fhirbridge ↔ the simulator, every client type,
 // refresh with and without rotation, revocation, expiry, key rotation, and the refusals.
 import { afterEach, describe, expect, it } from 'vitest';
+import { syncEngineOf } from '../../src/background.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, type StackOptions, startStack } from './helpers/stack.ts';
 
@@ -76,6 +77,33 @@ describe('connect (confidential asymmetric, the healow default)', () => {
     const again = await connectPatient(s, { userRef: 'same-user' });
     expect(again.connectionId).toBe(first.connectionId);
     expect((await connection(s, again.connectionId)).state).toBe('active');
+  });
+
+  it('forgets the previous record when another patient signs in on the same connection', async () => {
+    const s = await up({ config: { sync: { concurrency: 0, onConnect: false, intervalMs: 0 } } });
+    const first = await connectPatient(s, {
+      userRef: 'family-tablet',
+      username: 'AdultFemaleFHIR',
+    });
+    await syncEngineOf(s.runtime).run(first.connectionId, { mode: 'full' });
+    expect(
+      Object.keys(await s.runtime.store.resources.countByType(first.connectionId)).length,
+    ).toBeGreaterThan(5);
+
+    const again = await connectPatient(s, { userRef: 'family-tablet', username: 'ChildMaleFHIR' });
+    expect(again.connectionId).toBe(first.connectionId);
+    expect(await s.runtime.store.resources.countByType(first.connectionId)).toEqual({});
+    expect(await s.runtime.store.sync.checkpoints(first.connectionId)).toEqual([]);
+    const view = await connection(s, first.connectionId);
+    expect(view.state).toBe('active');
+    const synced = await syncEngineOf(s.runtime).run(first.connectionId);
+    expect(synced.mode).toBe('full');
+    const patients = [];
+    for await (const r of s.runtime.store.resources.iterate(first.connectionId, {
+      type: 'Patient',
+    }))
+      patients.push(r.id);
+    expect(patients).toEqual([view.patient]);
   });
 
   it('refreshes with single-use rotation, storing each new refresh token before using it', async () => {

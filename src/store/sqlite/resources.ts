@@ -237,7 +237,17 @@ export function createResourceRepository(db: Database): ResourceRepository {
     }
   }
 
+  const forget = db.transaction((connectionId: string) => {
+    db.prepare('DELETE FROM sync_checkpoints WHERE connection_id = ?').run(connectionId);
+    db.prepare('DELETE FROM sync_references WHERE connection_id = ?').run(connectionId);
+    return db.prepare('DELETE FROM resources WHERE connection_id = ?').run(connectionId).changes;
+  });
+
   return {
+    async forgetRecord(connectionId) {
+      return forget.immediate(connectionId);
+    },
+
     async savePage(page) {
       return guardWrite('resource', () => writePage.immediate(page));
     },
