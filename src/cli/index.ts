@@ -63,7 +63,9 @@ export function buildProgram(): Command {
         }
         console.log('Press Ctrl+C to stop.\n');
         const stop = async () => {
+          console.log('\nstopping: finishing running work at its next checkpoint…');
           await started.close();
+          console.log('stopped.');
           process.exit(0);
         };
         process.once('SIGINT', stop);
