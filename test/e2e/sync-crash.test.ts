@@ -11,19 +11,10 @@ import type { Job } from '../../src/jobs/index.ts';
 import type { StoredResource } from '../../src/store/port.ts';
 import type { SyncProgress } from '../../src/sync/index.ts';
 import { connectPatient } from './helpers/connect.ts';
+import { expectedRecord, grantedTypesOf, type Truth } from './helpers/ground-truth.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/fhirbridge.mjs', import.meta.url));
-/** Resource types outside the Patient compartment: read by reference, only those pointed at. */
-const BY_REFERENCE = new Set([
-  'Binary',
-  'Location',
-  'Medication',
-  'Organization',
-  'Practitioner',
-  'PractitionerRole',
-]);
-
 let stack: Stack | undefined;
 const children: ChildProcess[] = [];
 afterEach(async () => {
@@ -31,35 +22,6 @@ afterEach(async () => {
   await stack?.close();
   stack = undefined;
 });
-
-interface Truth {
-  resourceType: string;
-  id: string;
-}
-
-/** What a full sync must hold: the granted compartment resources and what they point at. */
-function expectedRecord(truth: Truth[], granted: Set<string>): Map<string, string> {
-  const key = (r: Truth) => `${r.resourceType}/${r.id}`;
-  const expected = new Map<string, string>();
-  for (const r of truth) {
-    if (granted.has(r.resourceType) && !BY_REFERENCE.has(r.resourceType)) {
-      expected.set(key(r), JSON.stringify(r));
-    }
-  }
-  let text = [...expected.values()].join('\n');
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const r of truth) {
-      if (!BY_REFERENCE.has(r.resourceType) || !granted.has(r.resourceType)) continue;
-      if (expected.has(key(r)) || !text.includes(`${key(r)}"`)) continue;
-      const json = JSON.stringify(r);
-      expected.set(key(r), json);
-      text += `\n${json}`;
-      grew = true;
-    }
-  }
-  return expected;
-}
 
 function runSync(configFile: string, connectionId: string) {
   const child = spawn(process.execPath, [BIN, '--config', configFile, 'sync', connectionId], {
@@ -174,11 +136,7 @@ it('a sync killed with SIGKILL mid-way resumes in a new process and matches the 
 
   // The store equals the simulator's ground truth, byte for byte, with no duplicates.
   const connection = await s.runtime.vault.get(connectionId);
-  const granted = new Set(
-    connection.grantedScopes.flatMap(
-      (sc) => /^patient\/([A-Za-z]+)\.read$/.exec(sc)?.slice(1) ?? [],
-    ),
-  );
+  const granted = grantedTypesOf(connection.grantedScopes);
   const truthRes = await s.admin('/data/JAFJCD/AdultFemaleFHIR/resources');
   const truth = ((await truthRes.json()) as { entry: Array<{ resource: Truth }> }).entry.map(
     (e) => e.resource,

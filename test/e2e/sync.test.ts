@@ -11,23 +11,13 @@ import { isBridgeError } from '../../src/common/errors.ts';
 import type { StoredResource } from '../../src/store/port.ts';
 import { createSyncEngine, type SyncEngine } from '../../src/sync/index.ts';
 import { connectPatient } from './helpers/connect.ts';
+import {
+  BY_REFERENCE,
+  expectedRecord,
+  grantedTypesOf,
+  type Truth,
+} from './helpers/ground-truth.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
-
-interface Truth {
-  resourceType: string;
-  id: string;
-  [key: string]: unknown;
-}
-
-/** The Patient compartment's types among the granted ones: everything else is read by reference. */
-const NOT_IN_COMPARTMENT = new Set([
-  'Binary',
-  'Location',
-  'Medication',
-  'Organization',
-  'Practitioner',
-  'PractitionerRole',
-]);
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -86,39 +76,6 @@ async function stored(s: Stack, connectionId: string): Promise<StoredResource[]>
   return out;
 }
 
-/**
- * What a full sync must hold: every compartment resource of the granted types, and every
- * resource outside the compartment that the record points at (by reference or attachment URL),
- * followed transitively. The practice's whole staff list is in the ground truth too; members no
- * resource of this patient points at are not part of the patient's record.
- */
-function expectedRecord(truth: Truth[], grantedTypes: Set<string>): Map<string, string> {
-  const key = (r: Truth) => `${r.resourceType}/${r.id}`;
-  const expected = new Map<string, string>();
-  let text = '';
-  for (const r of truth) {
-    if (!grantedTypes.has(r.resourceType) || NOT_IN_COMPARTMENT.has(r.resourceType)) continue;
-    expected.set(key(r), JSON.stringify(r));
-  }
-  text = [...expected.values()].join('\n');
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const r of truth) {
-      if (!NOT_IN_COMPARTMENT.has(r.resourceType) || !grantedTypes.has(r.resourceType)) continue;
-      if (expected.has(key(r)) || !text.includes(`${key(r)}"`)) continue;
-      const json = JSON.stringify(r);
-      expected.set(key(r), json);
-      text += `\n${json}`;
-      grew = true;
-    }
-  }
-  return expected;
-}
-
-function grantedTypesOf(scopes: string[]): Set<string> {
-  return new Set(scopes.flatMap((s) => /^patient\/([A-Za-z]+)\.read$/.exec(s)?.slice(1, 2) ?? []));
-}
-
 describe('sync against the simulator', () => {
   for (const username of ['AdultFemaleFHIR', 'AdultMaleFHIR', 'ChildFemaleFHIR', 'ChildMaleFHIR']) {
     it(`a full sync of ${username} equals the ground truth, byte for byte`, async () => {
@@ -143,7 +100,7 @@ describe('sync against the simulator', () => {
       );
       for (const r of rows) {
         expect(r.practiceBase).toBe(s.sim.fhirBase('JAFJCD'));
-        if (NOT_IN_COMPARTMENT.has(r.type)) expect(r.source).toBe('read');
+        if (BY_REFERENCE.has(r.type)) expect(r.source).toBe('read');
         else expect(r.source.split('?')[0]).toBe(r.type);
       }
       expect(result.totals.inserted).toBe(rows.length);

@@ -1,0 +1,52 @@
+// What a full sync of a test patient must hold, from the simulator's ground truth: every
+// compartment resource of the granted types, and every resource outside the compartment that
+// the record points at (by reference or attachment URL), followed transitively. The practice's
+// whole staff list is in the ground truth too; members nothing of this patient points at are not
+// part of the patient's record.
+
+export interface Truth {
+  resourceType: string;
+  id: string;
+  [key: string]: unknown;
+}
+
+/** Resource types outside the Patient compartment: read by reference, only those pointed at. */
+export const BY_REFERENCE = new Set([
+  'Binary',
+  'Location',
+  'Medication',
+  'Organization',
+  'Practitioner',
+  'PractitionerRole',
+]);
+
+/** `patient/X.read` scopes → the granted types. */
+export function grantedTypesOf(scopes: readonly string[]): Set<string> {
+  return new Set(scopes.flatMap((s) => /^patient\/([A-Za-z]+)\.read$/.exec(s)?.slice(1, 2) ?? []));
+}
+
+/** `Type/id` → the exact JSON text the store must hold for it. */
+export function expectedRecord(
+  truth: readonly Truth[],
+  granted: ReadonlySet<string>,
+): Map<string, string> {
+  const key = (r: Truth) => `${r.resourceType}/${r.id}`;
+  const expected = new Map<string, string>();
+  for (const r of truth) {
+    if (granted.has(r.resourceType) && !BY_REFERENCE.has(r.resourceType))
+      expected.set(key(r), JSON.stringify(r));
+  }
+  let text = [...expected.values()].join('\n');
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of truth) {
+      if (!BY_REFERENCE.has(r.resourceType) || !granted.has(r.resourceType)) continue;
+      if (expected.has(key(r)) || !text.includes(`${key(r)}"`)) continue;
+      const json = JSON.stringify(r);
+      expected.set(key(r), json);
+      text += `\n${json}`;
+      grew = true;
+    }
+  }
+  return expected;
+}
