@@ -42,6 +42,8 @@ export interface RequestOptions {
   /** Epoch ms: the budget gives up (`budget_exhausted`) and backoff stops at this time. */
   deadline?: number;
   signal?: AbortSignal;
+  /** Per attempt, for this request only; the client's `timeoutMs` when absent. */
+  timeoutMs?: number;
 }
 
 export interface SearchOptions extends RequestOptions {
@@ -171,7 +173,8 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
       });
       const token = refreshedToken ?? (await target.tokens.accessToken());
       const started = clock.now();
-      const timeout = AbortSignal.timeout(timeoutMs);
+      const attemptMs = options.timeoutMs ?? timeoutMs;
+      const timeout = AbortSignal.timeout(attemptMs);
       let res: Response;
       try {
         res = await doFetch(url, {
@@ -187,7 +190,7 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
         const failure = new BridgeError(
           'upstream_error',
           timedOut
-            ? `${what}: no answer within ${timeoutMs} ms`
+            ? `${what}: no answer within ${attemptMs} ms`
             : `${what}: the FHIR server could not be reached`,
           { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
         );

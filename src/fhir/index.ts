@@ -16,6 +16,7 @@ export {
   healowProfile,
   isVendorName,
   profileFor,
+  REFERENCE_ONLY_TYPES,
   type SearchParams,
   US_CORE_OBSERVATION_CATEGORIES,
   type VendorName,

@@ -38,7 +38,7 @@ export const US_CORE_OBSERVATION_CATEGORIES = [
  * Types with no `patient` search parameter: they are read by reference from other resources,
  * never searched per patient (a `Practitioner?patient=X` is a 400 on any FHIR server).
  */
-const REFERENCE_ONLY_TYPES: ReadonlySet<string> = new Set([
+export const REFERENCE_ONLY_TYPES: ReadonlySet<string> = new Set([
   'Binary',
   'Endpoint',
   'HealthcareService',
