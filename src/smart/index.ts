@@ -38,7 +38,21 @@ export {
   type IdTokenValidatorOptions,
 } from './id-token.ts';
 export { type PatientContext, patientFromTokenResponse, patientIdFromFhirUser } from './patient.ts';
-export { formatScope, grantedScopes, missingScopes, parseScope } from './scopes.ts';
+export {
+  coversScope,
+  formatResourceScope,
+  formatScope,
+  grantedScopes,
+  grantsWrite,
+  type LeftOutScope,
+  missingScopes,
+  parseResourceScope,
+  parseScope,
+  type ResourceScope,
+  type ScopeContext,
+  type ScopeSelection,
+  selectScopes,
+} from './scopes.ts';
 export {
   type AuthorizationCodeGrantParams,
   authorizationCodeGrantRequest,

@@ -1,6 +1,8 @@
 // What the granted scopes let a sync read, per resource type: SMART App Launch v1
 // (`patient/Observation.read`, `patient/*.read`) and v2 (`patient/Observation.rs`, optionally
 // narrowed by category: `patient/Observation.rs?category=<system>|<code>`, SMART 2.0 §3.0.2.3).
+// Scopes are read by the one parser of src/smart/scopes.ts.
+import { parseResourceScope } from '../smart/scopes.ts';
 
 /** A token as FHIR search writes it: `system|code`, `code`, or `system|`. */
 export interface Token {
@@ -16,7 +18,11 @@ export interface TypeAccess {
   search: Permission;
 }
 
-const SCOPE = /^(patient|user)\/(\*|[A-Z][A-Za-z]+)\.(read|write|\*|c?r?u?d?s?)(?:\?(.+))?$/;
+/** A granted scope that reaches the patient's resources (`system/` scopes do not here). */
+function patientScope(scope: string) {
+  const parsed = parseResourceScope(scope);
+  return parsed && parsed.context !== 'system' ? parsed : undefined;
+}
 
 export function parseToken(value: string): Token {
   const bar = value.indexOf('|');
@@ -43,13 +49,11 @@ export function accessFor(scopes: readonly string[], type: string): TypeAccess {
   let read: Permission = 'none';
   let search: Permission = 'none';
   for (const scope of scopes) {
-    const m = SCOPE.exec(scope);
-    if (!m) continue;
-    const [, , scopeType, permissions = '', query] = m;
-    if (scopeType !== '*' && scopeType !== type) continue;
-    const v1 = permissions === 'read' || permissions === '*';
-    const canRead = v1 || (permissions !== 'write' && permissions.includes('r'));
-    const canSearch = v1 || (permissions !== 'write' && permissions.includes('s'));
+    const parsed = patientScope(scope);
+    if (!parsed || (parsed.type !== '*' && parsed.type !== type)) continue;
+    const { permissions, query } = parsed;
+    const canRead = permissions.includes('r');
+    const canSearch = permissions.includes('s');
     let permission: Permission = 'all';
     if (query !== undefined) {
       // Only category restrictions are understood; any other restriction grants nothing
@@ -74,7 +78,7 @@ export function accessFor(scopes: readonly string[], type: string): TypeAccess {
 export function namedTypes(scopes: readonly string[]): string[] {
   const out = new Set<string>();
   for (const scope of scopes) {
-    const type = SCOPE.exec(scope)?.[2];
+    const type = patientScope(scope)?.type;
     if (type && type !== '*') out.add(type);
   }
   return [...out];
@@ -82,7 +86,7 @@ export function namedTypes(scopes: readonly string[]): string[] {
 
 /** Whether any scope grants a wildcard type. */
 export function grantsWildcard(scopes: readonly string[]): boolean {
-  return scopes.some((s) => SCOPE.exec(s)?.[2] === '*');
+  return scopes.some((s) => patientScope(s)?.type === '*');
 }
 
 /** Whether `token` (a search's category value) is one of the allowed categories. */
@@ -92,4 +96,20 @@ export function categoryAllowed(allowed: readonly Token[], token: Token): boolea
       a.code === token.code &&
       (a.system === undefined || token.system === undefined || a.system === token.system),
   );
+}
+
+/**
+ * The types the scopes let a sync read or search: those they name, and every one of
+ * `wildcardTypes` when a scope grants `*`. Empty means the grant covers no resource type.
+ */
+export function grantedTypes(
+  scopes: readonly string[],
+  wildcardTypes: readonly string[],
+): string[] {
+  const candidates = new Set(namedTypes(scopes));
+  if (grantsWildcard(scopes)) for (const type of wildcardTypes) candidates.add(type);
+  return [...candidates].filter((type) => {
+    const access = accessFor(scopes, type);
+    return access.read !== 'none' || access.search !== 'none';
+  });
 }

@@ -15,6 +15,7 @@ import {
   patientFromTokenResponse,
   pkceChallenge,
   type SmartConfiguration,
+  selectScopes,
 } from '../smart/index.ts';
 import type { AuthSession, ConnectionRecord } from '../store/port.ts';
 import { assertAuthorizationServer, clientAuthFor } from './client-auth.ts';
@@ -64,18 +65,23 @@ export function createLauncher(deps: VaultDeps) {
     };
   }
 
-  /** Requesting a scope the server does not list fails healow's authorize step: drop it. */
-  function requestableScopes(wanted: string[], config: SmartConfiguration): string[] {
-    const supported = config.scopes_supported;
-    if (!supported || supported.length === 0) return wanted;
-    const kept = wanted.filter((s) => supported.includes(s));
-    if (kept.length < wanted.length) {
-      logger.warn(
-        { dropped: wanted.filter((s) => !kept.includes(s)) },
-        'scopes not supported by the server were not requested',
-      );
+  /**
+   * What the authorize request asks for (selectScopes): only what the server's list covers,
+   * since a scope healow does not list fails its authorize step; never write access.
+   */
+  function requestableScopes(
+    wanted: string[],
+    config: SmartConfiguration,
+    { log }: { log: boolean },
+  ): string[] {
+    const { request, rewritten, leftOut } = selectScopes(wanted, config.scopes_supported);
+    if (log && leftOut.length > 0) {
+      logger.warn({ leftOut }, 'scopes the server does not support were not requested');
     }
-    return kept;
+    if (log && rewritten.length > 0) {
+      logger.info({ rewritten }, 'scopes requested in the form the server lists');
+    }
+    return request;
   }
 
   async function start({
@@ -172,7 +178,7 @@ export function createLauncher(deps: VaultDeps) {
       authorizationEndpoint: config.authorization_endpoint,
       clientId: registration.clientId,
       redirectUri: session.redirectUri,
-      scope: requestableScopes(registration.scopes, config),
+      scope: requestableScopes(registration.scopes, config, { log: true }),
       state,
       aud: connection.practiceBase,
       codeChallenge: pkceChallenge(verifier),
@@ -283,7 +289,12 @@ export function createLauncher(deps: VaultDeps) {
       stateReason: null,
       patientId,
       fhirUser: fhirUser ?? null,
-      grantedScopes: grantedScopes(registration.scopes, tokens.scope),
+      // No `scope` in the answer means "what was asked" (RFC 6749 §5.1): what the authorize
+      // request asked, not what the registration wants.
+      grantedScopes: grantedScopes(
+        requestableScopes(registration.scopes, config, { log: false }),
+        tokens.scope,
+      ),
       sealedTokens,
       accessExpiresAt: tokens.expiresAt,
       refreshExpiresAt: lifetime === null ? null : grantedAt + lifetime,
