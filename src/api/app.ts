@@ -14,10 +14,12 @@ import type { PracticeRegistry } from '../practices/registry.ts';
 import type { Store } from '../store/port.ts';
 import type { Vault } from '../vault/index.ts';
 import { errorPage, registerWebRoutes, type WebDeps } from '../web/routes.ts';
-import { authenticateApiKey } from './api-keys.ts';
+import { createSignInGuard } from '../web/sign-in-guard.ts';
+import { assertAccess, authenticateApiKey, callerOf, registerApiKeyRoutes } from './api-keys.ts';
 import { browserSecret, ensureBrowserSecret } from './browser.ts';
 import { parse, registerConnectionRoutes } from './connections.ts';
 import { installErrorHandling } from './errors.ts';
+import { connectionFor } from './ownership.ts';
 
 export interface AppDeps {
   config: Config;
@@ -37,6 +39,7 @@ const stateParams = z.object({
   state: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'is not a sign-in state'),
 });
 const registrationParams = z.object({ registration: z.string().regex(/^[a-z0-9-]{1,32}$/) });
+const connectionParams = z.object({ id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/) });
 
 export function createApp(deps: AppDeps): FastifyInstance {
   const { config, keys, vault, store, clock } = deps;
@@ -49,6 +52,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
   installErrorHandling(app, { errorPage });
   app.register(cookie);
   app.register(formbody);
+  app.decorateRequest('apiKey', undefined);
+  const signIns = createSignInGuard({ clock, store, limits: config.signIn });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -71,6 +76,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   // The authorizeUrl the API hands out points here: bind the browser, then go to the EHR.
   app.get('/launch/:state', async (request, reply) => {
     const { state } = parse(stateParams, request.params, 'path');
+    signIns.admitRequest('launch', request, reply);
     const secret = ensureBrowserSecret(request, reply, secureCookies);
     return reply.redirect(await vault.launch(state, secret), 302);
   });
@@ -88,13 +94,30 @@ export function createApp(deps: AppDeps): FastifyInstance {
 
   app.register(async (api) => {
     api.addHook('onRequest', async (request) => {
-      await authenticateApiKey(request, store, clock);
+      request.apiKey = await authenticateApiKey(request, store, clock);
+    });
+    // Every route of one connection, whichever file registers it, answers only its app's key:
+    // checked here once rather than in each handler, so that a new route cannot forget it.
+    api.addHook('preHandler', async (request) => {
+      assertAccess(request);
+      if (!request.routeOptions.url?.startsWith('/api/connections/:id')) return;
+      const params = connectionParams.safeParse(request.params);
+      // A malformed id is the route's own 400.
+      if (params.success) await connectionFor(store, callerOf(request), params.data.id);
     });
     registerConnectionRoutes(api, deps);
+    registerApiKeyRoutes(api, { store, clock });
     api.get('/api/budget', async () => deps.budget.usageAll());
     for (const routes of deps.apiRoutes ?? []) routes(api);
   });
 
-  registerWebRoutes(app, { ...deps.web, vault, practices: deps.practices, config, secureCookies });
+  registerWebRoutes(app, {
+    ...deps.web,
+    vault,
+    practices: deps.practices,
+    config,
+    secureCookies,
+    signIns,
+  });
   return app;
 }

@@ -1,5 +1,5 @@
 // The practices API (inside the API-key scope): search and list, one practice with its health,
-// add by hand, import the endpoint directory, health check, disable/enable.
+// and, for admin keys, add by hand, import the endpoint directory, health check, disable/enable.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DEFAULT_SEARCH_LIMIT, type PracticeService } from '../practices/service.ts';
@@ -54,6 +54,8 @@ const disableBody = z.object({ reason: text(500).optional() }).optional();
 
 export function registerPracticeRoutes(app: FastifyInstance, deps: PracticeRouteDeps): void {
   const { practices } = deps;
+  // Changing what fhirbridge may call is the operator's; apps search and read.
+  const admin = { config: { access: 'admin' as const } };
 
   app.get('/api/practices', async (request) => {
     const query = parse(listQuery, request.query, 'query');
@@ -82,7 +84,7 @@ export function registerPracticeRoutes(app: FastifyInstance, deps: PracticeRoute
     return viewPractice(await practices.getPractice(id));
   });
 
-  app.post('/api/practices', async (request, reply) => {
+  app.post('/api/practices', admin, async (request, reply) => {
     const body = parse(addBody, request.body, 'body');
     const added = await practices.addPractice({
       id: body.id,
@@ -99,23 +101,23 @@ export function registerPracticeRoutes(app: FastifyInstance, deps: PracticeRoute
     return reply.code(201).send(viewPractice(added));
   });
 
-  app.post('/api/practices/import', async (request) => {
+  app.post('/api/practices/import', admin, async (request) => {
     const source = parse(importBody, request.body, 'body');
     return practices.importDirectory(source);
   });
 
-  app.post('/api/practices/:id/check', async (request) => {
+  app.post('/api/practices/:id/check', admin, async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewPractice(await practices.checkPractice(id));
   });
 
-  app.post('/api/practices/:id/disable', async (request) => {
+  app.post('/api/practices/:id/disable', admin, async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     const body = parse(disableBody, request.body ?? undefined, 'body');
     return viewPractice(await practices.disablePractice(id, body?.reason));
   });
 
-  app.post('/api/practices/:id/enable', async (request) => {
+  app.post('/api/practices/:id/enable', admin, async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewPractice(await practices.enablePractice(id));
   });

@@ -1,4 +1,4 @@
-// The webhook delivery API: list the outbox (e.g. the dead letters), read one delivery, and send
+// The webhook delivery API (admin keys): list the outbox (e.g. the dead letters), read one delivery, and send
 // one again.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -24,18 +24,20 @@ const idParams = z.object({
 });
 
 export function registerWebhookRoutes(app: FastifyInstance, { webhooks }: WebhookRouteDeps): void {
-  app.get('/api/webhooks/deliveries', async (request) => {
+  // The outbox holds every app's events: the operator's, like redelivery.
+  const admin = { config: { access: 'admin' as const } };
+  app.get('/api/webhooks/deliveries', admin, async (request) => {
     const query = parse(listQuery, request.query, 'query');
     const rows = await webhooks.list(query);
     return { deliveries: rows.map(viewDelivery) };
   });
 
-  app.get('/api/webhooks/deliveries/:id', async (request) => {
+  app.get('/api/webhooks/deliveries/:id', admin, async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewDelivery(await webhooks.get(id));
   });
 
-  app.post('/api/webhooks/deliveries/:id/redeliver', async (request, reply) => {
+  app.post('/api/webhooks/deliveries/:id/redeliver', admin, async (request, reply) => {
     const { id } = parse(idParams, request.params, 'path');
     return reply.code(202).send(viewDelivery(await webhooks.redeliver(id)));
   });

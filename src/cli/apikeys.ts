@@ -13,12 +13,16 @@ export function registerApiKeyCommands(
     .description('API keys for the JSON API (stored hashed)');
   apikeys
     .command('create')
-    .argument('<name>', 'who uses the key, e.g. my-app-backend')
+    .argument(
+      '<name>',
+      'the app that uses the key, e.g. my-app-backend (its keys share its connections)',
+    )
+    .option('--role <role>', 'app: its own connections; admin: also the operator routes', 'app')
     .description('create a key; the secret is shown once')
-    .action((name: string) =>
+    .action((name: string, opts: { role: string }) =>
       withRuntime(async (rt) => {
-        const { record, secret } = await createApiKey(rt.store, rt.clock, name);
-        console.log(`created ${record.id} (${record.name})`);
+        const { record, secret } = await createApiKey(rt.store, rt.clock, name, opts.role);
+        console.log(`created ${record.id} (${record.name}, ${record.role})`);
         console.log(`secret: ${secret}`);
         console.log(
           'Store it now: it is not shown again. Use it as: Authorization: Bearer <secret>',
@@ -33,7 +37,9 @@ export function registerApiKeyCommands(
         for (const k of await rt.store.apiKeys.list()) {
           const state = k.revokedAt ? 'revoked' : 'active';
           const used = k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : 'never';
-          console.log(`${k.id}  ${k.name.padEnd(24)} ${state.padEnd(8)} last used ${used}`);
+          console.log(
+            `${k.id}  ${k.name.padEnd(24)} ${k.role.padEnd(6)} ${state.padEnd(8)} last used ${used}`,
+          );
         }
       }),
     );

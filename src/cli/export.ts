@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { BridgeError } from '../common/errors.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/private-files.ts';
 import type { Runtime } from '../runtime.ts';
 import { bundleChunks, ndjsonChunks } from '../sync/export.ts';
 
@@ -21,9 +22,10 @@ export interface ExportSummary {
   files: Array<{ path: string; type: string; count: number }>;
 }
 
+// An export is a patient's record: folders 0700 and files 0600, like the store.
 async function write(path: string, chunks: AsyncIterable<string>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await pipeline(Readable.from(chunks), createWriteStream(path));
+  await mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
+  await pipeline(Readable.from(chunks), createWriteStream(path, { mode: PRIVATE_FILE_MODE }));
 }
 
 /** Writes the export; the store is read type by type, never the whole record at once. */
@@ -35,7 +37,7 @@ export async function exportRecord(
   await rt.vault.get(connectionId); // not_found for an unknown connection
   const counts = await rt.store.resources.countByType(connectionId);
   if (options.format === 'ndjson') {
-    await mkdir(options.out, { recursive: true });
+    await mkdir(options.out, { recursive: true, mode: PRIVATE_DIR_MODE });
     const files: ExportSummary['files'] = [];
     for (const [type, count] of Object.entries(counts)) {
       const path = join(options.out, `${type}.ndjson`);

@@ -1,6 +1,9 @@
 // `fhirbridge start [--with-simulator]`: the bridge, and for the first five minutes the local
 // healow simulator with the sandbox app registered at it.
 import { BridgeError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { privatePathsOf, widerThanPrivate } from '../config/private-files.ts';
+import type { Config } from '../config/schema.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
 import { startServer } from '../server.ts';
 import { createSimulator } from '../simulator/index.ts';
@@ -48,6 +51,21 @@ export async function registerAtSimulator(runtime: Runtime, simulatorUrl: string
   }
 }
 
+/** Warns, naming the path, for the data folder or a database file that others may read. */
+export function warnWiderThanPrivate(
+  config: Pick<Config, 'dataDir' | 'store'>,
+  logger: Logger,
+): number {
+  const problems = widerThanPrivate(privatePathsOf(config));
+  for (const p of problems) {
+    logger.warn(
+      { path: p.path, mode: p.mode, expected: p.expected },
+      `${p.path} has mode ${p.mode}: other users may read patient records; chmod ${p.expected} ${p.path}`,
+    );
+  }
+  return problems.length;
+}
+
 export async function start(flags: StartFlags): Promise<Started> {
   const { config, sandbox, simulatorUrl } = resolveConfig(flags);
   const simulator = flags.withSimulator
@@ -60,6 +78,7 @@ export async function start(flags: StartFlags): Promise<Started> {
   let runtime: Runtime | undefined;
   try {
     runtime = await createRuntime({ config });
+    warnWiderThanPrivate(config, runtime.logger);
     const server = await startServer(runtime, { host: config.host, port: config.port });
     if (simulator) await registerAtSimulator(runtime, simulator.url);
     const rt = runtime;

@@ -2,10 +2,11 @@
 // when given; otherwise a key file in the data folder, created on first start with mode 0600,
 // so that the embedded default needs nothing but `npm start`.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BridgeError } from '../common/errors.ts';
 import type { MasterKey } from '../common/seal.ts';
+import { ensurePrivateDir } from './private-files.ts';
 import type { Config } from './schema.ts';
 
 export interface ResolvedMasterKeys {
@@ -35,7 +36,7 @@ export function resolveMasterKeys(
     text = readFileSync(path, 'utf8').trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(dirname(path), { recursive: true });
+    ensurePrivateDir(dirname(path));
     text = `k1:${randomBytes(32).toString('base64')}`;
     writeFileSync(path, `${text}\n`, { mode: 0o600, flag: 'wx' });
     source = 'file-created';

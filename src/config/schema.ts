@@ -89,6 +89,38 @@ const practice = z.object({
   registration: z.string().min(1),
 });
 
+const rateLimit = (limit: number, windowMs: number) =>
+  z
+    .object({
+      limit: z.number().int().min(1).default(limit),
+      windowMs: z.number().int().min(1000).default(windowMs),
+    })
+    .prefault({});
+
+/**
+ * The patient pages' sign-ins (`POST /connect`, `GET /launch/…`) need no key, so they are bounded
+ * here: every sign-in creates rows and a launch spends the practice's call budget. Each limit
+ * counts per route; a refusal is a 429 page.
+ */
+export const signInLimitsSchema = z
+  .object({
+    /** Per client address (the address the server sees; behind a proxy, the proxy's). */
+    perAddress: rateLimit(30, 60_000),
+    /** Per browser (the `fb_browser` cookie); a browser without one is counted by address only. */
+    perBrowser: rateLimit(10, 60_000),
+    /** Sign-ins started from the patient pages and not yet answered, at most. */
+    maxAuthSessions: z.number().int().min(1).default(1000),
+    /** Patient-page connections that never connected, at most. */
+    maxPendingConnections: z.number().int().min(1).default(1000),
+    /** A patient-page connection still pending this long after it was made, with no sign-in in progress, is forgotten. */
+    pendingConnectionTtlMs: z
+      .number()
+      .int()
+      .min(60_000)
+      .default(60 * 60_000),
+  })
+  .prefault({});
+
 const masterKey = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
   /** 32 bytes, base64 or base64url. */
@@ -151,8 +183,13 @@ export const configSchema = z
         limits: z.record(z.string(), z.number().int().min(1)).default({}),
       })
       .default({ limit: 240, windowMs: 60_000, limits: {} }),
-    /** Plain-http FHIR and auth servers are allowed only on loopback hosts, for the simulator. */
-    allowLoopbackHttp: z.boolean().default(true),
+    /**
+     * Plain-http FHIR, auth and directory servers on loopback hosts (the simulator). Default: on
+     * unless a production registration exists; it cannot be turned on beside one, since a
+     * request that reaches this machine's ports is then an attack, not a test.
+     */
+    allowLoopbackHttp: z.boolean().optional(),
+    signIn: signInLimitsSchema,
     /** The job worker and scheduled syncs (schema-background.ts). */
     sync: syncConfigSchema,
     webhooks: webhooksSchema,
@@ -164,7 +201,17 @@ export const configSchema = z
   })
   // Runs even when fields failed (`when`), so that every problem is reported at once: the
   // value may then be partly unparsed, hence the defensive reads.
-  .superRefine((c, ctx) => crossCheck(c as unknown as RawConfig, ctx), { when: () => true });
+  .superRefine((c, ctx) => crossCheck(c as unknown as RawConfig, ctx), { when: () => true })
+  .transform(({ allowLoopbackHttp, ...c }) => ({
+    ...c,
+    allowLoopbackHttp: allowLoopbackHttp ?? !hasProduction(c.registrations),
+  }));
+
+function hasProduction(registrations: unknown): boolean {
+  return Object.values(
+    registrations && typeof registrations === 'object' ? registrations : {},
+  ).some((r) => (r as { environment?: unknown } | undefined)?.environment === 'production');
+}
 
 interface RawConfig {
   publicUrl?: unknown;
@@ -177,6 +224,14 @@ function crossCheck(c: RawConfig, ctx: z.RefinementCtx): void {
   const registrations =
     c.registrations && typeof c.registrations === 'object' ? c.registrations : {};
   const publicUrl = typeof c.publicUrl === 'string' ? c.publicUrl : 'http://localhost:8080';
+  if (c.allowLoopbackHttp === true && hasProduction(registrations)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['allowLoopbackHttp'],
+      message: 'cannot be true beside a production registration',
+    });
+  }
+  const loopbackHttp = c.allowLoopbackHttp ?? !hasProduction(registrations);
   for (const [name, r] of Object.entries(registrations)) {
     if (r?.environment !== 'production') continue;
     if (!publicUrl.startsWith('https://')) {
@@ -223,10 +278,7 @@ function crossCheck(c: RawConfig, ctx: z.RefinementCtx): void {
       });
     }
     const base = typeof p?.base === 'string' ? URL.parse(p.base) : null;
-    if (
-      base?.protocol === 'http:' &&
-      !(c.allowLoopbackHttp !== false && isLoopback(base.hostname))
-    ) {
+    if (base?.protocol === 'http:' && !(loopbackHttp === true && isLoopback(base.hostname))) {
       ctx.addIssue({
         code: 'custom',
         path: ['practices', i, 'base'],

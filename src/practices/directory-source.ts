@@ -69,7 +69,8 @@ async function* fromUrl(href: string, options: DirectorySourceOptions): AsyncGen
       signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
     });
   } catch (error) {
-    throw new BridgeError('upstream_error', `directory URL ${url.href} is unreachable`, {
+    // One message for every network failure: which one it was would tell open ports from closed.
+    throw new BridgeError('upstream_error', `directory URL ${url.href} is unreachable or refused`, {
       cause: error,
     });
   }

@@ -282,7 +282,7 @@ export function createPracticeService(deps: PracticeServiceDeps): PracticeServic
           await discovery.discover(allowed.base);
         } catch (error) {
           if (!(error instanceof BridgeError)) throw error;
-          lastError = error.message;
+          lastError = withoutNetworkReason(error.message);
         }
       }
       const health = { lastCheckedAt: clock.now(), discoveryOk: lastError === null, lastError };
@@ -329,4 +329,12 @@ function groupReasons(skipped: readonly SkippedEntry[]): SkippedReason[] {
     if (group.examples.length < 5) group.examples.push(id);
   }
   return [...byReason.values()].sort((a, b) => b.count - a.count);
+}
+
+/**
+ * A check names no network reason: "refused" against "timed out" or "reset" would tell an
+ * operator-triggered request's open ports from closed ones, so every one reads the same.
+ */
+export function withoutNetworkReason(message: string): string {
+  return message.replace(/unreachable \([^)]*\)/g, 'unreachable or refused');
 }

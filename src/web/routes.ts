@@ -11,12 +11,15 @@ import type { PracticeRegistry } from '../practices/registry.ts';
 import type { Vault } from '../vault/index.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
+import { type SignInGuard, WEB_USER_PREFIX } from './sign-in-guard.ts';
 
 export interface WebDeps {
   vault: Vault;
   practices: PracticeRegistry;
   config: Config;
   secureCookies: boolean;
+  /** Rate limits and caps of the sign-ins these pages start. */
+  signIns: SignInGuard;
   /** The patient's display name through the connection (a live FHIR read). */
   readPatientName(connectionId: string): Promise<string | undefined>;
   /** Practices matching what the patient typed (name or city), best first. */
@@ -38,7 +41,7 @@ const doneQuery = z.object({
 });
 
 /** The anonymous user reference of a browser on the patient pages. */
-const webUserRef = (secret: string) => `web:${sha256Hex(secret).slice(0, 32)}`;
+const webUserRef = (secret: string) => `${WEB_USER_PREFIX}${sha256Hex(secret).slice(0, 32)}`;
 
 /** No framing (clickjacking), no scripts, no referrer carrying a connection id to other sites. */
 export function withPageHeaders(reply: FastifyReply): FastifyReply {
@@ -119,9 +122,11 @@ ${
   });
 
   app.post('/connect', async (request: FastifyRequest, reply) => {
+    deps.signIns.admitRequest('connect', request, reply);
     const practice = (request.body as Record<string, unknown> | undefined)?.practice;
     if (typeof practice !== 'string' || practice === '')
       throw new BridgeError('invalid_request', 'choose a practice');
+    await deps.signIns.admitNewSignIn(reply);
     const secret = ensureBrowserSecret(request, reply, deps.secureCookies);
     const { launchUrl } = await vault.start({ practice, userRef: webUserRef(secret) });
     return reply.redirect(launchUrl, 303);
@@ -223,6 +228,12 @@ ${
 
 /** The page a patient sees when a browser route fails (a used or foreign sign-in, a bad form). */
 export function errorPage(answer: ErrorAnswer): string {
+  if (answer.code === 'too_many_requests') {
+    return page(
+      'Please wait',
+      html`<span class="status warn">Busy</span><h1>Please wait a moment</h1><p>${answer.message}</p><p>Nothing is wrong with your records or your account.</p><a class="button" href="/connect">Try again</a>`,
+    );
+  }
   return page(
     'Sign-in problem',
     html`<span class="status bad">Problem</span><h1>We could not finish</h1><p>${answer.message}</p><a class="button" href="/connect">Start again</a>`,

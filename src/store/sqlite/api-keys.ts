@@ -1,11 +1,12 @@
 // The `api_keys` table: the app backends' API keys (hashes only), and the row <-> record mapping.
 import type { Database } from 'better-sqlite3';
-import type { ApiKeyRecord, ApiKeyRepository } from '../port.ts';
+import type { ApiKeyRecord, ApiKeyRepository, ApiKeyRole } from '../port.ts';
 import { guardWrite } from './constraints.ts';
 
 interface ApiKeyRow {
   id: string;
   name: string;
+  role: ApiKeyRole;
   hash: string;
   created_at: number;
   last_used_at: number | null;
@@ -16,6 +17,7 @@ function toRow(record: ApiKeyRecord): ApiKeyRow {
   return {
     id: record.id,
     name: record.name,
+    role: record.role,
     hash: record.hash,
     created_at: record.createdAt,
     last_used_at: record.lastUsedAt,
@@ -27,6 +29,7 @@ function fromRow(row: ApiKeyRow): ApiKeyRecord {
   return {
     id: row.id,
     name: row.name,
+    role: row.role,
     hash: row.hash,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
@@ -36,8 +39,8 @@ function fromRow(row: ApiKeyRow): ApiKeyRecord {
 
 export function createApiKeyRepository(db: Database): ApiKeyRepository {
   const insert = db.prepare<[ApiKeyRow]>(
-    `INSERT INTO api_keys (id, name, hash, created_at, last_used_at, revoked_at)
-     VALUES (@id, @name, @hash, @created_at, @last_used_at, @revoked_at)`,
+    `INSERT INTO api_keys (id, name, role, hash, created_at, last_used_at, revoked_at)
+     VALUES (@id, @name, @role, @hash, @created_at, @last_used_at, @revoked_at)`,
   );
   const findByHash = db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE hash = ?');
   const list = db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id');

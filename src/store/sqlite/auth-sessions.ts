@@ -65,6 +65,29 @@ export function createAuthSessionRepository(db: Database): AuthSessionRepository
     'UPDATE auth_sessions SET browser_hash = ? WHERE state_hash = ? AND browser_hash IS NULL',
   );
   const purgeExpired = db.prepare<[number]>('DELETE FROM auth_sessions WHERE expires_at < ?');
+  // The prefix is matched with substr, not LIKE: a userRef may hold `%` or `_`.
+  const countLive = db.prepare<[number, string, string], { n: number }>(
+    `SELECT COUNT(*) AS n FROM auth_sessions s JOIN connections c ON c.id = s.connection_id
+     WHERE s.expires_at > ? AND substr(c.user_ref, 1, length(?)) = ?`,
+  );
+  const countPending = db.prepare<[string, string], { n: number }>(
+    `SELECT COUNT(*) AS n FROM connections
+     WHERE connected_at IS NULL AND substr(user_ref, 1, length(?)) = ?`,
+  );
+  const purgeSessions = db.prepare<[number]>('DELETE FROM auth_sessions WHERE expires_at <= ?');
+  // A connection that never connected never held tokens or records: forgetting it loses
+  // nothing but the row (and a declined one's outcome, already told by its event).
+  const purgePending = db.prepare<[number, string, string, number]>(
+    `DELETE FROM connections
+     WHERE connected_at IS NULL AND created_at < ?
+       AND substr(user_ref, 1, length(?)) = ?
+       AND NOT EXISTS (SELECT 1 FROM auth_sessions s
+                       WHERE s.connection_id = connections.id AND s.expires_at > ?)`,
+  );
+  const purgeAbandoned = db.transaction((now: number, pendingBefore: number, prefix: string) => ({
+    sessions: purgeSessions.run(now).changes,
+    connections: purgePending.run(pendingBefore, prefix, prefix, now).changes,
+  }));
 
   return {
     async put(session) {
@@ -85,6 +108,15 @@ export function createAuthSessionRepository(db: Database): AuthSessionRepository
     },
     async purgeExpired(now) {
       return purgeExpired.run(now).changes;
+    },
+    async countLive(now, userRefPrefix) {
+      return countLive.get(now, userRefPrefix, userRefPrefix)?.n ?? 0;
+    },
+    async countPendingConnections(userRefPrefix) {
+      return countPending.get(userRefPrefix, userRefPrefix)?.n ?? 0;
+    },
+    async purgeAbandoned({ now, pendingBefore, userRefPrefix }) {
+      return purgeAbandoned(now, pendingBefore, userRefPrefix);
     },
   };
 }

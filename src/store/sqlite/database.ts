@@ -1,9 +1,9 @@
-// Opens the SQLite file: creates its folder, sets the pragmas every connection needs and brings
+// Opens the SQLite file: creates its folder and the file private, sets the pragmas every connection needs and brings
 // the schema up to date.
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite, { type Database } from 'better-sqlite3';
 import { type Clock, systemClock } from '../../common/clock.ts';
+import { ensurePrivateDir, ensurePrivateFile } from '../../config/private-files.ts';
 import { DEFAULT_MIGRATIONS_DIR, loadMigrations, migrate } from './migrate.ts';
 
 export interface SqliteOptions {
@@ -26,7 +26,9 @@ export function openDatabase({
   // Read the migrations before touching the file, so a bad migration set leaves no empty file.
   const migrations = loadMigrations(migrationsDir);
   if (path !== ':memory:' && !path.startsWith('file:')) {
-    mkdirSync(dirname(path), { recursive: true });
+    // Patient records: the folder 0700 and the file 0600 (its WAL and SHM follow its mode).
+    ensurePrivateDir(dirname(path));
+    ensurePrivateFile(path);
   }
   const db = new Sqlite(path);
   try {
