@@ -9,11 +9,15 @@ export type EventType =
   | 'connection.connected'
   | 'connection.declined'
   | 'connection.revoked'
+  | 'connection.reauthorization_required'
   | 'connection.expired'
   | 'connection.disconnected'
   | 'connection.error'
   | 'connection.expiring'
   | 'sync.completed'
+  /** An attempt that did not finish the run; another attempt of the same run follows. */
+  | 'sync.retrying'
+  /** The run failed for good (`final: true`): sent once per run. */
   | 'sync.failed';
 
 export interface EventLog {

@@ -56,6 +56,11 @@ export interface JobQueue {
     status?: readonly JobStatus[];
     limit: number;
   }): Promise<Job[]>;
+  /**
+   * Jobs failed for good because their runner died on the last attempt (the lease lapsed), each
+   * returned once across every process sharing the queue, so its failure is announced once.
+   */
+  takeLapsedFailures(): Promise<Job[]>;
   /** How long a claim holds before another process may take the job. */
   readonly leaseMs: number;
 }

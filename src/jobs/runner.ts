@@ -18,6 +18,11 @@ export interface JobHandler {
   run(job: Job, context: JobContext): Promise<Record<string, unknown> | undefined>;
   /** Whether a retry might fix `error`; all failures are retryable by default. */
   retryable?(error: unknown): boolean;
+  /**
+   * A job of this kind failed for good without its runner (it died on the last attempt and the
+   * lease lapsed). Called once per such job, by one process.
+   */
+  onLapsed?(job: Job): Promise<void>;
 }
 
 export type JobOutcome =

@@ -86,6 +86,7 @@ export function createStoreJobQueue({
       const now = clock.now();
       return repo.requeue(jobId, owner, { runAt: now, now, refundAttempt: true });
     },
+    takeLapsedFailures: () => repo.takeLapsedFailures(clock.now()),
     get: (jobId) => repo.get(jobId),
     list: (filter) => repo.list(filter),
   };

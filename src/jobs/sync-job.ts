@@ -1,8 +1,13 @@
 // The `sync` job: one run of the sync engine for one connection, at most one queued or running
 // per connection (key `sync:<id>`). Its progress on the job row is the engine's SyncProgress.
-import { BridgeError, type ErrorCode } from '../common/errors.ts';
+import { BridgeError } from '../common/errors.ts';
 import type { SyncRunMode } from '../store/port.ts';
-import type { SyncEngine, SyncProgress } from '../sync/index.ts';
+import {
+  isRetryableSyncFailure,
+  type SyncEngine,
+  type SyncProgress,
+  type SyncResult,
+} from '../sync/index.ts';
 import type { Enqueued, Job, JobQueue } from './port.ts';
 import type { JobHandler } from './runner.ts';
 
@@ -13,7 +18,7 @@ export type SyncMode = SyncRunMode;
 export type { SyncProgress };
 
 /** The part of the sync engine a job runs. */
-export type SyncRunner = Pick<SyncEngine, 'run'>;
+export type SyncRunner = Pick<SyncEngine, 'run' | 'abandon'>;
 
 export const syncJobKey = (connectionId: string): string => `${SYNC_JOB}:${connectionId}`;
 
@@ -43,23 +48,15 @@ export function modeOf(job: Job): SyncMode {
   return SYNC_MODES.includes(mode as SyncMode) ? (mode as SyncMode) : 'auto';
 }
 
-/** Failures a retry cannot fix: the connection is gone or unusable, or the request is wrong. */
-const FINAL: ReadonlySet<ErrorCode> = new Set([
-  'revoked',
-  'expired',
-  'not_found',
-  'invalid_state',
-  'invalid_request',
-  'invalid_config',
-  'scope_denied',
-  'forbidden',
-  'unauthorized',
-  'host_not_allowed',
-  'key_error',
-]);
+export { isRetryableSyncFailure };
 
-export function isRetryableSyncFailure(error: unknown): boolean {
-  return !(error instanceof BridgeError && FINAL.has(error.code));
+/** The partial run's types that did not complete, as the job's error (the retry resumes them). */
+function partialFailure(result: SyncResult): BridgeError {
+  return new BridgeError(
+    'upstream_error',
+    `partial: ${result.notes.join('; ')}; the next attempt resumes what did not complete`,
+    { details: { outcome: 'partial' } },
+  );
 }
 
 export function syncJobHandler(engine: SyncRunner): JobHandler {
@@ -71,11 +68,22 @@ export function syncJobHandler(engine: SyncRunner): JobHandler {
         mode: modeOf(job),
         signal,
         onProgress: (p) => progress(p as unknown as Record<string, unknown>),
-        // The job names the run: a reclaimed job (its process died) resumes the same run.
+        // The job names the run: a retry or a reclaimed job (its process died) resumes it.
         runId: job.id,
+        attempt: { number: job.attempts, max: job.maxAttempts },
       });
+      // A partial run with types another attempt may complete: the job retries, the run resumes.
+      if (result.retrying) throw partialFailure(result);
       return result as unknown as Record<string, unknown>;
     },
     retryable: isRetryableSyncFailure,
+    async onLapsed(job) {
+      if (!job.connectionId) return;
+      await engine.abandon(job.connectionId, job.id, {
+        reason: 'lease_exhausted',
+        error: job.lastError ?? 'its runner stopped without finishing on the last attempt',
+        attempts: job.attempts,
+      });
+    },
   };
 }

@@ -256,7 +256,9 @@ describe('worker', () => {
           runId: runId ?? '',
           connectionId,
           status: 'completed',
+          outcome: 'succeeded',
           mode: 'full',
+          requestedMode: 'full',
           startedAt: 0,
           finishedAt: 1,
           types,
@@ -272,8 +274,11 @@ describe('worker', () => {
             referencesSkipped: 0,
           },
           skipped: [],
+          notes: [],
+          retrying: false,
         };
       },
+      abandon: async () => {},
     };
     const { job } = await requestSync(queue, 'con_a', { mode: 'full' });
     start(syncJobHandler(engine));

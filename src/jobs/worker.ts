@@ -68,6 +68,17 @@ export function createWorker({
     }, pollIntervalMs);
   };
 
+  /** Hands jobs that failed for good without a runner to their handler, to be announced. */
+  async function announceLapsed(): Promise<void> {
+    for (const job of await queue.takeLapsedFailures()) {
+      const handler = handlers[job.kind];
+      logger.warn({ jobId: job.id, kind: job.kind }, 'job failed for good: its lease lapsed');
+      await handler?.onLapsed?.(job).catch((error: unknown) => {
+        logger.error({ jobId: job.id, err: error }, 'announcing a lapsed job failed');
+      });
+    }
+  }
+
   /** Claims jobs until the worker is full or none is due. One fill at a time. */
   async function fill(): Promise<void> {
     if (claiming) {
@@ -78,6 +89,7 @@ export function createWorker({
     try {
       do {
         again = false;
+        await announceLapsed();
         while (!shutdown.signal.aborted && runs.size < concurrency) {
           const job = await queue.claim(owner, { kinds });
           if (!job) break;

@@ -91,4 +91,10 @@ export interface JobRepository {
   get(id: string): Promise<JobRecord | undefined>;
   /** Newest first (createdAt descending). */
   list(filter: JobFilter): Promise<JobRecord[]>;
+  /**
+   * Fails lapsed jobs that used their last attempt (as `claim` does) and returns every job so
+   * failed that was not returned before: each such failure is handed out exactly once, to
+   * whichever process asks first, so that it can be announced.
+   */
+  takeLapsedFailures(now: number): Promise<JobRecord[]>;
 }

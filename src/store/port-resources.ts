@@ -84,12 +84,41 @@ export interface ReferenceNote {
 
 export type SyncRunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
 export type SyncRunMode = 'auto' | 'full' | 'incremental';
+/**
+ * How a finished run ended: every type complete (`succeeded`), some types not (`partial`), the
+ * run stopped (`failed`), or the grant covers no resource type (`nothing_granted`).
+ */
+export type SyncRunOutcome = 'succeeded' | 'partial' | 'failed' | 'nothing_granted';
 export type TypeStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+/**
+ * How a type ended: all its searches (or reads) done, refused by the server on every query the
+ * profile knows for it, out of time, or failed (an upstream error).
+ */
+export type TypeOutcome = 'complete' | 'unsupported' | 'timed_out' | 'failed';
 
 export interface TypeProgress {
   status: TypeStatus;
   resources: number;
   pages: number;
+  /** Set once the type has ended in this run. */
+  outcome?: TypeOutcome;
+  /** The pass this run made over the type (reference-only types have none). */
+  mode?: SyncPassMode;
+  /** Upstream requests made for this type (pages and reads). */
+  calls?: number;
+  inserted?: number;
+  updated?: number;
+  unchanged?: number;
+  /** Rows its full pass marked deleted. */
+  deleted?: number;
+  /** Resources of this type read by reference. */
+  read?: number;
+  /** References of this type that were not read (not allowed, gone, refused). */
+  skipped?: number;
+  /** Why the type did not complete, in words a person can act on. */
+  reason?: string;
+  /** A fallback the type needed (a refused query answered another way), said plainly. */
+  fallback?: string;
 }
 
 export interface SyncRunRecord {
@@ -106,12 +135,28 @@ export interface SyncRunRecord {
   /** Machine-readable cause of a failure (`revoked`, `upstream_error`, ...). */
   reason: string | null;
   error: string | null;
+  /** How the run ended; null while it runs (and for runs older than outcomes). */
+  outcome?: SyncRunOutcome | null;
   updatedAt: number;
 }
 
 export type SyncRunPatch = Partial<
-  Pick<SyncRunRecord, 'status' | 'finishedAt' | 'progress' | 'result' | 'reason' | 'error'>
+  Pick<
+    SyncRunRecord,
+    'status' | 'finishedAt' | 'progress' | 'result' | 'reason' | 'error' | 'outcome'
+  >
 > & { updatedAt: number };
+
+/** A query a practice answered with a 400 OperationOutcome, remembered until `expiresAt`. */
+export interface SyncRefusal {
+  practiceBase: string;
+  /** `_lastUpdated`, `Patient?_id`, or a search key (`CarePlan?category=assess-plan`). */
+  query: string;
+  /** The server's diagnostics. */
+  reason: string;
+  refusedAt: number;
+  expiresAt: number;
+}
 
 /** One page of a search: its resources, the references they name, and where the search now stands. */
 export interface PageWrite {
@@ -222,4 +267,8 @@ export interface SyncStateRepository {
   listRuns(connectionId: string, limit: number): Promise<SyncRunRecord[]>;
   /** Marks other `running` runs of the connection `interrupted` (their process died). */
   interruptRuns(connectionId: string, exceptId: string, at: number): Promise<number>;
+  /** The practice's refusals that have not expired by `now`. */
+  refusals(practiceBase: string, now: number): Promise<SyncRefusal[]>;
+  /** Inserts or replaces by (practice base, query). */
+  putRefusal(refusal: SyncRefusal): Promise<void>;
 }

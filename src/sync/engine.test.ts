@@ -68,7 +68,16 @@ describe('a full sync', () => {
     });
     expect(result.status).toBe('completed');
     expect(result.mode).toBe('full');
-    expect(result.types.Observation).toEqual({ status: 'done', resources: 120, pages: 3 });
+    expect(result.types.Observation).toMatchObject({
+      status: 'done',
+      outcome: 'complete',
+      mode: 'full',
+      resources: 120,
+      pages: 3,
+      calls: 3,
+      inserted: 120,
+    });
+    expect(result.outcome).toBe('succeeded');
     expect(result.totals).toMatchObject({ resources: 121, inserted: 121, pages: 4, calls: 4 });
     expect(await storedIds(u, 'Observation')).toHaveLength(120);
     // Next links came back on http://foreign.example and were followed on our base.
@@ -165,7 +174,12 @@ describe('checkpoints', () => {
     const result = await u.engine.run(u.connectionId, { runId: 'sync_b' });
     expect(fake.requests[0]).toBe(checkpoint?.nextLink);
     expect(fake.requests).toHaveLength(3);
-    expect(result.types.Observation).toEqual({ status: 'done', resources: 100, pages: 5 });
+    expect(result.types.Observation).toMatchObject({
+      status: 'done',
+      outcome: 'complete',
+      resources: 100,
+      pages: 5,
+    });
     expect(await storedIds(u, 'Observation')).toHaveLength(100);
     const events = await u.store.events.list({ connectionId: u.connectionId, limit: 10 });
     expect(events.map((e) => e.type)).toEqual(['sync.failed', 'sync.completed']);

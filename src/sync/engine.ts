@@ -1,8 +1,13 @@
 // The sync engine: pulls a connection's record into the store. A run plans the searches from
-// the granted scopes, resumes or starts one pass per type (passes.ts), runs the searches page by
-// page with a checkpoint in every page's transaction (search-pass.ts), marks what a full pass no
-// longer found as deleted, then reads what the record points at (reference-reads.ts). It ends
-// with `sync.completed` or `sync.failed` in the event outbox.
+// the granted scopes, resumes or starts one pass per type (passes.ts), runs each type under its
+// own deadline with the fallbacks for refused queries (type-pass.ts), page by page with a
+// checkpoint in every page's transaction (search-pass.ts), then reads what the record points at
+// (reference-reads.ts). One bad type costs that type: the run ends `succeeded`, `partial` (per
+// type: complete, unsupported, timed_out or failed, and why) or `failed`; a grant of no resource
+// type ends `nothing_granted`. A retry of the run (same id) resumes only what did not end.
+// Events: `sync.completed`, `sync.retrying` (another attempt follows), `sync.failed` (once, when
+// the run fails for good).
+import { realTimers, type Timers } from '../budget/timers.ts';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError, isBridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -13,34 +18,64 @@ import { parseBase } from '../fhir/urls.ts';
 import type {
   ConnectionRecord,
   Store,
-  SyncCheckpoint,
-  SyncPassMode,
   SyncRunMode,
+  SyncRunOutcome,
+  SyncRunRecord,
   TypeProgress,
 } from '../store/port.ts';
 import { type AttachmentPolicy, DEFAULT_ATTACHMENT_POLICY } from './binary.ts';
 import type { Skip } from './extract.ts';
+import {
+  describeTypes,
+  hasRetryableTypes,
+  isRetryableSyncFailure,
+  runOutcome,
+  typeOutcomes,
+} from './outcomes.ts';
 import { preparePasses } from './passes.ts';
-import { planSync, type SyncPlan } from './plan.ts';
+import { type PlannedSearch, planSync, type SyncPlan } from './plan.ts';
 import { runPool } from './pool.ts';
 import { type SyncProfile, syncProfileFor } from './profiles.ts';
 import { readReferences } from './reference-reads.ts';
-import { type RunContext, RunState, type SyncProgress, type SyncTotals } from './run-state.ts';
-import { runSearch } from './search-pass.ts';
+import { loadRefusals } from './refusals.ts';
+import {
+  type RunContext,
+  type RunPassMode,
+  RunState,
+  type SyncProgress,
+  type SyncTotals,
+  totalsOf,
+} from './run-state.ts';
+import { runType } from './type-pass.ts';
 
-export type { SyncProgress, SyncTotals } from './run-state.ts';
+export type { RunPassMode, SyncProgress, SyncTotals } from './run-state.ts';
 
 export interface SyncResult {
   runId: string;
   connectionId: string;
   status: 'completed';
-  mode: SyncPassMode;
+  /** Every type complete, or some not (see `types`: each one's outcome and reason). */
+  outcome: Exclude<SyncRunOutcome, 'failed' | 'nothing_granted'>;
+  /** The passes the run made. */
+  mode: RunPassMode;
+  /** The mode asked for (`auto` picks per type). */
+  requestedMode: SyncRunMode;
   startedAt: number;
   finishedAt: number;
   types: Record<string, TypeProgress>;
   totals: SyncTotals;
   /** Searches, references and attachments that were not read, with why (at most 100). */
   skipped: Skip[];
+  /** One line per type that did not complete or needed a fallback, for people. */
+  notes: string[];
+  /** A partial run another attempt of the same run will resume (timed-out or failed types). */
+  retrying: boolean;
+}
+
+/** Which attempt of its job a run is; without it, every run is its own last attempt. */
+export interface SyncAttempt {
+  number: number;
+  max: number;
 }
 
 export interface SyncRunOptions {
@@ -49,6 +84,7 @@ export interface SyncRunOptions {
   onProgress?: (progress: SyncProgress) => void;
   /** The run's id (a job may name it); a run that exists is resumed under the same id. */
   runId?: string;
+  attempt?: SyncAttempt;
 }
 
 export interface SyncEngineDeps {
@@ -60,10 +96,12 @@ export interface SyncEngineDeps {
   clock: Clock;
   logger: Logger;
   events: EventLog;
+  /** For the per-type deadline; real timers by default. */
+  timers?: Timers;
 }
 
 export interface SyncEngineOptions {
-  /** Searches (and reference reads) in flight at once. Default 3. */
+  /** Types (and reference reads) in flight at once. Default 3. */
   concurrency?: number;
   /** `auto` runs a full pass (which finds deletions) when the last is older. Default 7 days. */
   fullEveryMs?: number;
@@ -74,16 +112,40 @@ export interface SyncEngineOptions {
   maxPagesPerSearch?: number;
   /** Per-vendor overrides of the sync profile (page size, incremental parameter). */
   profiles?: Partial<Record<VendorName, Partial<SyncProfile>>>;
+  /** Each attempt of an upstream request gets no longer than this. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** One type's searches get no longer than this per run; then it is `timed_out`. Default 5 min. */
+  typeDeadlineMs?: number;
+  /** How long a practice's refusal of a query is remembered. Default 7 days. */
+  refusalTtlMs?: number;
 }
 
 export interface SyncEngine {
   plan(connectionId: string): Promise<SyncPlan>;
   /**
-   * Runs a sync to its end. Resolves with the result of a completed run; rejects with the error
-   * that stopped it (revoked, expired, upstream, aborted) after marking the run failed (with
-   * `sync.failed`) or cancelled. Throws `not_found` for an unknown connection.
+   * Runs a sync to its end. Resolves with the result of a run that ended `succeeded` or
+   * `partial`; rejects with the error that stopped it (revoked, expired, upstream, aborted, no
+   * type granted) after marking the run failed (or cancelled). Throws `not_found` for an
+   * unknown connection.
    */
   run(connectionId: string, options?: SyncRunOptions): Promise<SyncResult>;
+  /**
+   * Ends a run whose job failed for good without it (its runner died on the last attempt):
+   * marks it failed and sends `sync.failed`.
+   */
+  abandon(
+    connectionId: string,
+    runId: string,
+    failure: { reason: string; error: string; attempts: number },
+  ): Promise<void>;
+}
+
+const DAY = 24 * 3_600_000;
+
+function groupByType(searches: readonly PlannedSearch[]): Map<string, PlannedSearch[]> {
+  const byType = new Map<string, PlannedSearch[]>();
+  for (const s of searches) byType.set(s.type, [...(byType.get(s.type) ?? []), s]);
+  return byType;
 }
 
 export function createSyncEngine(
@@ -91,8 +153,12 @@ export function createSyncEngine(
   options: SyncEngineOptions = {},
 ): SyncEngine {
   const { store, fhir, clock, logger, events } = deps;
+  const timers = deps.timers ?? realTimers;
   const concurrency = options.concurrency ?? 3;
-  const fullEveryMs = options.fullEveryMs ?? 7 * 24 * 3_600_000;
+  const fullEveryMs = options.fullEveryMs ?? 7 * DAY;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const typeDeadlineMs = options.typeDeadlineMs ?? 5 * 60_000;
+  const refusalTtlMs = options.refusalTtlMs ?? 7 * DAY;
   const policy: AttachmentPolicy = { ...DEFAULT_ATTACHMENT_POLICY, ...options.attachments };
 
   function planFor(connection: ConnectionRecord, target: FhirTarget): SyncPlan {
@@ -113,7 +179,12 @@ export function createSyncEngine(
   }
 
   /** Creates the run's record, or takes over the one a job names again (a retry). */
-  async function openRun(connectionId: string, runId: string, mode: SyncRunMode, now: number) {
+  async function openRun(
+    connectionId: string,
+    runId: string,
+    mode: SyncRunMode,
+    now: number,
+  ): Promise<SyncRunRecord | undefined> {
     const existing = await store.sync.getRun(runId);
     if (existing && existing.connectionId !== connectionId) {
       throw new BridgeError('conflict', `sync run ${runId} belongs to another connection`);
@@ -124,6 +195,7 @@ export function createSyncEngine(
         finishedAt: null,
         reason: null,
         error: null,
+        outcome: null,
         updatedAt: now,
       });
     } else {
@@ -138,40 +210,14 @@ export function createSyncEngine(
         result: null,
         reason: null,
         error: null,
+        outcome: null,
         updatedAt: now,
       });
     }
     // One sync at a time per connection (the job queue sees to it): a run still marked
     // running belongs to a process that died.
     await store.sync.interruptRuns(connectionId, runId, now);
-    return existing?.startedAt ?? now;
-  }
-
-  /** End of a type's pass: a full pass that ran every search marks the unseen rows deleted. */
-  async function finishType(ctx: RunContext, type: string): Promise<void> {
-    const cps = ctx.plan.searches
-      .filter((s) => s.type === type)
-      .map((s) => ctx.checkpoints.get(s.key) as SyncCheckpoint);
-    const progress = ctx.state.typeProgress(type);
-    if (cps.every((c) => c.status === 'skipped')) {
-      progress.status = 'skipped';
-      return;
-    }
-    const first = cps[0] as SyncCheckpoint;
-    // A skipped search's resources would look deleted: no diff unless every search ran.
-    if (first.mode === 'full' && first.sweep && cps.every((c) => c.status === 'done')) {
-      const deleted = await store.resources.markUnseen(
-        ctx.plan.connectionId,
-        type,
-        first.sweep,
-        clock.now(),
-      );
-      ctx.state.totals.deleted += deleted;
-      if (deleted > 0) {
-        logger.info({ connectionId: ctx.plan.connectionId, type, deleted }, 'sync found deletions');
-      }
-    }
-    progress.status = 'done';
+    return existing;
   }
 
   async function execute(
@@ -180,57 +226,75 @@ export function createSyncEngine(
     requested: SyncRunMode,
   ): Promise<void> {
     const { plan, state } = ctx;
-    const prepared = await preparePasses(store, plan, requested, clock.now(), fullEveryMs);
+    // A retry of this run: the types it ended stay ended, their searches are not sent again.
+    const keep = new Set(
+      Object.entries(state.types)
+        .filter(([, t]) => t.outcome === 'complete' || t.outcome === 'unsupported')
+        .map(([type]) => type),
+    );
+    for (const type of plan.referenceTypes) keep.delete(type);
+    const prepared = await preparePasses(store, plan, requested, clock.now(), fullEveryMs, keep);
     for (const [key, c] of prepared.checkpoints) ctx.checkpoints.set(key, c);
     if (prepared.startsFull) {
       // A full pass reads again what the record points at (a Practitioner may have changed);
       // attachments are documents: a Binary once read is kept.
       await store.sync.resetReferences(
         plan.connectionId,
-        plan.referenceTypes.filter((t) => t !== 'Binary'),
+        plan.readable.filter((t) => t !== 'Binary'),
         clock.now(),
       );
     }
-    for (const c of ctx.checkpoints.values()) {
-      if (c.mode === 'full') state.mode = 'full';
-      const progress = state.typeProgress(c.type);
-      progress.resources += c.resourcesDone;
-      progress.pages += c.pagesDone;
+    const byType = groupByType(plan.searches);
+    for (const [type, searches] of byType) {
+      const progress = state.typeProgress(type);
+      if (keep.has(type) || progress.pages > 0) continue;
+      // An interrupted pass of another run goes on here: what it read counts as read.
+      for (const s of searches) {
+        const c = ctx.checkpoints.get(s.key);
+        progress.resources += c?.resourcesDone ?? 0;
+        progress.pages += c?.pagesDone ?? 0;
+      }
     }
-    for (const type of plan.referenceTypes) state.typeProgress(type);
+    for (const type of plan.referenceTypes) {
+      const progress = state.typeProgress(type);
+      progress.status = 'pending';
+      delete progress.outcome;
+      delete progress.reason;
+    }
     state.report();
 
-    const remaining = new Map<string, number>();
-    const open = plan.searches.filter((s) => {
-      const status = ctx.checkpoints.get(s.key)?.status;
-      const isOpen = status === 'pending' || status === 'running';
-      if (isOpen) remaining.set(s.type, (remaining.get(s.type) ?? 0) + 1);
-      return isOpen;
-    });
-    // Types whose searches all ended in an earlier run that stopped before this point.
-    for (const type of new Set(plan.searches.map((s) => s.type))) {
-      if (!remaining.has(type)) await finishType(ctx, type);
-    }
-    await runPool(open, concurrency, controller, async (search) => {
-      await runSearch(ctx, search);
-      const left = (remaining.get(search.type) ?? 1) - 1;
-      remaining.set(search.type, left);
-      if (left === 0) await finishType(ctx, search.type);
-      state.report();
+    const open = [...byType.keys()].filter((type) => !keep.has(type));
+    await runPool(open, concurrency, controller, async (type) => {
+      await runType(ctx, type, byType.get(type) ?? []);
+      // The type's outcome is kept at once: a retry after a crash skips it too.
+      await store.sync.updateRun(state.runId, { progress: state.types, updatedAt: clock.now() });
     });
 
     await readReferences(ctx, controller, concurrency);
-    for (const type of plan.referenceTypes) state.typeProgress(type).status = 'done';
+    for (const type of plan.referenceTypes) {
+      const progress = state.typeProgress(type);
+      if (progress.outcome === 'failed') continue;
+      progress.status = 'done';
+      progress.outcome = 'complete';
+    }
   }
 
   async function run(connectionId: string, runOptions: SyncRunOptions = {}): Promise<SyncResult> {
     const connection = await deps.vault.get(connectionId);
     const requested = runOptions.mode ?? 'auto';
     const runId = runOptions.runId ?? randomId('sync');
-    const startedAt = await openRun(connectionId, runId, requested, clock.now());
-    const state = new RunState(runId, connectionId, startedAt, logger, runOptions.onProgress);
+    const existing = await openRun(connectionId, runId, requested, clock.now());
+    const state = new RunState(
+      runId,
+      connectionId,
+      existing?.startedAt ?? clock.now(),
+      logger,
+      runOptions.onProgress,
+      existing?.progress,
+    );
 
-    // The run's own controller: the caller's signal, or the first failure, stops every search.
+    // The run's own controller: the caller's signal, or a failure that ends the run, stops
+    // every type.
     const controller = new AbortController();
     const outer = runOptions.signal;
     const onAbort = () => controller.abort(outer?.reason);
@@ -239,81 +303,156 @@ export function createSyncEngine(
     try {
       const target = await deps.fhirTarget(connectionId);
       const plan = planFor(connection, target);
+      if (plan.searches.length === 0) {
+        throw new BridgeError(
+          'scope_denied',
+          `the grant of connection ${connectionId} covers no resource type a sync can read ` +
+            `(granted: ${connection.grantedScopes.join(' ') || 'nothing'}); connect the patient again and allow access to the record`,
+          { details: { outcome: 'nothing_granted' } },
+        );
+      }
       const ctx: RunContext = {
         store,
         fhir,
         clock,
+        timers,
         logger,
         target,
         base: parseBase(target.base, target.allowHttp),
         plan,
         wanted: new Set(plan.referenceTypes),
+        readable: new Set(plan.readable),
         checkpoints: new Map(),
         state,
         signal: controller.signal,
         policy,
         maxPageBytes: options.maxPageBytes ?? 64 * 1024 * 1024,
         maxPagesPerSearch: options.maxPagesPerSearch ?? 10_000,
+        requestTimeoutMs,
+        typeDeadlineMs,
+        refusals: await loadRefusals(store, target.base, clock.now(), refusalTtlMs),
       };
       await execute(ctx, controller, requested);
-      return await complete(state);
+      return await complete(state, requested, runOptions.attempt);
     } catch (caught) {
-      await fail(state, outer?.aborted ? outer.reason : caught, outer?.aborted === true);
-      throw outer?.aborted ? outer.reason : caught;
+      const error = outer?.aborted ? outer.reason : caught;
+      await fail(state, error, outer?.aborted === true, runOptions.attempt);
+      throw error;
     } finally {
       outer?.removeEventListener('abort', onAbort);
     }
   }
 
-  async function complete(state: RunState): Promise<SyncResult> {
+  async function complete(
+    state: RunState,
+    requested: SyncRunMode,
+    attempt: SyncAttempt | undefined,
+  ): Promise<SyncResult> {
+    const outcome = runOutcome(state.types);
+    const notes = describeTypes(state.types);
+    if (outcome === 'failed') {
+      throw new BridgeError(
+        'upstream_error',
+        `no type of the record completed: ${notes.join('; ')}`,
+        {
+          status: 502,
+        },
+      );
+    }
     const finishedAt = clock.now();
-    const { runId, connectionId, totals, skipped } = state;
-    await store.sync.updateRun(runId, {
-      status: 'completed',
-      finishedAt,
-      progress: state.types,
-      result: { mode: state.mode, totals, skipped },
-      updatedAt: finishedAt,
-    });
-    await events.emit('sync.completed', connectionId, {
-      runId,
-      mode: state.mode,
-      resources: totals.resources,
-      inserted: totals.inserted,
-      updated: totals.updated,
-      deleted: totals.deleted,
-      calls: totals.calls,
-      durationMs: finishedAt - state.startedAt,
-    });
-    state.report();
-    return {
+    const { runId, connectionId, skipped } = state;
+    const totals = state.totals;
+    const retrying =
+      outcome === 'partial' &&
+      hasRetryableTypes(state.types) &&
+      attempt !== undefined &&
+      attempt.number < attempt.max;
+    const result: SyncResult = {
       runId,
       connectionId,
       status: 'completed',
+      outcome,
       mode: state.mode,
+      requestedMode: requested,
       startedAt: state.startedAt,
       finishedAt,
       types: state.types,
       totals,
       skipped,
+      notes,
+      retrying,
     };
+    await store.sync.updateRun(runId, {
+      status: 'completed',
+      outcome,
+      finishedAt,
+      progress: state.types,
+      result: { outcome, mode: state.mode, requestedMode: requested, totals, skipped, notes },
+      updatedAt: finishedAt,
+    });
+    const counts = {
+      runId,
+      outcome,
+      mode: state.mode,
+      requestedMode: requested,
+      resources: totals.resources,
+      inserted: totals.inserted,
+      updated: totals.updated,
+      unchanged: totals.unchanged,
+      deleted: totals.deleted,
+      calls: totals.calls,
+      types: typeOutcomes(state.types),
+    };
+    if (retrying && attempt) {
+      await events.emit('sync.retrying', connectionId, {
+        ...counts,
+        attempt: attempt.number,
+        maxAttempts: attempt.max,
+        error: notes.join('; '),
+      });
+    } else {
+      await events.emit('sync.completed', connectionId, {
+        ...counts,
+        durationMs: finishedAt - state.startedAt,
+      });
+    }
+    state.report();
+    return result;
   }
 
-  /** Marks the run failed (or cancelled) and says so in the outbox; what was stored stays. */
-  async function fail(state: RunState, error: unknown, cancelled: boolean): Promise<void> {
+  /**
+   * Marks the run failed (or cancelled) and says so in the outbox: `sync.retrying` when another
+   * attempt follows, else `sync.failed` with `final: true`. What was stored stays.
+   */
+  async function fail(
+    state: RunState,
+    error: unknown,
+    cancelled: boolean,
+    attempt: SyncAttempt | undefined,
+  ): Promise<void> {
     const finishedAt = clock.now();
-    const { runId, connectionId, totals, skipped } = state;
+    const { runId, connectionId, skipped } = state;
     for (const t of Object.values(state.types)) {
       if (t.status === 'running' || t.status === 'pending')
         t.status = cancelled ? 'pending' : 'failed';
     }
-    const reason = cancelled ? 'cancelled' : isBridgeError(error) ? error.code : 'internal';
+    const nothingGranted = isBridgeError(error) && error.details?.outcome === 'nothing_granted';
+    const outcome: SyncRunOutcome = nothingGranted ? 'nothing_granted' : 'failed';
+    const reason = cancelled
+      ? 'cancelled'
+      : nothingGranted
+        ? 'nothing_granted'
+        : isBridgeError(error)
+          ? error.code
+          : 'internal';
     const message = error instanceof Error ? error.message : String(error);
     if (!cancelled && !isBridgeError(error)) {
       logger.error({ err: error, connectionId, runId }, 'sync failed unexpectedly');
     }
+    const totals = state.totals;
     await store.sync.updateRun(runId, {
       status: cancelled ? 'cancelled' : 'failed',
+      outcome: cancelled ? null : outcome,
       finishedAt,
       progress: state.types,
       result: { mode: state.mode, totals, skipped },
@@ -322,15 +461,71 @@ export function createSyncEngine(
       updatedAt: finishedAt,
     });
     if (!cancelled) {
-      // The vault has already emitted `connection.revoked` when that is the cause.
-      await events.emit('sync.failed', connectionId, {
+      const retrying =
+        attempt !== undefined && attempt.number < attempt.max && isRetryableSyncFailure(error);
+      const data = {
         runId,
+        outcome,
         reason,
         error: message,
+        mode: state.mode,
         resources: totals.resources,
-      });
+        inserted: totals.inserted,
+        updated: totals.updated,
+        deleted: totals.deleted,
+        calls: totals.calls,
+        types: typeOutcomes(state.types),
+      };
+      // The vault has already emitted `connection.revoked` when that is the cause.
+      if (retrying && attempt) {
+        await events.emit('sync.retrying', connectionId, {
+          ...data,
+          attempt: attempt.number,
+          maxAttempts: attempt.max,
+        });
+      } else {
+        await events.emit('sync.failed', connectionId, {
+          ...data,
+          final: true,
+          attempts: attempt?.number ?? 1,
+        });
+      }
     }
     state.report();
+  }
+
+  async function abandon(
+    connectionId: string,
+    runId: string,
+    failure: { reason: string; error: string; attempts: number },
+  ): Promise<void> {
+    const run = await store.sync.getRun(runId);
+    const now = clock.now();
+    if (run && run.status === 'running') {
+      await store.sync.updateRun(runId, {
+        status: 'failed',
+        outcome: 'failed',
+        finishedAt: now,
+        reason: failure.reason,
+        error: failure.error,
+        updatedAt: now,
+      });
+    }
+    const totals = totalsOf(run?.progress ?? {});
+    await events.emit('sync.failed', connectionId, {
+      runId,
+      outcome: 'failed',
+      reason: failure.reason,
+      error: failure.error,
+      resources: totals.resources,
+      inserted: totals.inserted,
+      updated: totals.updated,
+      deleted: totals.deleted,
+      calls: totals.calls,
+      types: typeOutcomes(run?.progress ?? {}),
+      final: true,
+      attempts: failure.attempts,
+    });
   }
 
   return {
@@ -339,5 +534,6 @@ export function createSyncEngine(
       return planFor(connection, await deps.fhirTarget(connectionId));
     },
     run,
+    abandon,
   };
 }

@@ -89,6 +89,7 @@ export function findReferences(
   base: PracticeBase,
   wanted: ReadonlySet<string>,
   attachments: boolean,
+  follow?: { elements: readonly string[]; readable: ReadonlySet<string> },
 ): Found {
   const references = new Map<string, ReferenceNote>();
   const skipped: Skip[] = [];
@@ -127,6 +128,16 @@ export function findReferences(
     }
   };
   visit('', resource);
+  // References worth following although their type is searched (DiagnosticReport.result).
+  for (const element of follow?.elements ?? []) {
+    const value = resource[element];
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const reference = (item as Json | null | undefined)?.reference;
+      if (typeof reference !== 'string') continue;
+      const ref = localReference(base, reference);
+      if (ref && follow?.readable.has(ref.type)) references.set(`${ref.type}/${ref.id}`, ref);
+    }
+  }
   references.delete(owner);
   return { references: [...references.values()], skipped };
 }

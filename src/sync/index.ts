@@ -5,6 +5,8 @@ export {
 } from './binary.ts';
 export {
   createSyncEngine,
+  type RunPassMode,
+  type SyncAttempt,
   type SyncEngine,
   type SyncEngineDeps,
   type SyncEngineOptions,
@@ -20,5 +22,10 @@ export {
   exportManifest,
   ndjsonChunks,
 } from './export.ts';
+export {
+  describeTypes,
+  isRetryableSyncFailure,
+  typeOutcomes,
+} from './outcomes.ts';
 export { KNOWN_TYPES, type PlannedSearch, planSync, type SyncPlan } from './plan.ts';
 export { SYNC_PROFILES, type SyncProfile, syncProfileFor } from './profiles.ts';

@@ -117,6 +117,10 @@ export function pageResources(text: string, bundle: Bundle, what: string): PageR
 export interface PageReadOptions {
   signal?: AbortSignal;
   maxPageBytes: number;
+  /** Per attempt (the client's default when absent). */
+  timeoutMs?: number;
+  /** Epoch ms: no retry is started that would end after it. */
+  deadline?: number;
 }
 
 /** Reads the page at `path` (relative to the base) through the FHIR client. */
@@ -131,6 +135,8 @@ export async function readPage(
   const res = await fhir.request(target, path, {
     priority: 'background',
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
   });
   const date = Date.parse(res.headers.get('date') ?? '');
   const text = await readCapped(res, options.maxPageBytes, what, options.signal);

@@ -73,6 +73,8 @@ export async function preparePasses(
   requested: SyncRunMode,
   now: number,
   fullEveryMs: number,
+  /** Types this run already ended (a retry of the run): their checkpoints stay as they are. */
+  keep: ReadonlySet<string> = new Set(),
 ): Promise<PreparedPasses> {
   const existing = new Map(
     (await store.sync.checkpoints(plan.connectionId)).map((c) => [c.searchKey, c]),
@@ -83,8 +85,14 @@ export async function preparePasses(
   const checkpoints = new Map<string, SyncCheckpoint>();
   const changed: SyncCheckpoint[] = [];
   let startsFull = false;
-  for (const searches of byType.values()) {
+  for (const [type, searches] of byType) {
     const previous = searches.map((s) => existing.get(s.key));
+    if (keep.has(type) && previous.every((c) => c !== undefined)) {
+      for (const [i, search] of searches.entries()) {
+        checkpoints.set(search.key, previous[i] as SyncCheckpoint);
+      }
+      continue;
+    }
     const open = previous.find((c) => c?.status === 'pending' || c?.status === 'running');
     const resume = open !== undefined && !(requested === 'full' && open.mode === 'incremental');
     const mode =

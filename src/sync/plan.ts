@@ -70,6 +70,10 @@ export interface SyncPlan {
   referenceTypes: string[];
   /** Whether attachments are fetched as Binary (Binary read granted). */
   attachments: boolean;
+  /** Per searched type, the elements whose references are followed (profile `follow`). */
+  follow: Readonly<Record<string, readonly string[]>>;
+  /** Every type the grant allows reading (a followed reference must name one of them). */
+  readable: string[];
   /** Every type of the plan, searched types first (Patient leading), for progress. */
   types: string[];
 }
@@ -133,8 +137,10 @@ export function planSync(input: PlanInput): SyncPlan {
   const searches: PlannedSearch[] = [];
   const searchedTypes: string[] = [];
   const referenceTypes: string[] = [];
+  const readable: string[] = [];
   for (const type of [...candidates].sort(typeOrder)) {
     const access = accessFor(scopes, type);
+    if (access.read !== 'none') readable.push(type);
     const profileSearches = withCompleteness(
       profile.searchesFor(type, patientId),
       input.sync.completeness?.[type],
@@ -163,6 +169,10 @@ export function planSync(input: PlanInput): SyncPlan {
     searches,
     referenceTypes,
     attachments: referenceTypes.includes('Binary'),
+    follow: Object.fromEntries(
+      Object.entries(input.sync.follow ?? {}).filter(([type]) => searchedTypes.includes(type)),
+    ),
+    readable,
     types: [...searchedTypes, ...referenceTypes],
   };
 }

@@ -18,7 +18,15 @@ export interface SyncProfile {
    * live read), each merged over the profile's search for the type (patient kept).
    */
   completeness?: Readonly<Record<string, readonly SearchParams[]>>;
+  /**
+   * References worth following although their type is searched: per type, the elements whose
+   * references are read when the searches did not bring the resource. A DiagnosticReport's
+   * `result` may name Observations in no category the searches ask for.
+   */
+  follow?: Readonly<Record<string, readonly string[]>>;
 }
+
+const FOLLOW: SyncProfile['follow'] = { DiagnosticReport: ['result'] };
 
 /**
  * CareTeam status (FHIR R4 ValueSet care-team-status). healow refuses a CareTeam search without
@@ -35,9 +43,10 @@ export const SYNC_PROFILES: Readonly<Record<VendorName, SyncProfile>> = {
     maxPageSize: 200,
     incremental: '_lastUpdated',
     completeness: { CareTeam: CARE_TEAM_STATUSES.map((status) => ({ status })) },
+    follow: FOLLOW,
   },
   // Plain R4 servers: `_lastUpdated` is a common search parameter of every resource (R4 §3.1.1.5).
-  generic: { maxPageSize: 200, incremental: '_lastUpdated' },
+  generic: { maxPageSize: 200, incremental: '_lastUpdated', follow: FOLLOW },
 };
 
 export function syncProfileFor(

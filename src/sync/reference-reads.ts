@@ -1,6 +1,9 @@
 // Resources read by reference after the searches: what the record points at and cannot be
-// searched per patient (Practitioner, Organization, Location, Medication...), and attachments as
-// Binary. Each is read once (the store keys them), and what they point at in turn joins the queue.
+// searched per patient (Practitioner, Organization, Location, Medication...), attachments as
+// Binary, and the references the profile follows although their type is searched
+// (DiagnosticReport.result: Observations in no category the searches ask for). Each is read once
+// (the store keys them), and what they point at in turn joins the queue. A read the server fails
+// costs that read (it stays pending for the next run), never the run.
 import { isBridgeError } from '../common/errors.ts';
 import type { SyncReference } from '../store/port.ts';
 import { checkDeclared, readAttachment } from './binary.ts';
@@ -9,34 +12,41 @@ import { parseJson, readCapped } from './pages.ts';
 import { runPool } from './pool.ts';
 import { compactJson } from './raw-json.ts';
 import type { RunContext } from './run-state.ts';
+import { isTypeFailure } from './type-pass.ts';
 
 const BATCH = 100;
 /** Answers that end one read, not the sync: not allowed, never there, deleted. */
 const PASSING = new Set([403, 404, 410]);
+const NOT_ALLOWED = 'the granted scopes do not allow reading it';
 
 type ReadOutcome =
   | { status: 'read'; resource: Json; json: string }
-  | { status: 'skipped'; reason: string };
+  | { status: 'skipped'; reason: string }
+  /** A searched type's resource that a search already brought: no call. */
+  | { status: 'known' };
 
 async function readOne(ctx: RunContext, ref: SyncReference): Promise<ReadOutcome> {
   const { state, signal, target } = ctx;
-  if (!ctx.wanted.has(ref.type)) {
-    return { status: 'skipped', reason: 'the granted scopes do not allow reading it' };
+  const followed = !ctx.wanted.has(ref.type);
+  if (followed && !ctx.readable.has(ref.type)) return { status: 'skipped', reason: NOT_ALLOWED };
+  if (followed) {
+    const stored = await ctx.store.resources.get(ctx.plan.connectionId, ref.type, ref.id);
+    // Rows a search brought are that search's to keep current; a row an earlier read brought
+    // is read again.
+    if (stored && stored.source !== 'read') return { status: 'known' };
   }
+  const options = { priority: 'background' as const, signal, timeoutMs: ctx.requestTimeoutMs };
   if (ref.type === 'Binary') {
     const declared = checkDeclared(ctx.policy, ref);
     if (declared) return { status: 'skipped', reason: declared };
-    state.totals.calls++;
+    state.call(ref.type);
     return readAttachment(ctx.fhir, target, ref.id, ctx.policy, signal);
   }
   const what = `GET ${ref.type}/${ref.id}`;
   let text: string;
   try {
-    state.totals.calls++;
-    const res = await ctx.fhir.request(target, `${ref.type}/${ref.id}`, {
-      priority: 'background',
-      signal,
-    });
+    state.call(ref.type);
+    const res = await ctx.fhir.request(target, `${ref.type}/${ref.id}`, options);
     text = await readCapped(res, ctx.maxPageBytes, what, signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
@@ -55,12 +65,19 @@ async function readOne(ctx: RunContext, ref: SyncReference): Promise<ReadOutcome
 async function readReference(ctx: RunContext, ref: SyncReference): Promise<void> {
   const { state, store, plan, clock } = ctx;
   const progress = state.typeProgress(ref.type);
-  progress.status = 'running';
+  if (progress.status === 'pending') progress.status = 'running';
   const outcome = await readOne(ctx, ref);
   const now = clock.now();
+  if (outcome.status === 'known') {
+    await store.sync.resolveReference(plan.connectionId, ref.type, ref.id, {
+      status: 'done',
+      at: now,
+    });
+    return;
+  }
   if (outcome.status === 'skipped') {
-    if (outcome.reason !== 'the granted scopes do not allow reading it') progress.pages++;
-    state.totals.referencesSkipped++;
+    if (outcome.reason !== NOT_ALLOWED) progress.pages++;
+    progress.skipped = (progress.skipped ?? 0) + 1;
     state.skip({ what: `${ref.type}/${ref.id}`, reason: outcome.reason });
     await store.sync.resolveReference(plan.connectionId, ref.type, ref.id, {
       status: 'skipped',
@@ -73,20 +90,18 @@ async function readReference(ctx: RunContext, ref: SyncReference): Promise<void>
   for (const s of found.skipped) state.skip(s);
   progress.pages++;
   progress.resources++;
-  state.totals.resources++;
-  state.totals.referencesRead++;
-  state.count(
-    await store.resources.savePage({
-      connectionId: plan.connectionId,
-      practiceBase: ctx.target.base,
-      fetchedAt: now,
-      source: 'read',
-      sweep: null,
-      resources: [toResourceWrite(outcome.resource, outcome.json)],
-      references: found.references,
-      run: { id: state.runId, progress: state.types, updatedAt: now },
-    }),
-  );
+  progress.read = (progress.read ?? 0) + 1;
+  const written = await store.resources.savePage({
+    connectionId: plan.connectionId,
+    practiceBase: ctx.target.base,
+    fetchedAt: now,
+    source: 'read',
+    sweep: null,
+    resources: [toResourceWrite(outcome.resource, outcome.json)],
+    references: found.references,
+    run: { id: state.runId, progress: state.types, updatedAt: now },
+  });
+  state.count(ref.type, written);
   await store.sync.resolveReference(plan.connectionId, ref.type, ref.id, {
     status: 'done',
     at: now,
@@ -94,15 +109,36 @@ async function readReference(ctx: RunContext, ref: SyncReference): Promise<void>
   state.report();
 }
 
-/** Reads every pending reference, in batches, until none is left (new ones included). */
+/**
+ * Reads every pending reference, in batches, until none is left (new ones included). A read the
+ * server fails marks its type `failed` and stays pending; the others go on.
+ */
 export async function readReferences(
   ctx: RunContext,
   controller: AbortController,
   concurrency: number,
 ): Promise<void> {
+  const failed = new Set<string>();
   for (;;) {
-    const batch = await ctx.store.sync.pendingReferences(ctx.plan.connectionId, BATCH);
+    const batch = (
+      await ctx.store.sync.pendingReferences(ctx.plan.connectionId, BATCH + failed.size)
+    ).filter((ref) => !failed.has(`${ref.type}/${ref.id}`));
     if (batch.length === 0) return;
-    await runPool(batch, concurrency, controller, (ref) => readReference(ctx, ref));
+    await runPool(batch, concurrency, controller, async (ref) => {
+      try {
+        await readReference(ctx, ref);
+      } catch (error) {
+        if (ctx.signal.aborted || !isTypeFailure(error)) throw error;
+        failed.add(`${ref.type}/${ref.id}`);
+        const progress = ctx.state.typeProgress(ref.type);
+        progress.outcome = 'failed';
+        progress.status = 'failed';
+        progress.reason = `${failed.size} read${failed.size === 1 ? '' : 's'} failed, the last: ${(error as Error).message}`;
+        ctx.logger.warn(
+          { connectionId: ctx.plan.connectionId, type: ref.type, err: error },
+          'a read by reference failed',
+        );
+      }
+    });
   }
 }

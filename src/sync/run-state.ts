@@ -1,5 +1,8 @@
-// What one sync run carries while it goes: per-type progress, totals, what it skipped, and the
-// context every step of the run reads (target, plan, checkpoints, abort signal).
+// What one sync run carries while it goes: per-type progress and outcome, totals, what it
+// skipped, and the context every step of the run reads (target, plan, checkpoints, signal).
+// Counts live per type and are saved with every page, so a run resumed after a failed attempt
+// or a crash adds to them instead of starting from zero: the totals of the end are exact.
+import type { Timers } from '../budget/timers.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { FhirClient, FhirTarget } from '../fhir/index.ts';
@@ -14,13 +17,17 @@ import type {
 import type { AttachmentPolicy } from './binary.ts';
 import type { Skip } from './extract.ts';
 import type { SyncPlan } from './plan.ts';
+import type { Refusals } from './refusals.ts';
+
+/** The passes a run made: all full, all incremental, or some of each. */
+export type RunPassMode = SyncPassMode | 'mixed';
 
 /** What a run reports while it goes (after every page) and what its job keeps. */
 export interface SyncProgress {
   runId: string;
   connectionId: string;
-  /** `full` when any type runs a full pass, else `incremental`. */
-  mode: SyncPassMode;
+  /** The passes of the types that ran a pass so far. */
+  mode: RunPassMode;
   types: Record<string, TypeProgress>;
   startedAt: number;
 }
@@ -42,9 +49,9 @@ export interface SyncTotals {
 
 const MAX_SKIPS = 100;
 
-export class RunState {
-  readonly types: Record<string, TypeProgress> = {};
-  readonly totals: SyncTotals = {
+/** The totals of a run: the sums of its types' counts. */
+export function totalsOf(types: Readonly<Record<string, TypeProgress>>): SyncTotals {
+  const totals: SyncTotals = {
     resources: 0,
     inserted: 0,
     updated: 0,
@@ -55,8 +62,30 @@ export class RunState {
     referencesRead: 0,
     referencesSkipped: 0,
   };
+  for (const t of Object.values(types)) {
+    totals.resources += t.resources;
+    totals.pages += t.pages;
+    totals.inserted += t.inserted ?? 0;
+    totals.updated += t.updated ?? 0;
+    totals.unchanged += t.unchanged ?? 0;
+    totals.deleted += t.deleted ?? 0;
+    totals.calls += t.calls ?? 0;
+    totals.referencesRead += t.read ?? 0;
+    totals.referencesSkipped += t.skipped ?? 0;
+  }
+  return totals;
+}
+
+/** The run's mode from its types' passes; `incremental` when no type ran a pass. */
+export function modeOf(types: Readonly<Record<string, TypeProgress>>): RunPassMode {
+  const modes = new Set(Object.values(types).flatMap((t) => (t.mode ? [t.mode] : [])));
+  if (modes.size > 1) return 'mixed';
+  return modes.has('full') ? 'full' : 'incremental';
+}
+
+export class RunState {
+  readonly types: Record<string, TypeProgress>;
   readonly skipped: Skip[] = [];
-  mode: SyncPassMode = 'incremental';
 
   constructor(
     readonly runId: string,
@@ -64,7 +93,11 @@ export class RunState {
     readonly startedAt: number,
     private readonly logger: Logger,
     private readonly listener?: (progress: SyncProgress) => void,
-  ) {}
+    /** The progress an earlier attempt of this run saved (a retry goes on from it). */
+    resumed: Record<string, TypeProgress> = {},
+  ) {
+    this.types = structuredClone(resumed);
+  }
 
   typeProgress(type: string): TypeProgress {
     let progress = this.types[type];
@@ -73,6 +106,20 @@ export class RunState {
       this.types[type] = progress;
     }
     return progress;
+  }
+
+  get totals(): SyncTotals {
+    return totalsOf(this.types);
+  }
+
+  get mode(): RunPassMode {
+    return modeOf(this.types);
+  }
+
+  /** One upstream request made for `type`. */
+  call(type: string): void {
+    const p = this.typeProgress(type);
+    p.calls = (p.calls ?? 0) + 1;
   }
 
   /** Keeps the first 100 skips for the result; every one is logged. */
@@ -84,10 +131,11 @@ export class RunState {
     );
   }
 
-  count(result: PageWriteResult): void {
-    this.totals.inserted += result.inserted;
-    this.totals.updated += result.updated;
-    this.totals.unchanged += result.unchanged;
+  count(type: string, result: PageWriteResult): void {
+    const p = this.typeProgress(type);
+    p.inserted = (p.inserted ?? 0) + result.inserted;
+    p.updated = (p.updated ?? 0) + result.updated;
+    p.unchanged = (p.unchanged ?? 0) + result.unchanged;
   }
 
   progress(): SyncProgress {
@@ -116,17 +164,27 @@ export interface RunContext {
   store: Store;
   fhir: FhirClient;
   clock: Clock;
+  timers: Timers;
   logger: Logger;
   target: FhirTarget;
   base: PracticeBase;
   plan: SyncPlan;
   /** Types read by reference (the plan's), as a set. */
   wanted: ReadonlySet<string>;
+  /** Types a followed reference may name (the grant allows reading them). */
+  readable: ReadonlySet<string>;
   /** Where each search of the run stands (updated as pages are written). */
   checkpoints: Map<string, SyncCheckpoint>;
   state: RunState;
+  /** The run's signal: aborted when the run stops (the caller, or a failure that ends it). */
   signal: AbortSignal;
   policy: AttachmentPolicy;
   maxPageBytes: number;
   maxPagesPerSearch: number;
+  /** Per attempt of each upstream request. */
+  requestTimeoutMs: number;
+  /** How long one type's searches may take in one run. */
+  typeDeadlineMs: number;
+  /** What this practice refused, remembered across syncs. */
+  refusals: Refusals;
 }

@@ -3,7 +3,7 @@
 // one page deep however large the record is.
 import { BridgeError, isBridgeError } from '../common/errors.ts';
 import type { ReferenceNote, SyncCheckpoint } from '../store/port.ts';
-import { findReferences, toResourceWrite } from './extract.ts';
+import { findReferences, type Json, toResourceWrite } from './extract.ts';
 import { incrementalParam, nextHighWater } from './high-water.ts';
 import { type Page, readPage } from './pages.ts';
 import type { PlannedSearch } from './plan.ts';
@@ -45,7 +45,7 @@ export function firstPagePath(
 /** The checkpoint after `page`: one page more, the pass's marks, the new mark when done. */
 export function advance(
   checkpoint: SyncCheckpoint,
-  page: Page,
+  page: Pick<Page, 'next' | 'serverTime'>,
   lastUpdated: Array<number | null>,
   now: number,
 ): SyncCheckpoint {
@@ -72,9 +72,22 @@ export function advance(
   return next;
 }
 
-/** Runs one search of the pass to its last page (or to `skipped` when the server refuses it). */
-export async function runSearch(ctx: RunContext, search: PlannedSearch): Promise<void> {
-  const { state, store, signal, target, base, plan } = ctx;
+/** How a search ended: its last page read, or refused on its first page (the caller decides). */
+export type SearchEnd = { status: 'done' } | { status: 'refused'; error: BridgeError };
+
+/** Where one search runs: the type's signal (its deadline) and the instant that deadline falls. */
+export interface SearchBounds {
+  signal: AbortSignal;
+  deadline: number;
+}
+
+/** Runs one search of the pass to its last page, or returns the server's refusal of it. */
+export async function runSearch(
+  ctx: RunContext,
+  search: PlannedSearch,
+  { signal, deadline }: SearchBounds,
+): Promise<SearchEnd> {
+  const { state, target, base, plan } = ctx;
   let checkpoint = ctx.checkpoints.get(search.key) as SyncCheckpoint;
   const progress = state.typeProgress(search.type);
   progress.status = 'running';
@@ -101,9 +114,11 @@ export async function runSearch(ctx: RunContext, search: PlannedSearch): Promise
     seen.add(path);
     let page: Page;
     try {
-      state.totals.calls++;
+      state.call(search.type);
       page = await readPage(ctx.fhir, target, base, path, {
         signal,
+        deadline,
+        timeoutMs: ctx.requestTimeoutMs,
         maxPageBytes: ctx.maxPageBytes,
       });
     } catch (error) {
@@ -121,57 +136,64 @@ export async function runSearch(ctx: RunContext, search: PlannedSearch): Promise
         continue;
       }
       if (checkpoint.pagesDone === 0 && isRejectedSearch(error)) {
-        checkpoint = {
-          ...checkpoint,
-          status: 'skipped',
-          nextLink: null,
-          reason: error.message,
-          updatedAt: ctx.clock.now(),
-        };
-        ctx.checkpoints.set(search.key, checkpoint);
-        await store.sync.putCheckpoints([checkpoint]);
-        state.skip({ what: search.key, reason: error.message });
-        return;
+        return { status: 'refused', error };
       }
       throw error;
     }
     resuming = false;
 
     const now = ctx.clock.now();
-    const writes = page.resources.map((r) => toResourceWrite(r.resource, r.json));
-    const references = new Map<string, ReferenceNote>();
-    for (const r of page.resources) {
-      const found = findReferences(r.resource, base, ctx.wanted, plan.attachments);
-      for (const ref of found.references) references.set(`${ref.type}/${ref.id}`, ref);
-      for (const s of found.skipped) state.skip(s);
-    }
     checkpoint = advance(
       checkpoint,
       page,
-      writes.map((w) => w.lastUpdatedMs),
+      page.resources.map((r) => toResourceWrite(r.resource, r.json).lastUpdatedMs),
       now,
     );
-    ctx.checkpoints.set(search.key, checkpoint);
-    progress.resources += writes.length;
-    progress.pages += 1;
-    state.totals.resources += writes.length;
-    state.totals.pages += 1;
-    state.count(
-      await store.resources.savePage({
-        connectionId: plan.connectionId,
-        practiceBase: target.base,
-        fetchedAt: now,
-        source: search.key,
-        // Only a full pass stamps what it saw: the diff at its end looks for the unstamped.
-        sweep: checkpoint.mode === 'full' ? checkpoint.sweep : null,
-        resources: writes,
-        references: [...references.values()],
-        checkpoint,
-        run: { id: state.runId, progress: state.types, updatedAt: now },
-      }),
-    );
-    state.report();
-    if (page.next === undefined) return;
+    await savePage(ctx, search, checkpoint, page.resources, now);
+    if (page.next === undefined) return { status: 'done' };
     path = page.next;
   }
+}
+
+/** Writes one page's resources, the references they name and the search's checkpoint at once. */
+export async function savePage(
+  ctx: RunContext,
+  search: PlannedSearch,
+  checkpoint: SyncCheckpoint,
+  resources: ReadonlyArray<{ resource: Json; json: string }>,
+  now: number,
+): Promise<void> {
+  const { state, store, target, base, plan } = ctx;
+  const progress = state.typeProgress(search.type);
+  const writes = resources.map((r) => toResourceWrite(r.resource, r.json));
+  const references = new Map<string, ReferenceNote>();
+  const follow = plan.follow[search.type];
+  for (const r of resources) {
+    const found = findReferences(
+      r.resource,
+      base,
+      ctx.wanted,
+      plan.attachments,
+      follow ? { elements: follow, readable: ctx.readable } : undefined,
+    );
+    for (const ref of found.references) references.set(`${ref.type}/${ref.id}`, ref);
+    for (const s of found.skipped) state.skip(s);
+  }
+  ctx.checkpoints.set(search.key, checkpoint);
+  progress.resources += writes.length;
+  progress.pages += 1;
+  const result = await store.resources.savePage({
+    connectionId: plan.connectionId,
+    practiceBase: target.base,
+    fetchedAt: now,
+    source: search.key,
+    // Only a full pass stamps what it saw: the diff at its end looks for the unstamped.
+    sweep: checkpoint.mode === 'full' ? checkpoint.sweep : null,
+    resources: writes,
+    references: [...references.values()],
+    checkpoint,
+    run: { id: state.runId, progress: state.types, updatedAt: now },
+  });
+  state.count(search.type, result);
+  state.report();
 }

@@ -115,9 +115,13 @@ export function createJobRepository(db: Database): JobRepository {
   const failExhausted = db.prepare<[{ now: number }]>(
     `UPDATE jobs SET status = 'failed', finished_at = @now, updated_at = @now,
        last_error = 'its runner stopped without finishing (lease lapsed) on the last attempt',
-       lease_owner = NULL, lease_until = NULL
+       lease_owner = NULL, lease_until = NULL, failure_notice = 'lease_exhausted'
      WHERE status = 'running' AND lease_until < @now AND attempts >= max_attempts`,
   );
+  const noticed = db.prepare<[], JobRow>(
+    'SELECT * FROM jobs WHERE failure_notice IS NOT NULL ORDER BY finished_at, id',
+  );
+  const clearNotice = db.prepare<[string]>('UPDATE jobs SET failure_notice = NULL WHERE id = ?');
   const nextDue = db.prepare<
     [{ now: number; job_id: string | null; kinds: string | null }],
     { id: string }
@@ -221,7 +225,17 @@ export function createJobRepository(db: Database): JobRepository {
     },
   );
 
+  const takeLapsedFailures = db.transaction((now: number) => {
+    failExhausted.run({ now });
+    const rows = noticed.all();
+    for (const row of rows) clearNotice.run(row.id);
+    return rows.map(fromRow);
+  });
+
   return {
+    async takeLapsedFailures(now) {
+      return takeLapsedFailures.immediate(now);
+    },
     async insertUnique(job) {
       return insertUnique.immediate(job);
     },

@@ -1,7 +1,13 @@
 // The sync's own tables: `sync_checkpoints` (where each search stands), `sync_references`
 // (resources to read by reference) and `sync_runs`, with their row <-> record mappings.
 import type { Database } from 'better-sqlite3';
-import type { SyncCheckpoint, SyncReference, SyncRunRecord, SyncStateRepository } from '../port.ts';
+import type {
+  SyncCheckpoint,
+  SyncReference,
+  SyncRefusal,
+  SyncRunRecord,
+  SyncStateRepository,
+} from '../port.ts';
 import { guardWrite } from './constraints.ts';
 
 interface CheckpointRow {
@@ -105,6 +111,7 @@ interface RunRow {
   result: string | null;
   reason: string | null;
   error: string | null;
+  outcome: SyncRunRecord['outcome'] | null;
   updated_at: number;
 }
 
@@ -120,12 +127,22 @@ function runFromRow(r: RunRow): SyncRunRecord {
     result: r.result === null ? null : (JSON.parse(r.result) as Record<string, unknown>),
     reason: r.reason,
     error: r.error,
+    // Absent rather than null while the run has none, as for runs written before outcomes.
+    ...(r.outcome ? { outcome: r.outcome } : {}),
     updatedAt: r.updated_at,
   };
 }
 
 const RUN_COLUMNS =
-  'id, connection_id, mode, status, started_at, finished_at, progress, result, reason, error, updated_at';
+  'id, connection_id, mode, status, started_at, finished_at, progress, result, reason, error, outcome, updated_at';
+
+interface RefusalRow {
+  practice_base: string;
+  query: string;
+  reason: string;
+  refused_at: number;
+  expires_at: number;
+}
 
 export function createSyncStateRepository(db: Database): SyncStateRepository {
   const listCheckpoints = db.prepare<[string], CheckpointRow>(
@@ -148,7 +165,7 @@ export function createSyncStateRepository(db: Database): SyncStateRepository {
   );
   const insertRun = db.prepare(
     `INSERT INTO sync_runs (${RUN_COLUMNS}) VALUES (@id, @connection_id, @mode, @status,
-       @started_at, @finished_at, @progress, @result, @reason, @error, @updated_at)`,
+       @started_at, @finished_at, @progress, @result, @reason, @error, @outcome, @updated_at)`,
   );
   const getRun = db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM sync_runs WHERE id = ?`);
   const listRuns = db.prepare<[string, number], RunRow>(
@@ -160,7 +177,35 @@ export function createSyncStateRepository(db: Database): SyncStateRepository {
        updated_at = ? WHERE connection_id = ? AND id <> ? AND status = 'running'`,
   );
 
+  const liveRefusals = db.prepare<[string, number], RefusalRow>(
+    `SELECT * FROM sync_refusals WHERE practice_base = ? AND expires_at > ? ORDER BY query`,
+  );
+  const upsertRefusal = db.prepare(
+    `INSERT OR REPLACE INTO sync_refusals (practice_base, query, reason, refused_at, expires_at)
+     VALUES (@practice_base, @query, @reason, @refused_at, @expires_at)`,
+  );
+
   return {
+    async refusals(practiceBase, now) {
+      return liveRefusals.all(practiceBase, now).map(
+        (r): SyncRefusal => ({
+          practiceBase: r.practice_base,
+          query: r.query,
+          reason: r.reason,
+          refusedAt: r.refused_at,
+          expiresAt: r.expires_at,
+        }),
+      );
+    },
+    async putRefusal(r) {
+      upsertRefusal.run({
+        practice_base: r.practiceBase,
+        query: r.query,
+        reason: r.reason,
+        refused_at: r.refusedAt,
+        expires_at: r.expiresAt,
+      });
+    },
     async checkpoints(connectionId) {
       return listCheckpoints.all(connectionId).map(checkpointFromRow);
     },
@@ -199,6 +244,7 @@ export function createSyncStateRepository(db: Database): SyncStateRepository {
           result: run.result === null ? null : JSON.stringify(run.result),
           reason: run.reason,
           error: run.error,
+          outcome: run.outcome ?? null,
           updated_at: run.updatedAt,
         }),
       );
@@ -217,6 +263,7 @@ export function createSyncStateRepository(db: Database): SyncStateRepository {
         column('result', patch.result === null ? null : JSON.stringify(patch.result));
       if (patch.reason !== undefined) column('reason', patch.reason);
       if (patch.error !== undefined) column('error', patch.error);
+      if (patch.outcome !== undefined) column('outcome', patch.outcome);
       db.prepare(`UPDATE sync_runs SET ${sets.join(', ')} WHERE id = @id`).run(args);
     },
     async getRun(id) {
