@@ -99,7 +99,29 @@ describe('admin API', () => {
   it('changes quirks and refuses unknown ones', async () => {
     const patched = await (await sim.admin('PATCH', '/quirks', { retryAfterOn429: true })).json();
     expect(patched.retryAfterOn429).toBe(true);
-    expect(patched.observationNeedsCategory).toBe(true);
+    expect(patched.searchLastUpdated).toBe('refuse');
+    expect((await sim.admin('PATCH', '/quirks', { searchLastUpdated: 'maybe' })).status).toBe(400);
+    const accepted = await (
+      await sim.admin('PATCH', '/quirks', {
+        searchLastUpdated: 'accept',
+        searchPatientById: 'accept',
+        searchInclude: 'accept',
+        scopesSupported: 'wildcard-v2',
+      })
+    ).json();
+    expect(accepted).toMatchObject({
+      searchLastUpdated: 'accept',
+      searchPatientById: 'accept',
+      searchInclude: 'accept',
+      scopesSupported: 'wildcard-v2',
+      retryAfterOn429: true,
+    });
+    await sim.admin('PATCH', '/quirks', {
+      searchLastUpdated: 'refuse',
+      searchPatientById: 'refuse',
+      searchInclude: 'refuse',
+      scopesSupported: 'per-type',
+    });
     expect((await sim.admin('PATCH', '/quirks', { noSuchSwitch: true })).status).toBe(400);
     // A field left out keeps its value: it is not reset to its default.
     await sim.admin('PATCH', '/quirks', { refreshTokens: 'keep' });

@@ -9,7 +9,7 @@ import type { SigningKeys } from './auth/keys.ts';
 import { publicView, type RegistrationStore } from './auth/registrations.ts';
 import type { SimulatorContext } from './context.ts';
 import type { FaultInjector } from './faults.ts';
-import { quirksSchema, rateLimitSchema } from './options.ts';
+import { quirksSchema, rateLimitSchema, simulatorOptionsSchema } from './options.ts';
 
 /**
  * A PATCH body schema: every field optional and WITHOUT its default, so that a field left out
@@ -51,6 +51,7 @@ const revokeSchema = z
   });
 
 const shiftSchema = z.object({ ms: z.number().int() });
+const profileSchema = z.object({ profile: simulatorOptionsSchema.shape.profile.unwrap() });
 
 function badRequest(reply: FastifyReply, error: unknown): FastifyReply {
   const message =
@@ -141,6 +142,15 @@ export function registerAdminRoutes(admin: FastifyInstance, deps: AdminDeps): vo
     if (!parsed.success) return badRequest(reply, parsed.error);
     Object.assign(ctx.quirks, parsed.data);
     return ctx.quirks;
+  });
+
+  // The server profile: healow as observed, or a permissive generic SMART on FHIR server.
+  admin.get('/profile', () => ({ profile: ctx.options.profile }));
+  admin.patch('/profile', (request, reply) => {
+    const parsed = profileSchema.safeParse(request.body);
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    ctx.options.profile = parsed.data.profile;
+    return { profile: ctx.options.profile };
   });
 
   admin.get('/rate-limit', () => ctx.rateLimit);

@@ -23,15 +23,17 @@ export interface SimPractice {
 
 /** healow's quirks and the unconfirmed variants of the brief, each a switch. */
 export interface SimQuirks {
-  /** `Observation?patient=X` without `category` → 400 OperationOutcome. Default true. */
-  observationNeedsCategory: boolean;
-  /** CarePlan search without `category` → 400. Default true. */
-  carePlanNeedsCategory: boolean;
-  /** CareTeam search without `status` → 400. Default true. */
-  careTeamNeedsStatus: boolean;
+  /** `_lastUpdated` on a search: refused (400, the default) or accepted. */
+  searchLastUpdated: 'accept' | 'refuse';
+  /** `Patient?_id=`: refused (400, the default) or accepted. */
+  searchPatientById: 'accept' | 'refuse';
+  /** `_include` / `_revinclude`: refused (400, the default) or accepted. */
+  searchInclude: 'accept' | 'refuse';
+  /** `scopes_supported`: per type (default), `patient/*.read` or `patient/*.rs`. */
+  scopesSupported: 'per-type' | 'wildcard-v1' | 'wildcard-v2';
   /** An empty searchset has no `entry` array. Default true. */
   emptyBundleWithoutEntry: boolean;
-  /** `Bundle.total` is wrong (not the real count). Default true. */
+  /** The empty searchset's `total` is the `_count` asked, not 0. Default true. */
   wrongBundleTotal: boolean;
   /** `next` links and `fullUrl` point at http://fhir4.eclinicalworks.com/… Default true. */
   foreignLinks: boolean;
@@ -43,6 +45,8 @@ export interface SimQuirks {
   refreshTokens: 'rotate' | 'keep';
   /** Status of a refresh with a revoked grant: 400 invalid_grant (default) or 403. */
   revokedRefreshStatus: 400 | 403;
+  /** Serve and advertise an RFC 7009 `revocation_endpoint`. Default false: healow has none. */
+  revocationEndpoint: boolean;
   /** Include `patient` in the token response (default true); false → only fhirUser. */
   patientInTokenResponse: boolean;
   /** id_token `fhirUser` as an absolute URL (default) or relative (`Patient/123`). */

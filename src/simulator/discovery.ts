@@ -3,7 +3,8 @@
 // with the SMART `oauth-uris` extension (authorize and token only). The host root answers 400.
 
 import type { FastifyInstance } from 'fastify';
-import { EXTRA_LISTED_TYPES, PATIENT_READ_TYPES, SCOPES_SUPPORTED } from './auth/scopes.ts';
+import { REVOCATION_PATH } from './auth/revoke.ts';
+import { EXTRA_LISTED_TYPES, PATIENT_READ_TYPES, scopesSupported } from './auth/scopes.ts';
 import type { SimCapabilityStatement, SimDiscovery, SimQuirks, SimUrls } from './context.ts';
 import { fhirContentType } from './responses.ts';
 
@@ -29,11 +30,15 @@ const SEARCH_PARAMS: Record<string, string[]> = {
   Patient: ['_id'],
 };
 
-export function createDiscovery(urls: SimUrls): SimDiscovery {
+export function createDiscovery(urls: SimUrls, quirks: SimQuirks): SimDiscovery {
   return {
     smartConfiguration(practiceCode) {
-      // No revocation, introspection or registration endpoint: healow advertises none.
+      // No revocation, introspection or registration endpoint: healow advertises none. The
+      // revocation endpoint is a switch, for the servers that have one.
       return {
+        ...(quirks.revocationEndpoint
+          ? { revocation_endpoint: `${urls.origin()}${REVOCATION_PATH}` }
+          : {}),
         issuer: urls.fhirBase(practiceCode),
         jwks_uri: urls.jwks(),
         authorization_endpoint: urls.authorize(),
@@ -45,7 +50,7 @@ export function createDiscovery(urls: SimUrls): SimDiscovery {
           'client_secret_jwt',
         ],
         grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token'],
-        scopes_supported: [...SCOPES_SUPPORTED],
+        scopes_supported: [...scopesSupported(quirks.scopesSupported)],
         response_types_supported: ['code'],
         capabilities: [...SMART_CAPABILITIES],
         code_challenge_methods_supported: ['S256'],

@@ -34,6 +34,11 @@ export const faultSchema = z.object({
   timeout: z.boolean().default(false),
   malformedJson: z.boolean().default(false),
   dropConnection: z.boolean().default(false),
+  /**
+   * Apply the latency, the dropped connection or the timeout once the route has done its work:
+   * a refresh token is rotated and then its answer is held or lost (malformed JSON always is).
+   */
+  afterHandler: z.boolean().default(false),
   /** Apply to the next N matching calls, then remove the fault; forever when absent. */
   times: z.number().int().positive().optional(),
 });
@@ -79,6 +84,7 @@ export interface FaultInjector {
 declare module 'fastify' {
   interface FastifyRequest {
     simMalformedJson?: boolean;
+    simLateFault?: FaultSpec;
   }
 }
 
@@ -128,6 +134,11 @@ export function createFaultInjector(deps: { seed: string; quirks: SimQuirks }): 
         if (fault.times !== undefined && fault.hits >= fault.times) {
           faults = faults.filter((f) => f !== fault);
         }
+        if (fault.afterHandler) {
+          request.simLateFault = fault;
+          if (fault.malformedJson) request.simMalformedJson = true;
+          return;
+        }
         if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
         if (fault.dropConnection) {
           reply.hijack();
@@ -154,6 +165,18 @@ export function createFaultInjector(deps: { seed: string; quirks: SimQuirks }): 
         if (fault.malformedJson) request.simMalformedJson = true;
       });
       app.addHook('onSend', async (request, _reply, payload) => {
+        const late = request.simLateFault;
+        if (late) {
+          if (late.latencyMs > 0) await new Promise((r) => setTimeout(r, late.latencyMs));
+          const socket = request.raw.socket;
+          if (late.dropConnection) socket.destroy();
+          if (late.timeout && !socket.destroyed) {
+            // The work is done, the answer never leaves: until the client gives up (or close()).
+            held.add(socket);
+            await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+            held.delete(socket);
+          }
+        }
         if (!request.simMalformedJson) return payload;
         // A body cut in half: a valid start, never valid JSON.
         const text =

@@ -19,8 +19,12 @@ describe('simulator options', () => {
     expect(options.practices.length).toBeGreaterThanOrEqual(5);
     expect(new Set(options.practices.map((p) => p.code)).size).toBe(options.practices.length);
     expect(options.registrations.map((r) => r.clientId)).toEqual(['sim-demo-public']);
+    expect(options.profile).toBe('healow');
     expect(options.quirks).toMatchObject({
-      observationNeedsCategory: true,
+      searchLastUpdated: 'refuse',
+      searchPatientById: 'refuse',
+      searchInclude: 'refuse',
+      scopesSupported: 'per-type',
       retryAfterOn429: false,
       refreshTokens: 'rotate',
       revokedRefreshStatus: 400,

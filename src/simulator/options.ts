@@ -62,9 +62,14 @@ export type Registration = z.infer<typeof registrationSchema>;
 export type RegistrationInput = z.input<typeof registrationSchema>;
 
 export const quirksSchema = z.object({
-  observationNeedsCategory: z.boolean().default(true),
-  carePlanNeedsCategory: z.boolean().default(true),
-  careTeamNeedsStatus: z.boolean().default(true),
+  /** `_lastUpdated` on any search: healow's plain server may refuse it (unconfirmed). */
+  searchLastUpdated: z.enum(['accept', 'refuse']).default('refuse'),
+  /** `Patient?_id=`: may be refused (unconfirmed); `Patient/{id}` reads always work. */
+  searchPatientById: z.enum(['accept', 'refuse']).default('refuse'),
+  /** `_include` and `_revinclude`: may be refused (unconfirmed). */
+  searchInclude: z.enum(['accept', 'refuse']).default('refuse'),
+  /** What `scopes_supported` lists: one scope per type, or `patient/*.read`, or `patient/*.rs`. */
+  scopesSupported: z.enum(['per-type', 'wildcard-v1', 'wildcard-v2']).default('per-type'),
   emptyBundleWithoutEntry: z.boolean().default(true),
   wrongBundleTotal: z.boolean().default(true),
   foreignLinks: z.boolean().default(true),
@@ -72,6 +77,8 @@ export const quirksSchema = z.object({
   retryAfterOn429: z.boolean().default(false),
   refreshTokens: z.enum(['rotate', 'keep']).default('rotate'),
   revokedRefreshStatus: z.union([z.literal(400), z.literal(403)]).default(400),
+  /** Serve and advertise an RFC 7009 `revocation_endpoint` (healow advertises none). */
+  revocationEndpoint: z.boolean().default(false),
   patientInTokenResponse: z.boolean().default(true),
   fhirUserStyle: z.enum(['absolute', 'relative']).default('absolute'),
 });
@@ -97,6 +104,11 @@ export const simulatorOptionsSchema = z.object({
   registrations: z
     .array(registrationSchema)
     .default(() => [registrationSchema.parse(DEMO_REGISTRATION)]),
+  /**
+   * `healow`: the strict HAPI plain server healow is; `generic`: a permissive reference SMART on
+   * FHIR R4 server (every known search parameter, right totals, compact JSON, its own links).
+   */
+  profile: z.enum(['healow', 'generic']).default('healow'),
   quirks: quirksSchema.prefault({}),
   rateLimit: rateLimitSchema.prefault({}),
   /** The admin API under `/admin`: off unless asked for (tests and `npm start` turn it on). */

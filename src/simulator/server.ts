@@ -77,7 +77,7 @@ export async function createSimulatorServer<Data extends PatientDirectory>(
   const counters = createCounters(clock, rateLimit);
   const { grants, keys } = await createAuthState({ clock });
   const registrations = createRegistrationStore(options.registrations);
-  const discovery = createDiscovery(urls);
+  const discovery = createDiscovery(urls, quirks);
   const context: SimulatorContext<Data> = {
     options,
     clock,

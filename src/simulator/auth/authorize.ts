@@ -109,7 +109,7 @@ export function registerAuthorizeRoutes(app: FastifyInstance, deps: AuthDeps): v
     if (scopeParam === undefined) return fail('invalid_scope', 'scope is missing');
     const scopes = parseScope(scopeParam);
     if (scopes.length === 0) return fail('invalid_scope', 'scope is empty');
-    const unsupported = scopes.find((s) => !isSupportedScope(s));
+    const unsupported = scopes.find((s) => !isSupportedScope(s, ctx.quirks.scopesSupported));
     if (unsupported) return fail('invalid_scope', `scope ${unsupported} is not supported`);
     const notAllowed = registration.scopes && scopes.find((s) => !registration.scopes?.includes(s));
     if (notAllowed) return fail('invalid_scope', `scope ${notAllowed} is not allowed for this app`);

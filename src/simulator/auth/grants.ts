@@ -82,6 +82,11 @@ export interface GrantStore extends GrantLookup {
   retireRefreshToken(token: string): void;
   /** Revokes the patient's consent: access tokens stop at once, refreshes fail. Returns the count. */
   revoke(filter: RevokeFilter): number;
+  /**
+   * RFC 7009 revocation by a client of one of its own tokens: a refresh token ends its whole
+   * grant (§2.1), an access token only itself. False when the token is unknown or not the client's.
+   */
+  revokeToken(token: string, clientId: string): boolean;
   grants(): Grant[];
 }
 
@@ -174,6 +179,15 @@ export function createGrantStore(clock: SimClock): GrantStore {
         count += 1;
       }
       return count;
+    },
+    revokeToken(token, clientId) {
+      const refresh = refreshTokens.get(token);
+      const access = refresh ? undefined : accessTokens.get(token);
+      const grant = grants.get(refresh?.grantId ?? access?.grantId ?? '');
+      if (!grant || grant.clientId !== clientId) return false;
+      if (refresh) grant.revoked = true;
+      else accessTokens.delete(token);
+      return true;
     },
     grants: () => [...grants.values()],
     introspect(practiceCode, accessToken): SimGrant | undefined {

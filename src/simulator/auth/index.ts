@@ -12,6 +12,7 @@ import { createGrantStore, type GrantStore } from './grants.ts';
 import { createSigningKeys, type SigningKeys } from './keys.ts';
 import { createPendingStore } from './pending.ts';
 import type { RegistrationStore } from './registrations.ts';
+import { registerRevocationRoute } from './revoke.ts';
 import { registerTokenRoute } from './token.ts';
 
 export interface AuthServer {
@@ -67,6 +68,7 @@ export function createAuthServer(deps: {
     register(app) {
       registerAuthorizeRoutes(app, authDeps);
       registerTokenRoute(app, authDeps);
+      registerRevocationRoute(app, authDeps);
       app.get('/oauth/oauth2/jwks', (_request, reply) =>
         reply.type('application/json;charset=UTF-8').send(keys.jwks()),
       );

@@ -1,5 +1,7 @@
-// The scopes healow advertises in `scopes_supported` (brief: "Scopes"). Requesting anything else
-// fails the authorize step, so this list is also the authorize check.
+// The scopes healow advertises in `scopes_supported`. Requesting anything the list does not
+// cover fails the authorize step, so this list is also the authorize check.
+
+import { covers } from '../fhir/scopes.ts';
 
 /** Types the sandbox serves with patient read scopes (brief: "Scopes known to work"). */
 export const PATIENT_READ_TYPES = [
@@ -55,7 +57,7 @@ const CATEGORY_SCOPES = [
 
 export const IDENTITY_SCOPES = ['openid', 'fhirUser', 'offline_access', 'launch/patient'] as const;
 
-/** Every scope of healow's `scopes_supported`, v1 `.read` and v2 `.rs` forms. */
+/** Every scope of healow's per-type `scopes_supported`, v1 `.read` and v2 `.rs` forms. */
 export const SCOPES_SUPPORTED: readonly string[] = [
   ...IDENTITY_SCOPES,
   ...[...PATIENT_READ_TYPES, ...EXTRA_LISTED_TYPES].map((t) => `patient/${t}.read`),
@@ -63,10 +65,29 @@ export const SCOPES_SUPPORTED: readonly string[] = [
   ...CATEGORY_SCOPES,
 ];
 
-const supported = new Set(SCOPES_SUPPORTED);
+export type ScopesSupportedStyle = 'per-type' | 'wildcard-v1' | 'wildcard-v2';
 
-export function isSupportedScope(scope: string): boolean {
-  return supported.has(scope);
+/**
+ * `scopes_supported` in the style the switch picks: healow's per-type list, or what other servers
+ * advertise instead, one wildcard (`patient/*.read`, SMART v1; `patient/*.rs`, SMART v2).
+ */
+export function scopesSupported(style: ScopesSupportedStyle): readonly string[] {
+  switch (style) {
+    case 'per-type':
+      return SCOPES_SUPPORTED;
+    case 'wildcard-v1':
+      return [...IDENTITY_SCOPES, 'patient/*.read'];
+    case 'wildcard-v2':
+      return [...IDENTITY_SCOPES, 'patient/*.rs'];
+  }
+}
+
+/**
+ * Whether the authorize step takes `scope`: it is listed, or a listed scope covers it (a
+ * `patient/*.read` server takes `patient/Observation.read`), read as the SMART spec defines.
+ */
+export function isSupportedScope(scope: string, style: ScopesSupportedStyle = 'per-type'): boolean {
+  return scopesSupported(style).some((listed) => covers(listed, scope));
 }
 
 /** Splits a space-delimited `scope` parameter (RFC 6749 §3.3), dropping empty items and repeats. */

@@ -106,19 +106,56 @@ export function ageAt(chart: Chart, time: number): number {
   return (time - chart.birth) / MS.YEAR;
 }
 
-/** Adds `meta` (versionId, lastUpdated with the practice's offset), keeping `resourceType` and `id` first. */
+/**
+ * Adds `meta` (versionId, lastUpdated with the practice's offset) and, where the resource has
+ * none, a generated `text` narrative (healow sends one on every resource), keeping
+ * `resourceType`, `id`, `meta` and `text` first as HAPI does.
+ */
 export function withMeta(
   resource: FhirResource,
   versionId: number,
   lastUpdated: number,
   zone: UsTimeZone,
 ): FhirResource {
-  const { resourceType, id, meta, ...rest } = resource;
+  const { resourceType, id, meta, text, ...rest } = resource;
+  // Binary is no DomainResource: FHIR gives it no `text` element.
+  const narrative = text ?? (resourceType === 'Binary' ? undefined : generatedNarrative(resource));
   return {
     resourceType,
     id,
     meta: { ...meta, versionId: String(versionId), lastUpdated: formatInstant(lastUpdated, zone) },
+    ...(narrative === undefined ? {} : { text: narrative }),
     ...rest,
+  };
+}
+
+/** A short XHTML summary: the type, then the resource's own name for itself and its status. */
+export function generatedNarrative(resource: FhirResource): { status: 'generated'; div: string } {
+  const concept = (value: unknown): string | undefined => {
+    const cc = (Array.isArray(value) ? value[0] : value) as
+      | { text?: unknown; coding?: { display?: unknown }[] }
+      | undefined;
+    const label = cc?.text ?? cc?.coding?.[0]?.display;
+    return typeof label === 'string' ? label : undefined;
+  };
+  const name = (resource.name as { text?: unknown }[] | string | undefined) ?? undefined;
+  const label =
+    concept(resource.code) ??
+    concept(resource.type) ??
+    concept(resource.vaccineCode) ??
+    concept(resource.medicationCodeableConcept) ??
+    (typeof name === 'string'
+      ? name
+      : typeof name?.[0]?.text === 'string'
+        ? name[0].text
+        : undefined) ??
+    (typeof resource.description === 'string' ? resource.description : undefined) ??
+    concept((resource.description as unknown) ?? undefined) ??
+    '';
+  const status = typeof resource.status === 'string' ? ` (${resource.status})` : '';
+  return {
+    status: 'generated',
+    div: `<div xmlns="http://www.w3.org/1999/xhtml"><p><b>${escapeXml(resource.resourceType)}</b> ${escapeXml(String(label))}${escapeXml(status)}</p></div>`,
   };
 }
 

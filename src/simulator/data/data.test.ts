@@ -158,7 +158,8 @@ describe('generated charts', () => {
     const observations = ofType(chart, 'Observation') as Json[];
     const category = (o: Json) => o.category[0].coding[0].code;
     const vitals = observations.filter((o) => category(o) === 'vital-signs');
-    const labs = observations.filter((o) => category(o) === 'laboratory');
+    // Lab results: `laboratory`, and each panel's last test under eCW's `point-of-care` code.
+    const labs = observations.filter((o) => ['laboratory', 'point-of-care'].includes(category(o)));
     const social = observations.filter((o) => category(o) === 'social-history');
     expect(vitals.length).toBeGreaterThan(200);
     expect(labs.length).toBeGreaterThan(20);

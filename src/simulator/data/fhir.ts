@@ -18,9 +18,29 @@ export interface FhirResource {
   [key: string]: unknown;
 }
 
+/** A typed reference, as healow sends them: `type` beside `reference`. */
 export interface Reference {
   reference: string;
+  type: string;
   display?: string;
+}
+
+/**
+ * The text a decimal is written with (FHIR decimals keep their precision: `1.0` is not `1`). Set
+ * on the object holding a `value`; symbol-keyed, so JSON.stringify and structuredClone leave it
+ * out and only the FHIR serializer (fhir/serialize.ts) writes it.
+ */
+export const DECIMAL_TEXT: unique symbol = Symbol('simulator.decimalText');
+
+/** A numeric value written with exactly `decimals` digits after the point. */
+export function decimalValue(
+  value: number,
+  decimals: number,
+): { value: number; [DECIMAL_TEXT]?: string } {
+  const rounded = round(value, decimals);
+  return decimals > 0
+    ? { value: rounded, [DECIMAL_TEXT]: rounded.toFixed(decimals) }
+    : { value: rounded };
 }
 
 export interface Coding {
@@ -36,8 +56,8 @@ export interface CodeableConcept {
 
 export function reference(type: string, id: string, display?: string): Reference {
   return display === undefined
-    ? { reference: `${type}/${id}` }
-    : { reference: `${type}/${id}`, display };
+    ? { reference: `${type}/${id}`, type }
+    : { reference: `${type}/${id}`, type, display };
 }
 
 /** A CodeableConcept from one or more codes; text is the first code's display. */
@@ -54,7 +74,12 @@ export function coding(system: string, code: string, display?: string): Codeable
 
 /** A UCUM quantity rounded to the given decimals. */
 export function quantity(value: number, unit: string, ucum: string, decimals: number) {
-  return { value: round(value, decimals), unit, system: 'http://unitsofmeasure.org', code: ucum };
+  return {
+    ...decimalValue(value, decimals),
+    unit,
+    system: 'http://unitsofmeasure.org',
+    code: ucum,
+  };
 }
 
 export function round(value: number, decimals: number): number {

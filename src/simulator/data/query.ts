@@ -40,6 +40,15 @@ export interface Searchable {
   keys: SearchKeys;
 }
 
+/** Parses a token search value: `system|code`, `|code` (no system) or `code` (any system). */
+export function parseTokenValue(value: string): TokenCriterion {
+  const bar = value.indexOf('|');
+  if (bar < 0) return { code: value };
+  const system = value.slice(0, bar);
+  const code = value.slice(bar + 1);
+  return { system, ...(code === '' ? {} : { code }) };
+}
+
 export function tokenMatches(key: TokenKey, criterion: TokenCriterion): boolean {
   const bar = key.indexOf('|');
   const system = key.slice(0, bar);

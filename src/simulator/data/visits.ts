@@ -17,6 +17,7 @@ import { type NoteContent, type NoteFormat, renderNote } from './documents.ts';
 import {
   coding,
   concept,
+  decimalValue,
   type FhirResource,
   quantity,
   type Reference,
@@ -252,6 +253,10 @@ function buildItem(
 }
 
 const dt = (ctx: VisitContext, t: number) => formatDateTime(t, ctx.chart.zone);
+
+/** eClinicalWorks' local observation categories (outside HL7's observation-category system). */
+export const ECW_OBSERVATION_CATEGORY =
+  'http://fhir.eclinicalworks.com/CodeSystem/observation-category';
 
 function encounter(ctx: VisitContext, id: string, prng: Prng): Built {
   const { chart, plan, time } = ctx;
@@ -518,7 +523,16 @@ function lab(ctx: VisitContext, id: string, index: number, prng: Prng): Built {
   const flag =
     high !== undefined && rounded > high ? 'H' : low !== undefined && rounded < low ? 'L' : 'N';
   const flagDisplay = { H: 'High', L: 'Low', N: 'Normal' }[flag];
-  const q = (n: number) => ({ value: n, unit: spec.ucum, system: SYSTEM.ucum, code: spec.ucum });
+  // Every value keeps the test's precision in the JSON text (a WBC range ends at `11.0`).
+  const q = (n: number) => ({
+    ...decimalValue(n, spec.decimals),
+    unit: spec.ucum,
+    system: SYSTEM.ucum,
+    code: spec.ucum,
+  });
+  // The panel's last test is resulted in-house under eCW's own category code, so a per-category
+  // search never finds it: only its DiagnosticReport's `result` leads to it.
+  const pointOfCare = index === PANELS[plan.panel as LabPanel].tests.length - 1;
   const collected = ctx.time + prng.int(20, 50) * 60_000;
   const resulted = collected + prng.int(6, 72) * MS.HOUR;
   const rangeText =
@@ -538,6 +552,22 @@ function lab(ctx: VisitContext, id: string, index: number, prng: Prng): Built {
         `${US_CORE}/us-core-observation-lab`,
         collected,
       ),
+      ...(pointOfCare
+        ? {
+            category: [
+              {
+                coding: [
+                  {
+                    system: ECW_OBSERVATION_CATEGORY,
+                    code: 'point-of-care',
+                    display: 'Point of Care',
+                  },
+                ],
+                text: 'Point of Care',
+              },
+            ],
+          }
+        : {}),
       issued: formatInstant(resulted, chart.zone),
       performer: [reference('Organization', chart.refs.labId, chart.refs.labName)],
       valueQuantity: q(rounded),

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FhirTestServer, startFhirTestServer } from './testing.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: bodies are inspected field by field
@@ -9,6 +9,9 @@ beforeAll(async () => {
   sim = await startFhirTestServer({ seed: 'admin-tests' });
 });
 afterAll(() => sim.close());
+afterEach(() => {
+  sim.ctx.options.profile = 'healow';
+});
 
 const ids = (bundle: Json): string[] => (bundle.entry ?? []).map((e: Json) => e.resource.id);
 
@@ -50,6 +53,8 @@ describe('data admin routes', () => {
     const me = sim.patientId('AdultMaleFHIR');
     sim.clock.set(Date.UTC(2026, 5, 1, 15, 0, 0));
     const token = sim.token('AdultMaleFHIR', ['patient/*.read']);
+    // The generic profile: `_since` and `meta.versionId` as a permissive server has them.
+    sim.ctx.options.profile = 'generic';
     const added = await sim.admin('POST', '/data/JAFJCD/AdultMaleFHIR/resources', {
       resourceType: 'Observation',
       status: 'final',

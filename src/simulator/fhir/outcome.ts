@@ -1,8 +1,10 @@
-// How the FHIR server answers: healow's content type (a switch), OperationOutcome errors, and
-// one error type that every route throws and one place that turns it into a response.
+// How the FHIR server answers: the wire style of the server profile (healow: pretty-printed
+// `application/json+fhir`; generic: compact `application/fhir+json`), OperationOutcome errors with
+// HAPI's HTML narrative, and one error type that every route throws and one place that sends it.
 
 import type { FastifyReply } from 'fastify';
-import type { SimQuirks } from '../context.ts';
+import { escapeXml } from '../data/chart.ts';
+import { serializeFhir } from './serialize.ts';
 
 /** FHIR R4 IssueType codes used here. */
 export type IssueCode =
@@ -28,24 +30,32 @@ export class FhirError extends Error {
   }
 }
 
-export function operationOutcome(issue: IssueCode, diagnostics: string) {
-  return {
-    resourceType: 'OperationOutcome',
-    issue: [{ severity: 'error', code: issue, diagnostics }],
-  };
+/** How bodies go on the wire. */
+export interface WireStyle {
+  pretty: boolean;
+  contentType: string;
 }
 
-/** healow: `application/json+fhir;charset=UTF-8`; the standard type when the switch is off. */
-export function fhirContentType(quirks: SimQuirks): string {
-  return quirks.legacyContentType
-    ? 'application/json+fhir;charset=UTF-8'
-    : 'application/fhir+json;charset=utf-8';
+/**
+ * An OperationOutcome as HAPI FHIR 5 writes it: a generated narrative with a table of the
+ * issues (severity in capitals, the diagnostics in a `pre`), then the issues.
+ */
+export function operationOutcome(issue: IssueCode, diagnostics: string) {
+  const div =
+    '<div xmlns="http://www.w3.org/1999/xhtml"><h1>Operation Outcome</h1>' +
+    '<table border="0"><tr><td style="font-weight: bold;">ERROR</td><td>[]</td>' +
+    `<td><pre>${escapeXml(diagnostics)}</pre></td>\n\t\t\t\t\t\n\t\t\t\t\n\t\t\t</tr>\n\t\t</table>\n\t</div>`;
+  return {
+    resourceType: 'OperationOutcome',
+    text: { status: 'generated', div },
+    issue: [{ severity: 'error', code: issue, diagnostics }],
+  };
 }
 
 /** Sends a FHIR JSON body, serialized here so that fastify never re-encodes it. */
 export function sendFhir(
   reply: FastifyReply,
-  quirks: SimQuirks,
+  style: WireStyle,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
@@ -53,18 +63,18 @@ export function sendFhir(
   return reply
     .code(status)
     .headers(headers)
-    .type(fhirContentType(quirks))
-    .send(JSON.stringify(body));
+    .type(style.contentType)
+    .send(serializeFhir(body, style.pretty));
 }
 
 export function sendFhirError(
   reply: FastifyReply,
-  quirks: SimQuirks,
+  style: WireStyle,
   error: FhirError,
 ): FastifyReply {
   return sendFhir(
     reply,
-    quirks,
+    style,
     error.status,
     operationOutcome(error.issue, error.message),
     error.headers,

@@ -8,9 +8,8 @@ import {
   type SearchQuery,
   type TokenCriterion,
 } from '../data/index.ts';
-import type { DatePrefix } from '../data/query.ts';
+import { type DatePrefix, parseTokenValue } from '../data/query.ts';
 import { parseFhirDate, type UsTimeZone } from '../data/time.ts';
-import { parseToken } from './scopes.ts';
 
 /** Page size when `_count` is absent (HAPI's default). */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -127,7 +126,7 @@ export function parseSearch(
       const anyOf = value
         .split(',')
         .filter((v) => v.length > 0)
-        .map(parseToken);
+        .map(parseTokenValue);
       if (anyOf.length === 0) throw new SearchParamError(`Empty value for ${name}`);
       tokens.push({ name, anyOf });
     } else if (spec?.date?.name === name) {

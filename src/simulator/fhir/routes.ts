@@ -1,11 +1,13 @@
 // The FHIR server of every practice base `/fhir/r4/{code}`: search (`GET /{type}`), paging
 // (`GET {base}?_getpages=…`), read (`GET /{type}/{id}`, Binary included), with healow's bearer,
-// patient and scope checks and its quirks. Metadata and discovery are served by discovery.ts.
+// patient and scope checks, its declared search methods and the profile's answer shapes.
+// Metadata and discovery are served by discovery.ts.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SimGrant, SimulatorContext } from '../context.ts';
 import {
   DataError,
+  type FhirResource,
   foreignBase,
   isResourceType,
   type PatientData,
@@ -15,9 +17,10 @@ import {
 import { tokenMatches } from '../data/query.ts';
 import { extractSearchKeys } from '../data/search-params.ts';
 import { formatInstant, type UsTimeZone } from '../data/time.ts';
-import { searchset } from './bundle.ts';
+import { asSent, searchset, selfLink } from './bundle.ts';
 import { FhirError, sendFhir, sendFhirError } from './outcome.ts';
 import { decodeCursor, encodeCursor, nextPageUrl } from './paging.ts';
+import { matchParameterSet, unknownParameterSetDiagnostics } from './parameter-sets.ts';
 import {
   DEFAULT_PAGE_SIZE,
   entriesOf,
@@ -29,11 +32,13 @@ import {
   rawQuerySchema,
   SearchParamError,
 } from './params.ts';
+import { behaviourOf, type ServerBehaviour } from './profile.ts';
 import { accessFor, type Permission, requiredScope } from './scopes.ts';
 
 /** One authenticated call at one practice. */
 interface FhirCall {
   code: string;
+  behaviour: ServerBehaviour;
   grant: SimGrant;
   /** Where links, fullUrls and absolute attachment URLs point (healow's host by a switch). */
   linkBase: string;
@@ -62,6 +67,9 @@ export function pageLimits(options: unknown): PageLimits {
 export function registerFhirRoutes(app: FastifyInstance, ctx: SimulatorContext<PatientData>): void {
   const limits = pageLimits(ctx.options);
 
+  /** The profile can change at run time (admin API): read it per request. */
+  const behaviour = (): ServerBehaviour => behaviourOf(ctx.options.profile, ctx.quirks);
+
   /** Every failure becomes an OperationOutcome; nothing escapes as a crash. */
   const handle =
     (fn: Handler): Handler =>
@@ -69,22 +77,23 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: SimulatorContext<P
       try {
         return await fn(request, reply);
       } catch (error) {
-        if (error instanceof FhirError) return sendFhirError(reply, ctx.quirks, error);
+        const style = behaviour();
+        if (error instanceof FhirError) return sendFhirError(reply, style, error);
         if (error instanceof SearchParamError) {
-          return sendFhirError(reply, ctx.quirks, new FhirError(400, 'invalid', error.message));
+          return sendFhirError(reply, style, new FhirError(400, 'invalid', error.message));
         }
         if (error instanceof DataError) {
           const status = error.code === 'gone' ? 410 : error.code === 'not_found' ? 404 : 400;
           return sendFhirError(
             reply,
-            ctx.quirks,
+            style,
             new FhirError(status, status === 410 ? 'deleted' : 'not-found', error.message),
           );
         }
         request.log.error({ err: error }, 'FHIR request failed');
         return sendFhirError(
           reply,
-          ctx.quirks,
+          style,
           new FhirError(500, 'exception', 'Internal server error'),
         );
       }
@@ -122,10 +131,12 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: SimulatorContext<P
         'www-authenticate': `${realm}, error="invalid_token", error_description="The access token is invalid, expired or revoked"`,
       });
     }
+    const b = behaviour();
     return {
       code,
+      behaviour: b,
       grant,
-      linkBase: ctx.quirks.foreignLinks ? foreignBase(code) : ctx.urls.fhirBase(code),
+      linkBase: b.foreignLinks ? foreignBase(code) : ctx.urls.fhirBase(code),
       zone: ctx.data.zoneOf(code),
     };
   };
@@ -194,21 +205,75 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: SimulatorContext<P
     }
   };
 
-  /** healow's required parameters, each a switch (brief: "FHIR API"). */
-  const checkRequiredParams = (type: string, parsed: ParsedSearch): void => {
-    if (parsed.query.ids) return;
-    const has = (name: string) => parsed.params.some(([n]) => n === name);
-    const missing =
-      (type === 'Observation' && ctx.quirks.observationNeedsCategory && !has('category')) ||
-      (type === 'CarePlan' && ctx.quirks.carePlanNeedsCategory && !has('category')) ||
-      (type === 'CareTeam' && ctx.quirks.careTeamNeedsStatus && !has('status'));
-    if (missing) {
+  /**
+   * HAPI plain-server dispatch: the parameter names must fit one declared search method of the
+   * type, or the request is a 400 naming the parameters in the order sent.
+   */
+  const checkParameterSet = (call: FhirCall, type: string, entries: [string, string][]): void => {
+    const names = [...new Set(entries.map(([n]) => n))];
+    const sets = call.behaviour.parameterSets(type);
+    if (sets.length === 0) {
       throw new FhirError(
         400,
-        'processing',
-        `Does not know how to handle get operation with parameter [${parsed.names.join(',')}]`,
+        'not-supported',
+        `Invalid request: The FHIR endpoint on this server does not know how to handle GET operation[${type}] with parameters [[${names.join(', ')}]]`,
       );
     }
+    if (!matchParameterSet(sets, names)) {
+      throw new FhirError(400, 'processing', unknownParameterSetDiagnostics(names));
+    }
+  };
+
+  /**
+   * `_include=T:param` adds what the matches' `param` element references; `_revinclude=T:param`
+   * adds the patient's T resources whose `param` references a match. Only where accepted.
+   */
+  const includes = (
+    call: FhirCall,
+    type: string,
+    parsed: ParsedSearch,
+    matches: FhirResource[],
+  ) => {
+    const out = new Map<string, FhirResource>();
+    const refsOf = (resource: FhirResource, param: string): string[] => {
+      const field = param === 'patient' ? (resource.patient ?? resource.subject) : resource[param];
+      const list = Array.isArray(field) ? field : field === undefined ? [] : [field];
+      return list
+        .map((r) => (r as { reference?: unknown })?.reference)
+        .filter((r): r is string => typeof r === 'string');
+    };
+    for (const [name, value] of parsed.params) {
+      const [source, param] = value.split(':') as [string, string | undefined];
+      if (param === undefined) continue;
+      if (name === '_include' && source === type) {
+        for (const ref of matches.flatMap((m) => refsOf(m, param))) {
+          const [refType, refId] = ref.split('/').slice(-2) as [string, string];
+          if (!isResourceType(refType) || accessFor(call.grant.scopes, refType).read !== 'all')
+            continue;
+          const result = ctx.data.read(
+            call.code,
+            call.grant.patientId,
+            refType,
+            refId,
+            call.linkBase,
+          );
+          if (result.status === 'found') out.set(ref, result.resource);
+        }
+      } else if (name === '_revinclude' && isResourceType(source)) {
+        if (accessFor(call.grant.scopes, source).search !== 'all') continue;
+        const wanted = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
+        const candidates = ctx.data.allResources(call.code, call.grant.patientId, {
+          type: source,
+          linkBase: call.linkBase,
+        });
+        for (const c of candidates) {
+          if (refsOf(c, param).some((r) => wanted.has(r.split('/').slice(-2).join('/')))) {
+            out.set(`${c.resourceType}/${c.id}`, c);
+          }
+        }
+      }
+    }
+    return [...out.values()];
   };
 
   const sendPage = (
@@ -241,20 +306,24 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: SimulatorContext<P
           page.count,
         )
       : undefined;
+    const now = ctx.clock.now();
     return sendFhir(
       reply,
-      ctx.quirks,
+      call.behaviour,
       200,
       searchset({
         resources: result.resources,
+        included: includes(call, type, parsed, result.resources),
         linkBase: call.linkBase,
         selfUrl: page.selfUrl,
         nextUrl,
         offset: page.offset,
+        count: page.count,
         total: result.total,
-        lastUpdated: formatInstant(ctx.clock.now(), call.zone),
-        quirks: ctx.quirks,
+        lastUpdated: formatInstant(now, call.zone),
+        behaviour: call.behaviour,
       }),
+      { 'last-modified': new Date(now).toUTCString() },
     );
   };
 
@@ -329,24 +398,18 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: SimulatorContext<P
         return continueSearch(request, reply, call, entries);
       const type = knownType(rawType);
       const permission = searchPermission(call, type);
-      if (type === 'Binary') {
-        // healow: Binary is read-only (no search-type interaction in its CapabilityStatement).
-        throw new FhirError(
-          400,
-          'not-supported',
-          'Invalid request: The FHIR endpoint on this server does not know how to handle GET operation[Binary] with parameters',
-        );
-      }
+      checkParameterSet(call, type, entries);
       const parsed = parseSearch(type, entries, call.zone, limits);
       checkPatient(call, parsed);
-      checkRequiredParams(type, parsed);
       const query = restrict(parsed.query, permission, type);
       const qs = rawQueryString(request);
       return sendPage(reply, call, type, parsed, query, {
         after: 0,
         offset: 0,
         count: parsed.count,
-        selfUrl: `${call.linkBase}/${type}${qs ? `?${qs}` : ''}`,
+        selfUrl: call.behaviour.ownLinkOrder
+          ? selfLink(call.linkBase, type, entries, true)
+          : `${call.linkBase}/${type}${qs ? `?${qs}` : ''}`,
       });
     }),
   );
@@ -382,10 +445,13 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: SimulatorContext<P
         }
       }
       const meta = resource.meta ?? {};
+      const b = call.behaviour;
       const headers: Record<string, string> = {};
-      if (meta.versionId) headers.etag = `W/"${meta.versionId}"`;
+      if (b.versionIds && meta.versionId) headers.etag = `W/"${meta.versionId}"`;
       if (meta.lastUpdated) headers['last-modified'] = new Date(meta.lastUpdated).toUTCString();
-      return sendFhir(reply, ctx.quirks, 200, resource, headers);
+      // healow's Content-Location is not under the base: `/r4/*/{code}/{Type}/{id}`.
+      if (b.contentLocation) headers['content-location'] = `/r4/*/${call.code}/${type}/${id}`;
+      return sendFhir(reply, b, 200, asSent(resource, b), headers);
     }),
   );
 
