@@ -12,6 +12,10 @@ const createBody = z.object({
   returnTo: z.string().max(2048).optional(),
 });
 
+const deleteQuery = z.object({ keep: z.literal('record').optional() }).strict();
+
+const reconnectBody = z.object({ returnTo: z.string().max(2048).optional() }).strict();
+
 const idParams = z.object({
   id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
 });
@@ -55,10 +59,28 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
     return viewConnection(await vault.get(id));
   });
 
+  // Deleting a connection forgets its record too, unless the app asks to keep it
+  // (`?keep=record`): what was synced stays readable and exportable, the tokens are gone.
   app.delete('/api/connections/:id', async (request, reply) => {
     const { id } = parse(idParams, request.params, 'path');
-    await vault.disconnect(id);
+    const { keep } = parse(deleteQuery, request.query, 'query');
+    await vault.disconnect(id, { keepRecord: keep === 'record' });
     return reply.code(204).send();
+  });
+
+  // A new launch for the same user at the same practice: how an app brings back a connection
+  // that is declined, revoked, expired or needs reauthorization (the link its events carry).
+  app.post('/api/connections/:id/reconnect', async (request, reply) => {
+    const { id } = parse(idParams, request.params, 'path');
+    const body = parse(reconnectBody, request.body ?? {}, 'body');
+    const returnTo =
+      body.returnTo === undefined
+        ? undefined
+        : checkReturnTo(body.returnTo, config.returnToAllowList);
+    const { connection, launchUrl } = await vault.reconnect(id, returnTo);
+    return reply
+      .code(201)
+      .send({ id: connection.id, authorizeUrl: launchUrl, connection: viewConnection(connection) });
   });
 
   app.post('/api/connections/:id/refresh', async (request) => {

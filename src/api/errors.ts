@@ -17,6 +17,7 @@ const STATUS: Record<ErrorCode, number> = {
   token_rejected: 502,
   invalid_id_token: 502,
   revoked: 409,
+  reauthorization_required: 409,
   expired: 409,
   budget_exhausted: 503,
   rate_limited: 503,

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'token_rejected'
   | 'invalid_id_token'
   | 'revoked'
+  | 'reauthorization_required'
   | 'expired'
   | 'budget_exhausted'
   | 'rate_limited'

@@ -12,6 +12,7 @@ export interface SmartConfiguration {
   authorization_endpoint: string;
   token_endpoint: string;
   jwks_uri?: string | undefined;
+  revocation_endpoint?: string | undefined;
   capabilities?: string[] | undefined;
   scopes_supported?: string[] | undefined;
   code_challenge_methods_supported?: string[] | undefined;
@@ -39,7 +40,7 @@ export const OAUTH_URIS_EXTENSION =
   'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
 
 const REQUIRED = ['authorization_endpoint', 'token_endpoint'] as const;
-const ENDPOINTS = [...REQUIRED, 'jwks_uri'] as const;
+const ENDPOINTS = [...REQUIRED, 'jwks_uri', 'revocation_endpoint'] as const;
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 // Optional lists are advisory: a malformed one is dropped rather than failing discovery.
@@ -50,6 +51,8 @@ const smartConfigurationSchema = z.object({
   authorization_endpoint: httpUrl,
   token_endpoint: httpUrl,
   jwks_uri: httpUrl.optional(),
+  /** RFC 7009 token revocation, advertised per RFC 8414 §2; a malformed one is left out. */
+  revocation_endpoint: httpUrl.optional().catch(undefined),
   capabilities: stringList,
   scopes_supported: stringList,
   code_challenge_methods_supported: stringList,

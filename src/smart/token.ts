@@ -227,6 +227,67 @@ export function isRevocation(err: unknown): boolean {
   );
 }
 
+/** RFC 7009 §2.1 `token_type_hint` values. */
+export type RevocationTokenType = 'refresh_token' | 'access_token';
+
+export interface RevocationParams extends Omit<TokenRequestBase, 'tokenEndpoint'> {
+  /** The server's `revocation_endpoint` (SMART configuration, RFC 8414 §2). */
+  revocationEndpoint: string;
+  /**
+   * The audience of a client assertion: the token endpoint, the one URL every server accepts as
+   * its own (RFC 7523 §3), whichever endpoint the assertion is sent to.
+   */
+  tokenEndpoint: string;
+  token: string;
+  tokenTypeHint: RevocationTokenType;
+}
+
+/**
+ * Sends the RFC 7009 §2.1 revocation request, with the same client authentication as every
+ * token call. Revoking the refresh token also ends the grant's access tokens where the server
+ * supports it (§2.1: "SHOULD").
+ */
+export async function tokenRevocationRequest(params: RevocationParams): Promise<Response> {
+  const body = new URLSearchParams({ token: params.token, token_type_hint: params.tokenTypeHint });
+  const headers = new Headers({
+    accept: 'application/json',
+    'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
+  });
+  await params.auth.apply(params.tokenEndpoint, body, headers, params.clock);
+  const fetchImpl = params.fetch ?? globalThis.fetch;
+  const timeout = AbortSignal.timeout(params.timeoutMs ?? 30_000);
+  try {
+    return await fetchImpl(params.revocationEndpoint, {
+      method: 'POST',
+      headers,
+      body,
+      signal: params.signal ? AbortSignal.any([params.signal, timeout]) : timeout,
+      redirect: 'error',
+    });
+  } catch (cause) {
+    throw new BridgeError(
+      'upstream_error',
+      `revocation endpoint ${params.revocationEndpoint} did not answer: ${describe(cause)}`,
+      { cause, details: { revocationEndpoint: params.revocationEndpoint } },
+    );
+  }
+}
+
+/**
+ * Checks a revocation answer: RFC 7009 §2.2 answers 200 for a revoked and for an unknown token
+ * alike; anything else is an error (§2.2.1 `unsupported_token_type`, 503 with Retry-After, ...).
+ */
+export async function processRevocationResponse(response: Response): Promise<void> {
+  const text = await response.text().catch(() => '');
+  if (response.status === 200) return;
+  throw tokenErrorFrom(response, text);
+}
+
+/** Revocation, sent and checked. */
+export async function revokeToken(params: RevocationParams): Promise<void> {
+  return processRevocationResponse(await tokenRevocationRequest(params));
+}
+
 /** Code exchange, sent and checked. */
 export async function exchangeCode(params: AuthorizationCodeGrantParams): Promise<TokenSet> {
   return processTokenResponse(await authorizationCodeGrantRequest(params), params);

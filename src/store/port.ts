@@ -37,7 +37,20 @@ export interface KeyRepository {
   delete(kid: string): Promise<void>;
 }
 
-export type ConnectionState = 'pending' | 'active' | 'expired' | 'revoked' | 'error';
+/**
+ * `declined`: the patient said no at the EHR (a new launch may still connect it).
+ * `reauthorization_required`: the EHR refused a refresh token after a refresh whose answer was
+ * lost, so the grant may well be alive at the EHR with a token we never received; the patient
+ * must launch again. `revoked` is kept for a refusal with nothing uncertain before it.
+ */
+export type ConnectionState =
+  | 'pending'
+  | 'active'
+  | 'declined'
+  | 'expired'
+  | 'revoked'
+  | 'reauthorization_required'
+  | 'error';
 
 export interface ConnectionRecord {
   id: string;
@@ -55,7 +68,16 @@ export interface ConnectionRecord {
   /** Token set sealed with the master key, context = `tokens:<id>`; null when forgotten. */
   sealedTokens: string | null;
   accessExpiresAt: number | null;
+  /** When the current access token was issued (epoch ms); with accessExpiresAt, its lifetime. */
+  accessIssuedAt?: number | null;
   refreshExpiresAt: number | null;
+  /**
+   * Set (durably) right before a refresh token call, cleared once its answer is stored or the
+   * EHR refused without rotating: a value found later means an answer was lost.
+   */
+  refreshAttemptAt?: number | null;
+  /** A refresh answer as received, sealed (`refresh-answer:<id>`), until its tokens are stored. */
+  sealedRefreshAnswer?: string | null;
   /** Bumped on every token write: compare-and-set guard for refreshes across processes. */
   tokenVersion: number;
   /** While a process refreshes this connection's tokens, others wait (epoch ms); see vault. */

@@ -64,6 +64,7 @@ export function typeOutcomes(
 /** Failures a retry cannot fix: the connection is gone or unusable, or the request is wrong. */
 const FINAL: ReadonlySet<ErrorCode> = new Set([
   'revoked',
+  'reauthorization_required',
   'expired',
   'not_found',
   'invalid_state',

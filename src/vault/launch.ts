@@ -210,8 +210,18 @@ export function createLauncher(deps: VaultDeps) {
 
     if (result.kind === 'error') {
       if (result.error === 'access_denied') {
-        await events.emit('connection.declined', connection.id, {});
-        return { outcome: 'declined', connection, returnTo };
+        // A state of its own, and retryable: a new launch for the same user may still connect
+        // it. A connection that works keeps working: declining a new grant leaves the old one.
+        const declined =
+          connection.state === 'active'
+            ? connection
+            : await updateByVersion(store, connection.id, () => ({
+                state: 'declined',
+                stateReason: 'the patient declined at the EHR',
+                updatedAt: clock.now(),
+              }));
+        await events.emit('connection.declined', connection.id, { state: declined.state });
+        return { outcome: 'declined', connection: declined, returnTo };
       }
       const error = `the EHR answered ${result.error}${result.errorDescription ? `: ${result.errorDescription}` : ''}`;
       await events.emit('connection.error', connection.id, { error: result.error });
@@ -297,7 +307,10 @@ export function createLauncher(deps: VaultDeps) {
       ),
       sealedTokens,
       accessExpiresAt: tokens.expiresAt,
+      accessIssuedAt: grantedAt,
       refreshExpiresAt: lifetime === null ? null : grantedAt + lifetime,
+      refreshAttemptAt: null,
+      sealedRefreshAnswer: null,
       updatedAt: clock.now(),
       connectedAt: clock.now(),
     }));

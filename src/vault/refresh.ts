@@ -7,11 +7,21 @@
 //   2. across processes, a lease is claimed by compare-and-set on tokenVersion right before the
 //      token call (discovery and the budget wait come first, so the lease covers only the call,
 //      whose timeout is well under the lease), and others wait for it to end instead of calling;
-//   3. the rotated refresh token is written in the same row update that retires the old one,
-//      before the new access token is handed to anyone; when none is returned the old one stays.
+//   3. the attempt is written in that same compare-and-set (`refreshAttemptAt`), so it is on disk
+//      before the EHR can rotate anything; a successful answer is stored, sealed, as soon as it is
+//      read, and its tokens in the row update that clears the attempt;
+//   4. an answer that never arrived whole (process killed, socket dropped, timeout, truncated
+//      body) leaves the attempt behind: if the EHR then refuses the refresh token, it may have
+//      rotated it for the answer we lost, so the connection needs the patient again
+//      (`reauthorization_required`), and is not called `revoked`.
 import { BridgeError } from '../common/errors.ts';
-import { isRevocation, refreshTokens } from '../smart/index.ts';
-import type { ConnectionRecord } from '../store/port.ts';
+import {
+  isRevocation,
+  processTokenResponse,
+  refreshTokenGrantRequest,
+  type TokenSet,
+} from '../smart/index.ts';
+import type { ConnectionPatch, ConnectionRecord } from '../store/port.ts';
 import { assertAuthorizationServer, clientAuthFor } from './client-auth.ts';
 import type { VaultDeps } from './deps.ts';
 import { openTokens, type StoredTokens, sealTokens } from './token-set.ts';
@@ -27,6 +37,26 @@ const MAX_LEASE_WAITS = 240;
 /** The token call's own timeout; the lease outlives it with room to store the answer. */
 const TOKEN_CALL_TIMEOUT_MS = 30_000;
 const STORE_ATTEMPTS = 3;
+
+const answerContext = (connectionId: string) => `refresh-answer:${connectionId}`;
+
+/**
+ * How long before its end an access token is refreshed: the configured leeway, but at most half
+ * the token's lifetime (as issued), so that 60-second tokens are not refreshed before every call.
+ */
+export function refreshLeeway(
+  configuredMs: number,
+  record: Pick<ConnectionRecord, 'accessIssuedAt' | 'accessExpiresAt'>,
+): number {
+  const { accessIssuedAt, accessExpiresAt } = record;
+  if (accessIssuedAt === null || accessIssuedAt === undefined || accessExpiresAt === null) {
+    return configuredMs;
+  }
+  return Math.max(0, Math.min(configuredMs, Math.floor((accessExpiresAt - accessIssuedAt) / 2)));
+}
+
+/** The states a refresh ends a connection in when the grant is gone. */
+type EndState = 'revoked' | 'expired' | 'reauthorization_required';
 
 export function createTokenKeeper(deps: VaultDeps) {
   const { store, sealer, clock, events, logger } = deps;
@@ -44,21 +74,21 @@ export function createTokenKeeper(deps: VaultDeps) {
   function assertUsable(record: ConnectionRecord): void {
     if (record.state === 'active' && record.sealedTokens) return;
     const code =
-      record.state === 'revoked'
-        ? 'revoked'
-        : record.state === 'expired'
-          ? 'expired'
-          : 'invalid_state';
+      record.state === 'revoked' ||
+      record.state === 'expired' ||
+      record.state === 'reauthorization_required'
+        ? record.state
+        : 'invalid_state';
     throw new BridgeError(
       code,
       `connection ${record.id} is ${record.state}${record.stateReason ? ` (${record.stateReason})` : ''}`,
     );
   }
 
-  /** Moves to revoked/expired if the row is still at `expectedVersion`; otherwise says what it is now. */
+  /** Ends the grant in `state` if the row is still at `expectedVersion`; otherwise says what it is now. */
   async function transition(
     record: ConnectionRecord,
-    state: 'revoked' | 'expired',
+    state: EndState,
     reason: string,
     expectedVersion: number,
   ): Promise<never> {
@@ -68,6 +98,8 @@ export function createTokenKeeper(deps: VaultDeps) {
         state,
         stateReason: reason,
         refreshLeaseUntil: null,
+        refreshAttemptAt: null,
+        sealedRefreshAnswer: null,
         tokenVersion: expectedVersion + 1,
         updatedAt: clock.now(),
       },
@@ -82,7 +114,12 @@ export function createTokenKeeper(deps: VaultDeps) {
         `connection ${record.id} changed during the refresh, try again`,
       );
     }
-    await events.emit(`connection.${state}`, record.id, { reason });
+    // The app's way back: a new launch for the same user (POST .../reconnect answers its link).
+    const data =
+      state === 'reauthorization_required'
+        ? { reason, reconnectUrl: `${deps.publicUrl}/api/connections/${record.id}/reconnect` }
+        : { reason };
+    await events.emit(`connection.${state}`, record.id, data);
     throw new BridgeError(state, `connection ${record.id} is ${state} (${reason})`);
   }
 
@@ -93,10 +130,47 @@ export function createTokenKeeper(deps: VaultDeps) {
     options: RefreshOptions,
     now: number,
   ): boolean {
-    if (!options.force) return (record.accessExpiresAt ?? 0) - leewayMs > now;
+    if (!options.force) return !due(record, now);
     return (
       options.staleAccessToken !== undefined && tokens.accessToken !== options.staleAccessToken
     );
+  }
+
+  function due(record: ConnectionRecord, now: number): boolean {
+    return (record.accessExpiresAt ?? 0) - refreshLeeway(leewayMs, record) <= now;
+  }
+
+  /**
+   * Writes that must land (a rotated token exists only in this process until they do): a passing
+   * store error (a busy database) is retried; a lost compare-and-set is a conflict.
+   */
+  async function mustWrite(
+    id: string,
+    patch: ConnectionPatch,
+    expectedVersion: number,
+    what: string,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (await store.connections.update(id, patch, expectedVersion)) return;
+        // Our lease was taken over (we outlived it): say so loudly rather than pretend.
+        logger.error({ connectionId: id }, `refresh lease lost before ${what} was stored`);
+        throw new BridgeError('conflict', `connection ${id}: refresh lease lost, try again`);
+      } catch (error) {
+        if (error instanceof BridgeError || attempt >= STORE_ATTEMPTS) throw error;
+        logger.warn({ connectionId: id, err: error, attempt }, `storing ${what} failed; retrying`);
+        await sleep(100 * attempt);
+      }
+    }
+  }
+
+  /** Ends our lease without storing tokens; `patch` says what the attempt leaves behind. */
+  async function release(record: ConnectionRecord, patch: ConnectionPatch): Promise<void> {
+    await store.connections
+      .update(record.id, { ...patch, refreshLeaseUntil: null }, record.tokenVersion)
+      .catch((error: unknown) =>
+        logger.error({ connectionId: record.id, err: error }, 'releasing the refresh lease failed'),
+      );
   }
 
   async function refreshOnce(id: string, options: RefreshOptions): Promise<ConnectionRecord> {
@@ -115,6 +189,12 @@ export function createTokenKeeper(deps: VaultDeps) {
         continue;
       }
       const tokens = openTokens(sealer, id, record.sealedTokens!);
+      // A process died between receiving an answer and storing its tokens: use that answer.
+      if (record.sealedRefreshAnswer) {
+        const recovered = await recoverAnswer(record, tokens);
+        if (recovered) return recovered;
+        continue;
+      }
       if (satisfied(record, tokens, options, now)) return record;
       if (!tokens.refreshToken) {
         if ((record.accessExpiresAt ?? 0) > now) return record;
@@ -149,19 +229,34 @@ export function createTokenKeeper(deps: VaultDeps) {
         connectionId: record.id,
       });
 
-      // Claim the lease: only one process gets past this compare-and-set. Had the row moved
-      // while we waited for the budget, start over and look again.
-      const leased = { ...record, tokenVersion: record.tokenVersion + 1 };
+      // Claim the lease and record the attempt in one compare-and-set: only one process gets
+      // past it, and the attempt is on disk before the EHR can rotate anything. An attempt
+      // already there (its answer lost) keeps its time. Had the row moved while we waited for
+      // the budget, start over and look again.
+      const attemptAt = clock.now();
+      const answerLostBefore =
+        record.refreshAttemptAt !== null && record.refreshAttemptAt !== undefined;
+      const leased: ConnectionRecord = {
+        ...record,
+        tokenVersion: record.tokenVersion + 1,
+        refreshLeaseUntil: attemptAt + leaseMs,
+        refreshAttemptAt: record.refreshAttemptAt ?? attemptAt,
+      };
       const claimed = await store.connections.update(
         id,
-        { refreshLeaseUntil: clock.now() + leaseMs, tokenVersion: leased.tokenVersion },
+        {
+          refreshLeaseUntil: leased.refreshLeaseUntil,
+          refreshAttemptAt: leased.refreshAttemptAt,
+          tokenVersion: leased.tokenVersion,
+        },
         record.tokenVersion,
       );
       if (!claimed) continue;
 
-      let next: Awaited<ReturnType<typeof refreshTokens>>;
+      let response: Response;
+      let text: string;
       try {
-        next = await refreshTokens({
+        response = await refreshTokenGrantRequest({
           tokenEndpoint: config.token_endpoint,
           auth,
           clock,
@@ -169,28 +264,100 @@ export function createTokenKeeper(deps: VaultDeps) {
           refreshToken: tokens.refreshToken,
           timeoutMs: TOKEN_CALL_TIMEOUT_MS,
         });
+        text = await response.text();
+      } catch (error) {
+        // No answer, or a part of one (dropped socket, timeout): the EHR may have rotated the
+        // refresh token. The attempt stays on record; the connection stays as it was.
+        logger.warn({ connectionId: id, err: error }, 'refresh answer lost; attempt kept');
+        await release(leased, {});
+        throw error instanceof BridgeError
+          ? error
+          : new BridgeError('upstream_error', 'the token endpoint answer was cut off', {
+              cause: error,
+            });
+      }
+      if (response.ok) {
+        // Stored before anything else is done with it: from here a crash loses nothing.
+        await mustWrite(
+          id,
+          { sealedRefreshAnswer: sealer.seal(text, answerContext(id)) },
+          leased.tokenVersion,
+          'the refresh answer',
+        );
+      }
+
+      let next: TokenSet;
+      try {
+        next = await processTokenResponse(
+          new Response(text, { status: response.status, headers: response.headers }),
+          { clock },
+        );
       } catch (error) {
         if (isRevocation(error)) {
-          return transition(
-            leased,
-            'revoked',
-            'the EHR refused the refresh token (consent revoked)',
-            leased.tokenVersion,
-          );
+          // The same refusal means two things: with a lost answer before it, the EHR most likely
+          // rotated the token for that answer (the grant may be alive); without, the grant is gone.
+          return answerLostBefore
+            ? transition(
+                leased,
+                'reauthorization_required',
+                'the EHR refused the refresh token after an earlier refresh answer was lost',
+                leased.tokenVersion,
+              )
+            : transition(
+                leased,
+                'revoked',
+                'the EHR refused the refresh token (consent revoked)',
+                leased.tokenVersion,
+              );
         }
-        // Anything else (network, 5xx): release the lease, keep the connection as it was.
-        await store.connections.update(id, { refreshLeaseUntil: null }, leased.tokenVersion);
+        if (response.ok) {
+          // A success we cannot read (truncated, malformed): the EHR has rotated. Keep the attempt.
+          logger.warn(
+            { connectionId: id, status: response.status },
+            'refresh answer unreadable; attempt kept',
+          );
+          await release(leased, { sealedRefreshAnswer: null });
+        } else {
+          // The EHR answered with an error (5xx, 429, ...): nothing was rotated by this attempt.
+          await release(leased, { refreshAttemptAt: record.refreshAttemptAt ?? null });
+        }
         throw error;
       }
-      return storeRefreshed(leased, tokens, next);
+      return storeRefreshed(leased, tokens, next, attemptAt);
     }
+  }
+
+  /** Finishes a refresh whose answer a previous process stored but did not get to apply. */
+  async function recoverAnswer(
+    record: ConnectionRecord,
+    tokens: StoredTokens,
+  ): Promise<ConnectionRecord | undefined> {
+    const attemptAt = record.refreshAttemptAt ?? clock.now();
+    let next: TokenSet;
+    try {
+      const text = sealer.open(record.sealedRefreshAnswer!, answerContext(record.id));
+      next = await processTokenResponse(new Response(text, { status: 200 }), { clock });
+    } catch (error) {
+      // It was stored unread and turned out unreadable: as good as lost; the attempt stays.
+      logger.warn({ connectionId: record.id, err: error }, 'stored refresh answer unreadable');
+      await store.connections.update(record.id, { sealedRefreshAnswer: null }, record.tokenVersion);
+      return undefined;
+    }
+    // Its lifetime counts from the call, not from now.
+    next = { ...next, expiresAt: next.expiresAt - (clock.now() - attemptAt) };
+    logger.info({ connectionId: record.id }, 'refresh answer recovered from the store');
+    return storeRefreshed(record, tokens, next, attemptAt).catch((error: unknown) => {
+      if (error instanceof BridgeError && error.code === 'conflict') return undefined;
+      throw error;
+    });
   }
 
   /** Stores the answer of a token call made under our lease: the rotated refresh token first of all. */
   async function storeRefreshed(
     record: ConnectionRecord,
     tokens: StoredTokens,
-    next: Awaited<ReturnType<typeof refreshTokens>>,
+    next: TokenSet,
+    issuedAt: number,
   ): Promise<ConnectionRecord> {
     const patch = {
       sealedTokens: sealTokens(sealer, record.id, {
@@ -201,31 +368,15 @@ export function createTokenKeeper(deps: VaultDeps) {
         expiresAt: next.expiresAt,
       }),
       accessExpiresAt: next.expiresAt,
+      accessIssuedAt: issuedAt,
       grantedScopes: next.scope ?? record.grantedScopes,
       tokenVersion: record.tokenVersion + 1,
       refreshLeaseUntil: null,
+      refreshAttemptAt: null,
+      sealedRefreshAnswer: null,
       updatedAt: clock.now(),
     };
-    // The new refresh token exists only in this process until this write lands: a passing store
-    // error (a busy database) must not lose it, so try again before giving up.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (await store.connections.update(record.id, patch, record.tokenVersion)) break;
-        // Our lease was taken over (we outlived it): say so loudly rather than pretend.
-        logger.error(
-          { connectionId: record.id },
-          'refresh lease lost before the rotated token was stored',
-        );
-        throw new BridgeError('conflict', `connection ${record.id}: refresh lease lost, try again`);
-      } catch (error) {
-        if (error instanceof BridgeError || attempt >= STORE_ATTEMPTS) throw error;
-        logger.warn(
-          { connectionId: record.id, err: error, attempt },
-          'storing refreshed tokens failed; retrying',
-        );
-        await sleep(100 * attempt);
-      }
-    }
+    await mustWrite(record.id, patch, record.tokenVersion, 'the rotated token');
     logger.info(
       { connectionId: record.id, rotated: Boolean(next.refreshToken) },
       'tokens refreshed',
@@ -249,14 +400,15 @@ export function createTokenKeeper(deps: VaultDeps) {
   ): Promise<{ accessToken: string; record: ConnectionRecord }> {
     let record = await load(id);
     assertUsable(record);
-    if ((record.accessExpiresAt ?? 0) - leewayMs <= clock.now()) {
+    if (due(record, clock.now())) {
       try {
         record = await refresh(id);
       } catch (error) {
         // A refresh that failed for a passing reason (network, 5xx, budget) need not fail a call
         // while the current access token still works.
         const passing = !(
-          error instanceof BridgeError && ['revoked', 'expired'].includes(error.code)
+          error instanceof BridgeError &&
+          ['revoked', 'expired', 'reauthorization_required'].includes(error.code)
         );
         if (!passing || (record.accessExpiresAt ?? 0) <= clock.now()) throw error;
         logger.warn(

@@ -50,7 +50,11 @@ export function createRefreshScheduler({
         backoff.delete(connection.id);
         refreshed++;
       } catch (error) {
-        if (isBridgeError(error, 'revoked') || isBridgeError(error, 'expired')) {
+        if (
+          isBridgeError(error, 'revoked') ||
+          isBridgeError(error, 'expired') ||
+          isBridgeError(error, 'reauthorization_required')
+        ) {
           backoff.delete(connection.id);
           continue;
         }

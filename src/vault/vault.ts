@@ -3,8 +3,9 @@
 import { BridgeError } from '../common/errors.ts';
 import type { ConnectionRecord } from '../store/port.ts';
 import type { VaultDeps } from './deps.ts';
-import { createLauncher } from './launch.ts';
+import { createLauncher, type StartResult } from './launch.ts';
 import { createTokenKeeper } from './refresh.ts';
+import { createRevoker } from './revoke.ts';
 import { updateByVersion } from './write.ts';
 
 export interface ConnectionView {
@@ -56,6 +57,7 @@ export type Vault = ReturnType<typeof createVault>;
 export function createVault(deps: VaultDeps) {
   const launcher = createLauncher(deps);
   const keeper = createTokenKeeper(deps);
+  const revoker = createRevoker(deps);
   const { store, clock, events } = deps;
 
   async function get(id: string): Promise<ConnectionRecord> {
@@ -72,18 +74,48 @@ export function createVault(deps: VaultDeps) {
     accessToken: keeper.accessToken,
     get,
 
-    /** Forgets the tokens; the connection stays (as `revoked`, reason "disconnected") for its history. */
-    async disconnect(id: string): Promise<ConnectionRecord> {
+    /**
+     * Ends the connection: revokes its tokens at the EHR where it offers RFC 7009 revocation,
+     * forgets them, and forgets the synced record unless `keepRecord`. The connection row stays
+     * (as `revoked`, reason "disconnected") for its history; a new launch may reconnect it.
+     */
+    async disconnect(
+      id: string,
+      options: { keepRecord?: boolean } = {},
+    ): Promise<{ connection: ConnectionRecord; revoked: boolean; resourcesForgotten: number }> {
+      const current = await get(id);
+      const revoked = await revoker.revokeAll(current);
       const disconnected = await updateByVersion(store, id, () => ({
         state: 'revoked',
         stateReason: 'disconnected by the app',
         sealedTokens: null,
         accessExpiresAt: null,
+        accessIssuedAt: null,
         refreshExpiresAt: null,
+        refreshAttemptAt: null,
+        sealedRefreshAnswer: null,
         updatedAt: clock.now(),
       }));
-      await events.emit('connection.disconnected', id, {});
-      return disconnected;
+      const resourcesForgotten = options.keepRecord ? 0 : await store.resources.forgetRecord(id);
+      await events.emit('connection.disconnected', id, {
+        revokedAtEhr: revoked,
+        recordKept: options.keepRecord === true,
+        resourcesForgotten,
+      });
+      return { connection: disconnected, revoked, resourcesForgotten };
+    },
+
+    /** A new launch for the connection's user at its practice: the way back from any state. */
+    async reconnect(id: string, returnTo?: string): Promise<StartResult> {
+      const connection = await get(id);
+      const practice = await deps.practices.byBase(connection.practiceBase);
+      if (!practice) {
+        throw new BridgeError(
+          'not_found',
+          `the practice of connection ${id} is no longer configured`,
+        );
+      }
+      return launcher.start({ practice: practice.id, userRef: connection.userRef, returnTo });
     },
 
     /**

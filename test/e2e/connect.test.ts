@@ -62,13 +62,31 @@ describe('connect (confidential asymmetric, the healow default)', () => {
     expect(view.scopes).toContain('patient/Condition.read');
   });
 
-  it('treats Deny as the outcome "declined", not an error', async () => {
+  it('treats Deny as the state "declined", not an error, and a new launch still connects it', async () => {
     const s = await up();
-    const { connectionId, outcome } = await connectPatient(s, { decision: 'deny' });
+    const { connectionId, outcome } = await connectPatient(s, {
+      decision: 'deny',
+      userRef: 'undecided',
+    });
     expect(outcome).toBe('declined');
-    expect((await connection(s, connectionId)).state).toBe('pending');
+    expect((await connection(s, connectionId)).state).toBe('declined');
     const events = await s.runtime.store.events.list({ connectionId, limit: 10 });
     expect(events.map((e) => e.type)).toEqual(['connection.declined']);
+    expect(events[0]?.data).toEqual({ state: 'declined' });
+
+    const again = await connectPatient(s, { userRef: 'undecided' });
+    expect(again.connectionId).toBe(connectionId);
+    expect(again.outcome).toBe('connected');
+    expect((await connection(s, connectionId)).state).toBe('active');
+  });
+
+  it('a Deny on a new launch of an active connection leaves it active', async () => {
+    const s = await up();
+    const first = await connectPatient(s, { userRef: 'second-thoughts' });
+    const denied = await connectPatient(s, { userRef: 'second-thoughts', decision: 'deny' });
+    expect(denied.connectionId).toBe(first.connectionId);
+    expect(denied.outcome).toBe('declined');
+    expect((await connection(s, first.connectionId)).state).toBe('active');
   });
 
   it('keeps the connection id when the same user reconnects', async () => {
@@ -181,9 +199,10 @@ describe('connect (confidential asymmetric, the healow default)', () => {
     expect(events.map((e) => e.type)).toContain('connection.expired');
   });
 
-  it('forgets the tokens on DELETE', async () => {
+  it('forgets the tokens and the synced record on DELETE', async () => {
     const s = await up();
     const { connectionId } = await connectPatient(s);
+    await storeObservation(s, connectionId);
     expect((await s.api(`/api/connections/${connectionId}`, { method: 'DELETE' })).status).toBe(
       204,
     );
@@ -191,8 +210,111 @@ describe('connect (confidential asymmetric, the healow default)', () => {
     expect(record.sealedTokens).toBeNull();
     expect(record.state).toBe('revoked');
     expect((await s.api(`/api/connections/${connectionId}/fhir/Patient/x`)).status).toBe(409);
+    expect(await s.runtime.store.resources.countByType(connectionId)).toEqual({});
+    expect(
+      (await s.api(`/api/connections/${connectionId}/resources/Observation/obs-1`)).status,
+    ).toBe(404);
+    const events = await s.runtime.store.events.list({ connectionId, limit: 10 });
+    expect(events.find((e) => e.type === 'connection.disconnected')?.data).toEqual({
+      revokedAtEhr: false,
+      recordKept: false,
+      resourcesForgotten: 1,
+    });
+  });
+
+  it('keeps the synced record on DELETE ?keep=record, still readable; the tokens go', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    await storeObservation(s, connectionId);
+    const deleted = await s.api(`/api/connections/${connectionId}?keep=record`, {
+      method: 'DELETE',
+    });
+    expect(deleted.status).toBe(204);
+    expect((await s.runtime.vault.get(connectionId)).sealedTokens).toBeNull();
+    expect(await s.runtime.store.resources.countByType(connectionId)).toEqual({ Observation: 1 });
+    expect(
+      (await s.api(`/api/connections/${connectionId}/resources/Observation/obs-1`)).status,
+    ).toBe(200);
+    expect(
+      (await s.api(`/api/connections/${connectionId}?keep=everything`, { method: 'DELETE' }))
+        .status,
+    ).toBe(400);
+  });
+
+  it('on DELETE, revokes the refresh token at an advertised RFC 7009 revocation endpoint first', async () => {
+    const s = await up({ simulator: { quirks: { revocationEndpoint: true } } });
+    const { connectionId } = await connectPatient(s);
+    expect(await grantsRevoked(s)).toEqual([false]);
+    expect((await s.api(`/api/connections/${connectionId}`, { method: 'DELETE' })).status).toBe(
+      204,
+    );
+    expect(await grantsRevoked(s)).toEqual([true]);
+    const events = await s.runtime.store.events.list({ connectionId, limit: 10 });
+    expect(events.find((e) => e.type === 'connection.disconnected')?.data).toMatchObject({
+      revokedAtEhr: true,
+    });
+  });
+
+  it('on DELETE, calls no revocation where none is advertised (healow)', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    expect((await s.api(`/api/connections/${connectionId}`, { method: 'DELETE' })).status).toBe(
+      204,
+    );
+    expect(await grantsRevoked(s)).toEqual([false]);
+  });
+
+  it('a failed revocation does not block the DELETE', async () => {
+    const s = await up({ simulator: { quirks: { revocationEndpoint: true } } });
+    const { connectionId } = await connectPatient(s);
+    await s.admin('/faults', {
+      method: 'POST',
+      body: JSON.stringify({
+        route: 'authorize',
+        pathPrefix: '/oauth/oauth2/revoke',
+        errorRate: 1,
+        errorStatus: 503,
+      }),
+    });
+    expect((await s.api(`/api/connections/${connectionId}`, { method: 'DELETE' })).status).toBe(
+      204,
+    );
+    expect(await grantsRevoked(s)).toEqual([false]);
+    const record = await s.runtime.vault.get(connectionId);
+    expect(record.sealedTokens).toBeNull();
+    expect(record.state).toBe('revoked');
   });
 });
+
+/** One stored Observation, as a sync would have saved it. */
+async function storeObservation(s: Stack, connectionId: string): Promise<void> {
+  const record = await s.runtime.vault.get(connectionId);
+  await s.runtime.store.resources.savePage({
+    connectionId,
+    practiceBase: record.practiceBase,
+    fetchedAt: s.clock.now(),
+    source: 'Observation?category=vital-signs',
+    sweep: null,
+    resources: [
+      {
+        type: 'Observation',
+        id: 'obs-1',
+        versionId: null,
+        lastUpdated: null,
+        lastUpdatedMs: null,
+        dateStart: null,
+        dateEnd: null,
+        json: '{"resourceType":"Observation","id":"obs-1","status":"final"}',
+      },
+    ],
+  });
+  expect(await s.runtime.store.resources.countByType(connectionId)).toEqual({ Observation: 1 });
+}
+
+async function grantsRevoked(s: Stack): Promise<boolean[]> {
+  const grants = (await (await s.admin('/grants')).json()) as Array<{ revoked: boolean }>;
+  return grants.map((g) => g.revoked);
+}
 
 describe('other client types', () => {
   it('a public client connects with PKCE alone and gets no refresh token; it expires with its access token', async () => {

@@ -21,7 +21,10 @@ interface ConnectionRow {
   granted_scopes: string;
   sealed_tokens: string | null;
   access_expires_at: number | null;
+  access_issued_at: number | null;
   refresh_expires_at: number | null;
+  refresh_attempt_at: number | null;
+  sealed_refresh_answer: string | null;
   token_version: number;
   refresh_lease_until: number | null;
   created_at: number;
@@ -42,7 +45,10 @@ function toRow(record: ConnectionRecord): ConnectionRow {
     granted_scopes: JSON.stringify(record.grantedScopes),
     sealed_tokens: record.sealedTokens,
     access_expires_at: record.accessExpiresAt,
+    access_issued_at: record.accessIssuedAt ?? null,
     refresh_expires_at: record.refreshExpiresAt,
+    refresh_attempt_at: record.refreshAttemptAt ?? null,
+    sealed_refresh_answer: record.sealedRefreshAnswer ?? null,
     token_version: record.tokenVersion,
     refresh_lease_until: record.refreshLeaseUntil,
     created_at: record.createdAt,
@@ -64,7 +70,10 @@ function fromRow(row: ConnectionRow): ConnectionRecord {
     grantedScopes: JSON.parse(row.granted_scopes) as string[],
     sealedTokens: row.sealed_tokens,
     accessExpiresAt: row.access_expires_at,
+    accessIssuedAt: row.access_issued_at,
     refreshExpiresAt: row.refresh_expires_at,
+    refreshAttemptAt: row.refresh_attempt_at,
+    sealedRefreshAnswer: row.sealed_refresh_answer,
     tokenVersion: row.token_version,
     refreshLeaseUntil: row.refresh_lease_until,
     createdAt: row.created_at,
@@ -87,7 +96,10 @@ const PATCH_COLUMNS: { [F in keyof Required<ConnectionPatch>]: keyof PatchRow } 
   grantedScopes: 'granted_scopes',
   sealedTokens: 'sealed_tokens',
   accessExpiresAt: 'access_expires_at',
+  accessIssuedAt: 'access_issued_at',
   refreshExpiresAt: 'refresh_expires_at',
+  refreshAttemptAt: 'refresh_attempt_at',
+  sealedRefreshAnswer: 'sealed_refresh_answer',
   tokenVersion: 'token_version',
   refreshLeaseUntil: 'refresh_lease_until',
   updatedAt: 'updated_at',
@@ -119,12 +131,12 @@ export function createConnectionRepository(db: Database): ConnectionRepository {
   const insert = db.prepare<[ConnectionRow]>(
     `INSERT INTO connections (id, registration, practice_base, user_ref, state, state_reason,
        patient_id, fhir_user, granted_scopes, sealed_tokens, access_expires_at,
-       refresh_expires_at, token_version, refresh_lease_until, created_at, updated_at,
-       connected_at)
+       access_issued_at, refresh_expires_at, refresh_attempt_at, sealed_refresh_answer,
+       token_version, refresh_lease_until, created_at, updated_at, connected_at)
      VALUES (@id, @registration, @practice_base, @user_ref, @state, @state_reason,
        @patient_id, @fhir_user, @granted_scopes, @sealed_tokens, @access_expires_at,
-       @refresh_expires_at, @token_version, @refresh_lease_until, @created_at, @updated_at,
-       @connected_at)`,
+       @access_issued_at, @refresh_expires_at, @refresh_attempt_at, @sealed_refresh_answer,
+       @token_version, @refresh_lease_until, @created_at, @updated_at, @connected_at)`,
   );
   const get = db.prepare<[string], ConnectionRow>('SELECT * FROM connections WHERE id = ?');
   const findByUser = db.prepare<[string, string, string], ConnectionRow>(

@@ -1,0 +1,185 @@
+// A refresh whose answer is lost after healow rotated the single-use refresh token (a truncated
+// body, a dropped socket, a process killed inside the call): the next refresh is refused with
+// invalid_grant, and the connection needs the patient again (`reauthorization_required`) rather
+// than being declared `revoked` by the EHR. A refusal with nothing uncertain before it is still
+// `revoked`, and an answer lost before the EHR did anything costs nothing.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectPatient } from './helpers/connect.ts';
+import { type Stack, type StackOptions, startStack } from './helpers/stack.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/fhirbridge.mjs', import.meta.url));
+
+let stack: Stack | undefined;
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  await stack?.close();
+  stack = undefined;
+});
+
+async function up(options: StackOptions = {}): Promise<Stack> {
+  stack = await startStack(options);
+  return stack;
+}
+
+async function refreshes(s: Stack): Promise<number> {
+  const counters = (await (await s.admin('/counters/JAFJCD')).json()) as { refreshes: number };
+  return counters.refreshes;
+}
+
+async function fault(s: Stack, spec: Record<string, unknown>): Promise<void> {
+  const response = await s.admin('/faults', { method: 'POST', body: JSON.stringify(spec) });
+  expect(response.status).toBeLessThan(300);
+}
+
+async function refresh(s: Stack, id: string): Promise<{ status: number; code?: string }> {
+  const response = await s.api(`/api/connections/${id}/refresh`, { method: 'POST' });
+  const body = (await response.json()) as { error?: { code: string } };
+  return { status: response.status, ...(body.error ? { code: body.error.code } : {}) };
+}
+
+async function eventTypes(s: Stack, connectionId: string): Promise<string[]> {
+  const events = await s.runtime.store.events.list({ connectionId, limit: 50 });
+  return events.map((e) => e.type);
+}
+
+/** The one ending a lost answer followed by invalid_grant must reach, asserted in full. */
+async function expectReauthorizationRequired(s: Stack, connectionId: string): Promise<void> {
+  const second = await refresh(s, connectionId);
+  expect(second).toEqual({ status: 409, code: 'reauthorization_required' });
+  const record = await s.runtime.vault.get(connectionId);
+  expect(record.state).toBe('reauthorization_required');
+  expect(record.refreshAttemptAt).toBeNull();
+  expect(record.refreshLeaseUntil).toBeNull();
+  const types = await eventTypes(s, connectionId);
+  expect(types).toContain('connection.reauthorization_required');
+  expect(types).not.toContain('connection.revoked');
+  const [event] = await s.runtime.store.events
+    .list({ connectionId, limit: 50 })
+    .then((events) => events.filter((e) => e.type === 'connection.reauthorization_required'));
+  expect(event?.data.reconnectUrl).toBe(`${s.url}/api/connections/${connectionId}/reconnect`);
+
+  // The link works: a new launch for the same user, which the patient completes.
+  const again = await s.api(`/api/connections/${connectionId}/reconnect`, {
+    method: 'POST',
+    body: '{}',
+  });
+  expect(again.status).toBe(201);
+  expect(((await again.json()) as { authorizeUrl: string }).authorizeUrl).toMatch(
+    new RegExp(`^${s.url}/launch/`),
+  );
+}
+
+describe('a refresh answer lost after the EHR rotated the refresh token', () => {
+  it('a truncated token answer, then invalid_grant: reauthorization_required, not revoked', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    // malformedJson cuts the body once the token endpoint has rotated the refresh token.
+    await fault(s, { route: 'token', malformedJson: true, times: 1 });
+    const first = await refresh(s, connectionId);
+    expect(first).toEqual({ status: 502, code: 'upstream_error' });
+    expect(await refreshes(s)).toBe(1);
+    const afterLoss = await s.runtime.vault.get(connectionId);
+    expect(afterLoss.state).toBe('active');
+    expect(afterLoss.refreshAttemptAt).toEqual(expect.any(Number));
+    expect(afterLoss.sealedRefreshAnswer).toBeNull();
+
+    await expectReauthorizationRequired(s, connectionId);
+  });
+
+  it('a socket dropped after the rotation, then invalid_grant: reauthorization_required', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    await fault(s, { route: 'token', dropConnection: true, afterHandler: true, times: 1 });
+    expect(await refresh(s, connectionId)).toEqual({ status: 502, code: 'upstream_error' });
+    expect(await refreshes(s)).toBe(1);
+    await expectReauthorizationRequired(s, connectionId);
+  });
+
+  it('a bridge process killed (SIGKILL) inside the token call: the next refresh ends reauthorization_required', async () => {
+    const s = await up({ config: { logLevel: 'silent' } });
+    const { connectionId } = await connectPatient(s);
+    // The token endpoint rotates, then holds its answer until the client goes away.
+    await fault(s, { route: 'token', timeout: true, afterHandler: true, times: 1 });
+    const configFile = join(s.dataDir, 'child-config.json');
+    writeFileSync(configFile, JSON.stringify(s.runtime.config));
+    const child = spawn(
+      process.execPath,
+      [BIN, '--config', configFile, 'connections', 'refresh', connectionId],
+      {
+        env: Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => !k.startsWith('FHIRBRIDGE_')),
+        ),
+        stdio: 'ignore',
+      },
+    );
+    children.push(child);
+    const exited = new Promise<string | number | null>((resolve) =>
+      child.once('exit', (code, signal) => resolve(signal ?? code)),
+    );
+    // Inside the call: the simulator has rotated (its counter says so), the answer is held.
+    for (let waited = 0; (await refreshes(s)) < 1; waited += 20) {
+      if (waited > 30_000 || child.exitCode !== null) throw new Error('the child never refreshed');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const inside = await s.runtime.vault.get(connectionId);
+    expect(inside.refreshAttemptAt).toEqual(expect.any(Number));
+    expect(inside.refreshLeaseUntil).toEqual(expect.any(Number));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    // The dead process's lease lapses (it used the real clock); the row kept its attempt.
+    s.clock.shift(2 * 60_000);
+    await expectReauthorizationRequired(s, connectionId);
+    expect(await refreshes(s)).toBe(1);
+  });
+});
+
+describe('what is not a lost rotation', () => {
+  it('a revocation with nothing uncertain before it is still revoked', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    expect((await refresh(s, connectionId)).status).toBe(200);
+    await s.admin('/revoke', {
+      method: 'POST',
+      body: JSON.stringify({ clientId: 'fhirbridge-sandbox', username: 'AdultFemaleFHIR' }),
+    });
+    expect(await refresh(s, connectionId)).toEqual({ status: 409, code: 'revoked' });
+    expect((await s.runtime.vault.get(connectionId)).state).toBe('revoked');
+    const types = await eventTypes(s, connectionId);
+    expect(types).toContain('connection.revoked');
+    expect(types).not.toContain('connection.reauthorization_required');
+  });
+
+  it('a socket dropped before the EHR did anything: the next refresh works and clears the attempt', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    await fault(s, { route: 'token', dropConnection: true, times: 1 });
+    expect(await refresh(s, connectionId)).toEqual({ status: 502, code: 'upstream_error' });
+    expect(await refreshes(s)).toBe(0);
+    expect((await s.runtime.vault.get(connectionId)).refreshAttemptAt).toEqual(expect.any(Number));
+
+    expect((await refresh(s, connectionId)).status).toBe(200);
+    const record = await s.runtime.vault.get(connectionId);
+    expect(record.state).toBe('active');
+    expect(record.refreshAttemptAt).toBeNull();
+    expect(await refreshes(s)).toBe(1);
+  });
+
+  it('an EHR error answer (503) leaves nothing uncertain: a later revocation is revoked', async () => {
+    const s = await up();
+    const { connectionId } = await connectPatient(s);
+    await fault(s, { route: 'token', errorRate: 1, errorStatus: 503, times: 1 });
+    expect((await refresh(s, connectionId)).status).toBe(502);
+    expect((await s.runtime.vault.get(connectionId)).refreshAttemptAt).toBeNull();
+    await s.admin('/revoke', {
+      method: 'POST',
+      body: JSON.stringify({ clientId: 'fhirbridge-sandbox', username: 'AdultFemaleFHIR' }),
+    });
+    expect(await refresh(s, connectionId)).toEqual({ status: 409, code: 'revoked' });
+  });
+});
