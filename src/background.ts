@@ -24,7 +24,8 @@ export interface Background {
 
 /** The sync engine of a runtime: the one the worker and the `sync` command run. */
 export function syncEngineOf(runtime: Runtime): SyncEngine {
-  return createSyncEngine(runtime);
+  const { requestTimeoutMs, typeDeadlineMs, refusalTtlMs } = runtime.config.sync;
+  return createSyncEngine(runtime, { requestTimeoutMs, typeDeadlineMs, refusalTtlMs });
 }
 
 export function startBackground(
@@ -51,6 +52,7 @@ export function startBackground(
     clock,
     logger,
     intervalMs: config.sync.intervalMs,
+    retryAfterFailureMs: config.sync.retryAfterFailureMs,
     onConnect: config.sync.onConnect,
     checkIntervalMs: config.sync.checkIntervalMs,
     onDue: () => worker?.wake(),

@@ -60,7 +60,7 @@ describe('sync and webhook routes', () => {
     };
     app = Fastify();
     installErrorHandling(app);
-    registerSyncRoutes(app, { jobs, vault });
+    registerSyncRoutes(app, { jobs, vault, store });
     registerWebhookRoutes(app, { webhooks });
     await app.ready();
   });
@@ -102,6 +102,8 @@ describe('sync and webhook routes', () => {
       job: null,
       progress: null,
       result: null,
+      lastRun: null,
+      next: null,
     });
     const { job } = (await post(`/api/connections/${CON}/sync`)).json();
     await jobs.claim('w1');
@@ -122,6 +124,61 @@ describe('sync and webhook routes', () => {
       status: 'running',
       job: { id: job.id, attempts: 1, startedAt: new Date(clock.now()).toISOString() },
       progress: { mode: 'full', types },
+    });
+  });
+
+  it('GET shows the last run that ended, how each type ended, beside the next one due', async () => {
+    await store.sync.createRun({
+      id: 'sync_prev',
+      connectionId: CON,
+      mode: 'auto',
+      status: 'completed',
+      outcome: 'partial',
+      startedAt: clock.now() - 60_000,
+      finishedAt: clock.now() - 1_000,
+      progress: {
+        Patient: { status: 'done', outcome: 'complete', resources: 1, pages: 1 },
+        DocumentReference: {
+          status: 'failed',
+          outcome: 'timed_out',
+          resources: 0,
+          pages: 0,
+          reason: 'DocumentReference did not finish within its deadline of 120 s',
+        },
+      },
+      result: { totals: { resources: 1, inserted: 1 } },
+      reason: null,
+      error: null,
+      updatedAt: clock.now(),
+    });
+    const { job } = (await post(`/api/connections/${CON}/sync`)).json();
+    const status = (await app.inject(`/api/connections/${CON}/sync`)).json();
+    expect(status.lastRun).toEqual({
+      id: 'sync_prev',
+      status: 'completed',
+      outcome: 'partial',
+      startedAt: new Date(clock.now() - 60_000).toISOString(),
+      finishedAt: new Date(clock.now() - 1_000).toISOString(),
+      reason: null,
+      error: null,
+      types: {
+        Patient: { outcome: 'complete', resources: 1 },
+        DocumentReference: {
+          outcome: 'timed_out',
+          resources: 0,
+          reason: 'DocumentReference did not finish within its deadline of 120 s',
+        },
+      },
+      notes: [
+        'DocumentReference: timed out (DocumentReference did not finish within its deadline of 120 s)',
+      ],
+      totals: { resources: 1, inserted: 1 },
+    });
+    expect(status.next).toEqual({
+      jobId: job.id,
+      runAt: new Date(clock.now()).toISOString(),
+      mode: 'auto',
+      retry: false,
     });
   });
 

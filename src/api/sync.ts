@@ -1,5 +1,6 @@
 // The sync API: ask for a sync of a connection (queued as a job, one at a time per connection)
-// and read the status and per-type progress of its latest run.
+// and read where it stands: the latest job with its per-type progress, the last run that ended
+// (how, per type, and why) and the next one scheduled.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { BridgeError } from '../common/errors.ts';
@@ -11,12 +12,14 @@ import {
   SYNC_MODES,
   type SyncProgress,
 } from '../jobs/sync-job.ts';
-import type { ConnectionRecord } from '../store/port.ts';
+import type { ConnectionRecord, Store, SyncRunRecord } from '../store/port.ts';
+import { describeTypes, typeOutcomes } from '../sync/index.ts';
 import { parse } from './connections.ts';
 
 export interface SyncRouteDeps {
   jobs: JobQueue;
   vault: { get(id: string): Promise<ConnectionRecord> };
+  store: Pick<Store, 'sync'>;
 }
 
 const idParams = z.object({
@@ -52,12 +55,64 @@ export interface SyncStatusView {
   } | null;
   /** What the engine reported when the sync completed. */
   result: Record<string, unknown> | null;
+  /** The last run that ended (succeeded, partial, failed, nothing_granted or cancelled). */
+  lastRun: LastRunView | null;
+  /** The sync due next (scheduled, or a retry), while one is queued. */
+  next: { jobId: string; runAt: string; mode: string; retry: boolean } | null;
+}
+
+export interface LastRunView {
+  id: string;
+  status: SyncRunRecord['status'];
+  outcome: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  /** Why it failed, for programs (`revoked`, `lease_exhausted`, ...) and for people. */
+  reason: string | null;
+  error: string | null;
+  /** Per type: complete, unsupported, timed_out or failed, with why. */
+  types: ReturnType<typeof typeOutcomes>;
+  /** One line per type that did not complete or needed a fallback. */
+  notes: string[];
+  totals: Record<string, unknown> | null;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function viewSync(connectionId: string, job: Job | undefined): SyncStatusView {
-  if (!job) return { connectionId, status: 'never', job: null, progress: null, result: null };
+export function viewRun(run: SyncRunRecord | undefined): LastRunView | null {
+  if (!run) return null;
+  const totals = run.result?.totals;
+  return {
+    id: run.id,
+    status: run.status,
+    outcome: run.outcome ?? null,
+    startedAt: new Date(run.startedAt).toISOString(),
+    finishedAt: iso(run.finishedAt),
+    reason: run.reason,
+    error: run.error,
+    types: typeOutcomes(run.progress),
+    notes: describeTypes(run.progress),
+    totals: totals && typeof totals === 'object' ? (totals as Record<string, unknown>) : null,
+  };
+}
+
+export function viewSync(
+  connectionId: string,
+  job: Job | undefined,
+  lastRun: SyncRunRecord | undefined = undefined,
+): SyncStatusView {
+  const last = viewRun(lastRun);
+  if (!job) {
+    return {
+      connectionId,
+      status: 'never',
+      job: null,
+      progress: null,
+      result: null,
+      lastRun: last,
+      next: null,
+    };
+  }
   const progress = job.progress as Partial<SyncProgress> | null;
   return {
     connectionId,
@@ -82,7 +137,26 @@ export function viewSync(connectionId: string, job: Job | undefined): SyncStatus
           }
         : null,
     result: job.result,
+    lastRun: last,
+    next:
+      job.status === 'queued'
+        ? {
+            jobId: job.id,
+            runAt: new Date(job.runAt).toISOString(),
+            mode: modeOf(job),
+            retry: job.attempts > 0,
+          }
+        : null,
   };
+}
+
+/** The newest run of the connection that is no longer running. */
+async function lastEndedRun(
+  store: Pick<Store, 'sync'>,
+  connectionId: string,
+): Promise<SyncRunRecord | undefined> {
+  const runs = await store.sync.listRuns(connectionId, 10);
+  return runs.find((r) => r.status !== 'running');
 }
 
 /** A sync needs a usable connection: say why not in the terms of its state. */
@@ -100,19 +174,22 @@ function assertSyncable(connection: ConnectionRecord): void {
   );
 }
 
-export function registerSyncRoutes(app: FastifyInstance, { jobs, vault }: SyncRouteDeps): void {
+export function registerSyncRoutes(
+  app: FastifyInstance,
+  { jobs, vault, store }: SyncRouteDeps,
+): void {
   app.post('/api/connections/:id/sync', async (request, reply) => {
     const { id } = parse(idParams, request.params, 'path');
     const { mode } = parse(syncBody, request.body ?? undefined, 'body');
     assertSyncable(await vault.get(id));
     // A second request while a sync is queued or running gets that one (created: false).
     const { job, created } = await requestSync(jobs, id, { mode });
-    return reply.code(202).send({ created, ...viewSync(id, job) });
+    return reply.code(202).send({ created, ...viewSync(id, job, await lastEndedRun(store, id)) });
   });
 
   app.get('/api/connections/:id/sync', async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     await vault.get(id); // 404 for an unknown connection
-    return viewSync(id, await latestSync(jobs, id));
+    return viewSync(id, await latestSync(jobs, id), await lastEndedRun(store, id));
   });
 }

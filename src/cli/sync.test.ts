@@ -98,6 +98,34 @@ describe('fhirbridge sync', () => {
     expect(job?.progress).toMatchObject({ types: types('done') });
   });
 
+  it('a partial sync says which type did not complete and why, and exits as partial', async () => {
+    const out = capture();
+    const status = await runSyncCommand(runtime, CON, {
+      out: out.stream,
+      err: capture().stream,
+      handler: {
+        async run() {
+          return {
+            outcome: 'partial',
+            startedAt: 1_000,
+            finishedAt: 3_500,
+            totals: { resources: 31, inserted: 31, updated: 0, deleted: 0, calls: 5 },
+            notes: ['DocumentReference: timed out (no answer within its deadline of 2 s)'],
+          };
+        },
+      },
+    });
+    expect(status).toBe('partial');
+    expect(out.text.join('')).toContain(
+      [
+        `synced in part ${CON}: 31 resources (31 new, 0 changed, 0 deleted), 5 calls in 2.5 s`,
+        '  DocumentReference: timed out (no answer within its deadline of 2 s)',
+        '  the next sync resumes only what did not complete (`fhirbridge sync` runs it now)',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('joins the sync already queued for the connection instead of starting another', async () => {
     const { job } = await requestSync(runtime.jobs, CON);
     const runs: string[] = [];

@@ -24,8 +24,11 @@ export interface SyncCommandOptions {
   fps?: number;
 }
 
-/** Why it ended, for the exit code: 0 synced, 1 failed, 130 stopped by the user. */
-export type SyncCommandStatus = 'synced' | 'failed' | 'stopped';
+/**
+ * Why it ended, for the exit code: 0 synced, 2 synced in part (some types did not complete),
+ * 1 failed, 130 stopped by the user.
+ */
+export type SyncCommandStatus = 'synced' | 'partial' | 'failed' | 'stopped';
 
 const when = (ms: number) => new Date(ms).toISOString();
 
@@ -40,18 +43,26 @@ function describe(notice: FollowNotice): string {
   }
 }
 
-function summary(connectionId: string, result: Partial<SyncResult> | null): string {
+/** The last lines: what was synced, and per type that did not complete, what and why. */
+export function summary(connectionId: string, result: Partial<SyncResult> | null): string {
   const t = result?.totals;
   if (!t) return `synced ${connectionId}`;
   const seconds =
     result.finishedAt && result.startedAt
       ? ` in ${((result.finishedAt - result.startedAt) / 1000).toFixed(1)} s`
       : '';
-  return (
-    `synced ${connectionId}: ${t.resources.toLocaleString('en-US')} resources ` +
+  const partial = result.outcome === 'partial';
+  const head =
+    `${partial ? 'synced in part' : 'synced'} ${connectionId}: ` +
+    `${t.resources.toLocaleString('en-US')} resources ` +
     `(${t.inserted} new, ${t.updated} changed, ${t.deleted} deleted), ` +
-    `${t.calls} calls${seconds}`
-  );
+    `${t.calls} calls${seconds}`;
+  const notes = result.notes ?? [];
+  if (notes.length === 0) return head;
+  const hint = partial
+    ? '\n  the next sync resumes only what did not complete (`fhirbridge sync` runs it now)'
+    : '';
+  return `${head}\n${notes.map((n) => `  ${n}`).join('\n')}${hint}`;
 }
 
 export async function runSyncCommand(
@@ -99,9 +110,11 @@ export async function runSyncCommand(
   }
 
   switch (result.status) {
-    case 'succeeded':
-      out.write(`${summary(connectionId, result.job.result as Partial<SyncResult> | null)}\n`);
-      return 'synced';
+    case 'succeeded': {
+      const synced = result.job.result as Partial<SyncResult> | null;
+      out.write(`${summary(connectionId, synced)}\n`);
+      return synced?.outcome === 'partial' ? 'partial' : 'synced';
+    }
     case 'stopped':
       err.write(
         `stopped; the sync of ${connectionId} resumes from its last checkpoint on the next run\n`,
@@ -145,7 +158,9 @@ export function registerSyncCommand(
         const status = await withRuntime((rt) =>
           runSyncCommand(rt, connectionId, { mode: opts.mode as SyncMode, signal: stop.signal }),
         );
-        if (status !== 'synced') process.exitCode = status === 'stopped' ? 130 : 1;
+        if (status !== 'synced') {
+          process.exitCode = status === 'stopped' ? 130 : status === 'partial' ? 2 : 1;
+        }
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -24,6 +24,22 @@ export const syncConfigSchema = z
     pollIntervalMs: z.number().int().min(50).default(1000),
     /** Progress is written to the job row at most this often. */
     progressIntervalMs: z.number().int().min(0).default(500),
+    /** Each attempt of a sync's upstream request gets no longer than this. */
+    requestTimeoutMs: z.number().int().min(100).default(30_000),
+    /** One resource type's searches get no longer than this per run; then it is timed out. */
+    typeDeadlineMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5 * 60_000),
+    /** How long a practice's refusal of a query (400 "not supported") is remembered. */
+    refusalTtlMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(7 * DAY),
+    /** After a sync fails for good, the next one is due this soon (not `intervalMs`). */
+    retryAfterFailureMs: z.number().int().min(0).default(3_600_000),
   })
   .prefault({});
 

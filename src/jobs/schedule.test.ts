@@ -34,7 +34,9 @@ describe('sync schedule', () => {
     await store.close();
   });
 
-  const schedule = (overrides: { intervalMs?: number; onConnect?: boolean } = {}) =>
+  const schedule = (
+    overrides: { intervalMs?: number; onConnect?: boolean; retryAfterFailureMs?: number } = {},
+  ) =>
     createSyncSchedule({
       store,
       queue,
@@ -78,6 +80,20 @@ describe('sync schedule', () => {
     expect(await queue.claim('w')).toBeUndefined();
     clock.advance(DAY);
     expect((await queue.claim('w'))?.id).toBe(next?.id);
+  });
+
+  it('after a sync that failed for good, the next one is due retryAfterFailureMs later', async () => {
+    await connect('con_a');
+    const s = schedule({ retryAfterFailureMs: 3_600_000 });
+    await s.runOnce();
+    const first = await queue.claim('w');
+    await queue.fail(first!.id, 'w', { message: 'revoked upstream', retryable: false });
+    const endedAt = clock.now();
+    expect(await s.runOnce()).toBe(1);
+    expect(await latestSync(queue, 'con_a')).toMatchObject({
+      status: 'queued',
+      runAt: endedAt + 3_600_000,
+    });
   });
 
   it('with interval 0 only the first sync is scheduled; without onConnect none is', async () => {

@@ -16,6 +16,8 @@ export interface SyncScheduleDeps {
   timers?: Timers;
   /** Re-sync this long after the last sync ended; 0 = no scheduled re-syncs. */
   intervalMs: number;
+  /** After a sync that failed for good, the next is due this long after (at most `intervalMs`). */
+  retryAfterFailureMs?: number;
   /** Sync a connection that never synced as soon as it is connected. */
   onConnect: boolean;
   /** How often to look. */
@@ -37,13 +39,22 @@ export interface SyncSchedule {
 export async function nextSyncAt(
   queue: JobQueue,
   connection: ConnectionRecord,
-  { intervalMs, onConnect }: { intervalMs: number; onConnect: boolean },
+  {
+    intervalMs,
+    onConnect,
+    retryAfterFailureMs = 0,
+  }: { intervalMs: number; onConnect: boolean; retryAfterFailureMs?: number },
 ): Promise<number | undefined> {
   const last = await latestSync(queue, connection.id);
   if (!last) return onConnect ? (connection.connectedAt ?? connection.updatedAt) : undefined;
   if (last.status === 'queued' || last.status === 'running') return undefined;
   if (intervalMs <= 0) return undefined;
-  return (last.finishedAt ?? last.updatedAt) + intervalMs;
+  const ended = last.finishedAt ?? last.updatedAt;
+  // A sync that failed for good left the record behind: not worth a whole interval's wait.
+  if (last.status === 'failed' && retryAfterFailureMs > 0) {
+    return ended + Math.min(retryAfterFailureMs, intervalMs);
+  }
+  return ended + intervalMs;
 }
 
 export function createSyncSchedule({
@@ -53,6 +64,7 @@ export function createSyncSchedule({
   logger,
   timers = realTimers,
   intervalMs,
+  retryAfterFailureMs = 0,
   onConnect,
   checkIntervalMs,
   pageSize = 500,
@@ -68,7 +80,11 @@ export function createSyncSchedule({
       const page = await store.connections.list({ limit: pageSize, offset });
       for (const connection of page) {
         if (connection.state !== 'active') continue;
-        const at = await nextSyncAt(queue, connection, { intervalMs, onConnect });
+        const at = await nextSyncAt(queue, connection, {
+          intervalMs,
+          onConnect,
+          retryAfterFailureMs,
+        });
         if (at === undefined) continue;
         const { created } = await requestSync(queue, connection.id, { runAt: at });
         if (!created) continue;

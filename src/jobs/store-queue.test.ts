@@ -76,6 +76,25 @@ describe('store job queue (sqlite file)', () => {
     expect((await queue.get(job.id))?.progress).toEqual({ step: 1 });
   });
 
+  it('a job whose runner died on its last attempt fails, and is handed out once to announce', async () => {
+    const clock = new ManualClock();
+    const path = freshPath();
+    const queue = await open(path, clock);
+    const other = await open(path, clock); // a second process on the same file
+    const { job } = await requestSync(queue, 'con_a');
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect((await queue.claim(`dead-${attempt}`))?.attempts).toBe(attempt);
+      clock.advance(LEASE + 1);
+    }
+    // Another process's claim is what fails it; the failure still waits to be announced.
+    expect(await other.claim('w')).toBeUndefined();
+    expect(await queue.get(job.id)).toMatchObject({ status: 'failed', attempts: 3 });
+    const taken = await queue.takeLapsedFailures();
+    expect(taken.map((j) => j.id)).toEqual([job.id]);
+    expect(await other.takeLapsedFailures()).toEqual([]);
+    expect(await queue.takeLapsedFailures()).toEqual([]);
+  });
+
   it('a heartbeat keeps the lease alive past its first term', async () => {
     const clock = new ManualClock();
     const queue = await open(freshPath(), clock);
