@@ -1,26 +1,46 @@
-// `GET /api/connections/:id/fhir/{type}[/{id}][?params]`: a live, server-side read through the
-// connection (healow sends no CORS headers, so the browser can never call it directly). Every call
-// goes through the budget and the token refresh of the FHIR client. Reads stream; searches come
-// back with their paging links pointing at this proxy instead of the EHR.
+// `GET /api/connections/:id/fhir/{type}[/{id}][?params]`, `/fhir/metadata` and
+// `/fhir/.well-known/*`: a live, server-side read through the connection (healow sends no CORS
+// headers, so the browser can never call it directly). Every call goes through the budget and the
+// token refresh of the FHIR client, to the practice base's origin only. Reads stream; search
+// Bundles keep every byte the EHR sent but their `link` and `entry.fullUrl` URLs, which point at
+// this proxy instead of the EHR. The EHR's 4xx answers pass on with their status and
+// OperationOutcome; its 5xx, silence and refused connections are a 502 or 504 of ours.
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
-import { parseBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
-import type { Runtime } from '../runtime.ts';
+import { rewriteBundleUrls } from '../fhir/bundle-text.ts';
+import type { FhirClient, FhirTarget } from '../fhir/client.ts';
+import { readFailure } from '../fhir/responses.ts';
+import { type PracticeBase, parseBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
 import { parse } from './connections.ts';
+import { operationOutcome, toErrorAnswer } from './errors.ts';
 
 const params = z.object({
   id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
   // `Type`, `Type/id`, `Type/id/_history/vid`: FHIR ids are [A-Za-z0-9-.]{1,64}. Empty is the
   // base itself, where HAPI (and so healow) points its paging links: `[base]?_getpages=…`.
+  // `metadata` (FHIR R4 §3.1.0.1.2, capabilities) and `.well-known/<name>` (RFC 8615, SMART's
+  // smart-configuration) are the base's other GETs.
   '*': z
     .string()
     .regex(
-      /^([A-Z][A-Za-z]{1,63}(\/[A-Za-z0-9.-]{1,64}(\/_history\/[A-Za-z0-9.-]{1,64})?)?)?$/,
-      'is not a FHIR type or type/id',
+      /^([A-Z][A-Za-z]{1,63}(\/[A-Za-z0-9.-]{1,64}(\/_history\/[A-Za-z0-9.-]{1,64})?)?|metadata|\.well-known\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63})?$/,
+      'is not a FHIR type or type/id, metadata or .well-known/…',
     ),
 });
+
+/** A search: a type (`Observation?…`) or the base itself (HAPI's `?_getpages=…`). */
+const SEARCH_PATH = /^([A-Z][A-Za-z]{1,63})?$/;
+
+export interface FhirProxyDeps {
+  fhir: FhirClient;
+  /** How the FHIR client reaches a connection's practice with its tokens. */
+  fhirTarget(connectionId: string): Promise<FhirTarget>;
+  clock: Clock;
+  config: { publicUrl: string };
+}
 
 /**
  * RFC 7240 §4.3 `Prefer: wait=N`: the caller waits at most N seconds, so the budget gives up with
@@ -36,10 +56,74 @@ export function preferredWait(header: string | string[] | undefined): number | u
   return undefined;
 }
 
-export function registerFhirProxyRoutes(
-  app: FastifyInstance,
-  runtime: Pick<Runtime, 'fhir' | 'fhirTarget' | 'config' | 'clock'>,
-): void {
+/**
+ * Our answer to an upstream failure we do not pass on: a 504 when the EHR did not answer in
+ * time (the FHIR client marks it `details.timeout`), the error edge's mapping otherwise.
+ */
+function sendOurFailure(reply: FastifyReply, error: unknown, status?: number): FastifyReply {
+  const answer = toErrorAnswer(error);
+  const timedOut = error instanceof BridgeError && error.details?.timeout === true;
+  const final = { ...answer, status: status ?? (timedOut ? 504 : answer.status) };
+  return reply.code(final.status).type('application/fhir+json').send(operationOutcome(final));
+}
+
+/**
+ * A 4xx from the EHR: its status and its OperationOutcome, byte for byte (healow explains a
+ * refused search there: "Invalid request: Does not know how to handle …"). A 4xx without an
+ * OperationOutcome keeps its status with an OperationOutcome of ours.
+ */
+async function passClientError(reply: FastifyReply, upstream: Response, what: string) {
+  const { error, outcomeText } = await readFailure(upstream, what);
+  if (outcomeText === undefined) return sendOurFailure(reply, error, upstream.status);
+  return reply.code(upstream.status).type('application/fhir+json').send(outcomeText);
+}
+
+/**
+ * A search Bundle with its `link` and `entry.fullUrl` URLs moved onto this proxy: the URL is
+ * rebased onto the practice base (healow writes them on another host over plain http), then
+ * taken relative to it. A `next` link that cannot be rebased fails the request (the caller would
+ * take one page for the whole result); another such link is left out; such a fullUrl (a
+ * `urn:uuid:`, another server's resource) is kept as sent.
+ */
+function bundleOntoProxy(text: string, base: PracticeBase, proxyBase: string): string | undefined {
+  const onto = (url: string) => proxyBase + relativeToBase(base, rebaseLink(base, url));
+  return rewriteBundleUrls(text, {
+    link(url, relation) {
+      try {
+        return onto(url);
+      } catch (error) {
+        if (!(error instanceof BridgeError) || relation === 'next') throw error;
+        return null;
+      }
+    },
+    fullUrl(url) {
+      if (!/^https?:\/\//i.test(url)) return url;
+      try {
+        return onto(url);
+      } catch (error) {
+        if (!(error instanceof BridgeError)) throw error;
+        return url;
+      }
+    },
+  });
+}
+
+/** The body as text; the attempt's timeout still runs while it streams in. */
+async function bodyText(upstream: Response, what: string): Promise<string> {
+  try {
+    // ignoreBOM: a byte order mark stays in the text, so that the answer keeps every byte.
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(await upstream.arrayBuffer());
+  } catch (cause) {
+    const timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
+    throw new BridgeError(
+      'upstream_error',
+      timedOut ? `${what}: the body did not arrive in time` : `${what}: the body could not be read`,
+      { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
+    );
+  }
+}
+
+export function registerFhirProxyRoutes(app: FastifyInstance, runtime: FhirProxyDeps): void {
   app.get('/api/connections/:id/fhir/*', async (request, reply) => {
     const { id, '*': path } = parse(params, request.params, 'path');
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
@@ -50,38 +134,60 @@ export function registerFhirProxyRoutes(
     const target = await runtime.fhirTarget(id);
     const controller = new AbortController();
     request.raw.on('close', () => controller.abort());
-    const upstream = await runtime.fhir.request(target, `${path}${query}`, {
-      priority: 'interactive',
-      signal: controller.signal,
-      ...(wait === undefined ? {} : { deadline: runtime.clock.now() + wait * 1000 }),
-    });
-    reply.code(upstream.status).type('application/fhir+json');
+    const what = `GET ${path}${query}`;
+    let upstream: Response;
+    try {
+      upstream = await runtime.fhir.forward(target, `${path}${query}`, {
+        priority: 'interactive',
+        signal: controller.signal,
+        // The caller waits one attempt's timeout, or what `Prefer: wait` allows: a silent EHR
+        // is a 504 then, not four timeouts and their backoff later.
+        deadline: runtime.clock.now() + (wait === undefined ? runtime.fhir.timeoutMs : wait * 1000),
+      });
+    } catch (error) {
+      if (error instanceof BridgeError && error.code === 'upstream_error') {
+        return sendOurFailure(reply, error);
+      }
+      throw error;
+    }
+    if (upstream.status >= 400) return passClientError(reply, upstream, what);
+
+    // smart-configuration is plain JSON (SMART App Launch §"Conformance"), the rest FHIR JSON.
+    reply
+      .code(upstream.status)
+      .type(path.startsWith('.well-known/') ? 'application/json' : 'application/fhir+json');
     const etag = upstream.headers.get('etag');
     if (etag) reply.header('etag', etag);
     const lastModified = upstream.headers.get('last-modified');
     if (lastModified) reply.header('last-modified', lastModified);
 
-    const isSearch = !path.includes('/');
-    if (!isSearch || !upstream.body)
+    if (!SEARCH_PATH.test(path) || !upstream.body) {
       return reply.send(upstream.body ? Readable.fromWeb(upstream.body as never) : '');
-    const bundle = (await upstream.json()) as { link?: Array<{ relation?: string; url?: string }> };
-    if (!bundle.link) return reply.send(bundle);
-    const base = parseBase(target.base, target.allowHttp ?? false);
-    const proxyBase = `${runtime.config.publicUrl}/api/connections/${id}/fhir/`;
-    const links: typeof bundle.link = [];
-    for (const link of bundle.link) {
-      if (!link.url) continue;
-      try {
-        // `/fhir/` + `?_getpages=…` for a base-level paging link, `/fhir/Type?…` otherwise.
-        links.push({ ...link, url: proxyBase + relativeToBase(base, rebaseLink(base, link.url)) });
-      } catch (error) {
-        if (!(error instanceof BridgeError)) throw error;
-        // A `next` we would not follow must not end the search quietly: the caller would take
-        // one page for the whole result. Other links (self, previous) are only left out.
-        if (link.relation === 'next') throw error;
-      }
     }
-    bundle.link = links;
-    return reply.send(bundle);
+    let text: string;
+    let rewritten: string | undefined;
+    try {
+      text = await bodyText(upstream, what);
+      const base = parseBase(target.base, target.allowHttp ?? false);
+      rewritten = bundleOntoProxy(
+        text,
+        base,
+        `${runtime.config.publicUrl}/api/connections/${id}/fhir/`,
+      );
+    } catch (error) {
+      if (error instanceof SyntaxError) {
+        return sendOurFailure(
+          reply,
+          new BridgeError('upstream_error', `${what}: the body is not readable JSON`, {
+            status: 502,
+          }),
+        );
+      }
+      if (error instanceof BridgeError && error.code === 'upstream_error') {
+        return sendOurFailure(reply, error);
+      }
+      throw error;
+    }
+    return reply.send(rewritten ?? text);
   });
 }

@@ -39,7 +39,10 @@ export interface FhirTarget {
 
 export interface RequestOptions {
   priority: Priority;
-  /** Epoch ms: the budget gives up (`budget_exhausted`) and backoff stops at this time. */
+  /**
+   * Epoch ms: the budget gives up (`budget_exhausted`), no attempt waits for an answer past it
+   * (a 504 `upstream_error`), and backoff stops at this time.
+   */
   deadline?: number;
   signal?: AbortSignal;
   /** Per attempt, for this request only; the client's `timeoutMs` when absent. */
@@ -54,12 +57,20 @@ export interface SearchOptions extends RequestOptions {
 export type SearchInput = Record<string, string> | URLSearchParams;
 
 export interface FhirClient {
+  /** How long one attempt waits for an answer unless a request says otherwise, in ms. */
+  readonly timeoutMs: number;
   /**
    * One GET relative to the base (`Patient/1`, `Observation?patient=1&category=laboratory`).
    * Resolves with a 2xx FHIR JSON response whose body is not yet read (the API proxy streams
    * it); every other outcome is a BridgeError.
    */
   request(target: FhirTarget, pathAndQuery: string, options: RequestOptions): Promise<Response>;
+  /**
+   * `request` for the API proxy: a 4xx answer (after the one refresh on 401; a 429 still waits
+   * and then fails `rate_limited`) resolves too, its body unread, so that the EHR's
+   * OperationOutcome can be passed on. 5xx, timeouts and network failures are BridgeErrors.
+   */
+  forward(target: FhirTarget, pathAndQuery: string, options: RequestOptions): Promise<Response>;
   /** `request` with the body parsed as JSON. */
   readJson(target: FhirTarget, pathAndQuery: string, options: RequestOptions): Promise<unknown>;
   /** `GET [base]/type/id`, checked to be a resource of that type. */
@@ -153,6 +164,7 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
     base: PracticeBase,
     start: URL,
     options: RequestOptions,
+    { clientErrors }: { clientErrors: 'throw' | 'return' } = { clientErrors: 'throw' },
   ): Promise<Response> {
     let url = start;
     let refreshedToken: string | undefined;
@@ -173,7 +185,13 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
       });
       const token = refreshedToken ?? (await target.tokens.accessToken());
       const started = clock.now();
-      const attemptMs = options.timeoutMs ?? timeoutMs;
+      const attemptMs = Math.max(
+        1,
+        Math.min(
+          options.timeoutMs ?? timeoutMs,
+          options.deadline === undefined ? Number.POSITIVE_INFINITY : options.deadline - started,
+        ),
+      );
       const timeout = AbortSignal.timeout(attemptMs);
       let res: Response;
       try {
@@ -257,6 +275,14 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
         continue;
       }
 
+      if (
+        clientErrors === 'return' &&
+        res.status >= 400 &&
+        res.status < 500 &&
+        res.status !== 429
+      ) {
+        return res;
+      }
       throw await failureFrom(res, what);
     }
   }
@@ -285,6 +311,17 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
         { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
       );
     }
+  }
+
+  async function forward(
+    target: FhirTarget,
+    pathAndQuery: string,
+    options: RequestOptions,
+  ): Promise<Response> {
+    const base = baseOf(target);
+    return send(target, base, resolveOnBase(base, pathAndQuery), options, {
+      clientErrors: 'return',
+    });
   }
 
   async function readJson(
@@ -370,5 +407,5 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
     return all;
   }
 
-  return { request, readJson, read, search, searchAll };
+  return { timeoutMs, request, forward, readJson, read, search, searchAll };
 }

@@ -110,17 +110,26 @@ function leadFor(code: ErrorCode, what: string): string {
   }
 }
 
+/** A non-2xx answer read: the error to raise, and its OperationOutcome as the server wrote it. */
+export interface UpstreamFailure {
+  error: BridgeError;
+  /** The body, byte for byte, when it is a FHIR OperationOutcome (to pass on unchanged). */
+  outcomeText?: string;
+}
+
 /**
- * The BridgeError for a non-2xx answer, consuming its body: the code from the status, the
- * message with the status and the OperationOutcome's text, and the outcome itself in `details`
- * (so that an API edge can pass the upstream's explanation on).
+ * Reads a non-2xx answer, consuming its body: the BridgeError (code from the status, message
+ * with the status and the OperationOutcome's text, the outcome itself in `details` so that an API
+ * edge can pass the upstream's explanation on) and the outcome's text as sent.
  */
-export async function failureFrom(res: Response, what: string): Promise<BridgeError> {
+export async function readFailure(res: Response, what: string): Promise<UpstreamFailure> {
   let outcome: OperationOutcome | undefined;
+  let sent: string | undefined;
   try {
     const text = await readCapped(res);
     if (isFhirJson(res.headers.get('content-type')) || text.trimStart().startsWith('{')) {
       outcome = asOperationOutcome(JSON.parse(text));
+      if (outcome) sent = text;
     }
   } catch {
     // An unreadable or non-JSON error body: the status alone explains it.
@@ -128,10 +137,20 @@ export async function failureFrom(res: Response, what: string): Promise<BridgeEr
   const code = codeForStatus(res.status);
   const statusLine = `${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
   const text = outcome ? outcomeText(outcome) : undefined;
-  return new BridgeError(code, `${leadFor(code, what)} (${statusLine})${text ? `: ${text}` : ''}`, {
-    status: res.status,
-    details: { upstreamStatus: res.status, ...(outcome ? { outcome } : {}) },
-  });
+  const error = new BridgeError(
+    code,
+    `${leadFor(code, what)} (${statusLine})${text ? `: ${text}` : ''}`,
+    {
+      status: res.status,
+      details: { upstreamStatus: res.status, ...(outcome ? { outcome } : {}) },
+    },
+  );
+  return sent === undefined ? { error } : { error, outcomeText: sent };
+}
+
+/** The BridgeError for a non-2xx answer, consuming its body (see readFailure). */
+export async function failureFrom(res: Response, what: string): Promise<BridgeError> {
+  return (await readFailure(res, what)).error;
 }
 
 /** Drops a body we will not read, so the connection can be reused. */
