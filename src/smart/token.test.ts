@@ -7,9 +7,11 @@ import {
   authorizationCodeGrantRequest,
   exchangeCode,
   isRevocation,
+  processRevocationResponse,
   processTokenResponse,
   refreshTokenGrantRequest,
   refreshTokens,
+  revokeToken,
 } from './token.ts';
 
 let server: TestServer;
@@ -235,5 +237,61 @@ describe('processTokenResponse', () => {
         signal: controller.signal,
       }),
     ).rejects.toThrow('shutting down');
+  });
+});
+
+describe('token revocation (RFC 7009)', () => {
+  const revoke = () =>
+    revokeToken({
+      revocationEndpoint: `${server.url}/oauth/revoke`,
+      tokenEndpoint,
+      auth: clientSecretBasic({ clientId: 'app', clientSecret: 'sh-secret' }),
+      token: 'the-refresh-token',
+      tokenTypeHint: 'refresh_token',
+      clock,
+    });
+
+  it('sends the token and its type hint to the revocation endpoint with client authentication', async () => {
+    reply({ status: 200, body: '' });
+    await revoke();
+    const [req] = server.requests;
+    expect(req?.method).toBe('POST');
+    expect(req?.url).toBe('/oauth/revoke');
+    expect(req?.headers.authorization).toBe(
+      `Basic ${Buffer.from('app:sh-secret').toString('base64')}`,
+    );
+    expect(Object.fromEntries(new URLSearchParams(req?.body))).toEqual({
+      token: 'the-refresh-token',
+      token_type_hint: 'refresh_token',
+    });
+  });
+
+  it('takes a 200 as done (a revoked and an unknown token alike), anything else as an error', async () => {
+    await expect(processRevocationResponse(new Response('', { status: 200 }))).resolves.toBe(
+      undefined,
+    );
+    const refused = await rejection(
+      processRevocationResponse(
+        new Response('{"error":"unsupported_token_type"}', { status: 400 }),
+      ),
+    );
+    expect(refused.code).toBe('token_rejected');
+    expect(refused.oauth?.error).toBe('unsupported_token_type');
+    const down = await rejection(processRevocationResponse(new Response('', { status: 503 })));
+    expect(down.code).toBe('upstream_error');
+  });
+
+  it('reports an unreachable endpoint as upstream_error without the token', async () => {
+    const err = await rejection(
+      revokeToken({
+        revocationEndpoint: await deadUrl(),
+        tokenEndpoint,
+        auth: clientSecretBasic({ clientId: 'app', clientSecret: 'sh-secret' }),
+        token: 'the-refresh-token',
+        tokenTypeHint: 'refresh_token',
+        clock,
+      }),
+    );
+    expect(err.code).toBe('upstream_error');
   });
 });
