@@ -2,7 +2,12 @@
 // and, for admin keys, add by hand, import the endpoint directory, health check, disable/enable.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DEFAULT_SEARCH_LIMIT, type PracticeService } from '../practices/service.ts';
+import { PRACTICE_ID, PRACTICE_ID_RULE } from '../practices/input.ts';
+import {
+  type AddPracticeInput,
+  DEFAULT_SEARCH_LIMIT,
+  type PracticeService,
+} from '../practices/service.ts';
 import { viewMatch, viewPractice } from '../practices/view.ts';
 import { parse } from './connections.ts';
 
@@ -10,7 +15,7 @@ export interface PracticeRouteDeps {
   practices: PracticeService;
 }
 
-const practiceId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9._-]');
+const practiceId = z.string().regex(PRACTICE_ID, PRACTICE_ID_RULE);
 const idParams = z.object({ id: practiceId });
 const text = (max: number) => z.string().trim().min(1).max(max);
 
@@ -27,21 +32,10 @@ const listQuery = z.object({
   source: z.enum(['directory', 'operator', 'config']).optional(),
 });
 
+// Only the shape here: the values are the service's to check (checkNewPractice), the same rule
+// and message as for `fhirbridge practices add`.
 const addBody = z.object({
-  id: practiceId,
-  name: text(200),
-  base: z.string().min(1).max(2048),
-  vendor: z.enum(['healow', 'generic']).default('generic'),
-  registration: z.string().min(1).max(32).nullable().optional(),
-  organizationName: text(200).nullable().optional(),
-  address: z
-    .object({
-      line: text(200).nullable().optional(),
-      city: text(100).nullable().optional(),
-      state: text(50).nullable().optional(),
-      postalCode: text(20).nullable().optional(),
-    })
-    .optional(),
+  address: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
 });
 
 // Over HTTP only a URL: a server path would let an API key read (or probe) any file the
@@ -85,19 +79,20 @@ export function registerPracticeRoutes(app: FastifyInstance, deps: PracticeRoute
   });
 
   app.post('/api/practices', admin, async (request, reply) => {
-    const body = parse(addBody, request.body, 'body');
+    const { address } = parse(addBody, request.body, 'body');
+    const body = request.body as Record<string, unknown>;
     const added = await practices.addPractice({
       id: body.id,
       name: body.name,
       base: body.base,
       vendor: body.vendor,
-      registration: body.registration ?? null,
-      organizationName: body.organizationName ?? null,
-      addressLine: body.address?.line ?? null,
-      city: body.address?.city ?? null,
-      state: body.address?.state ?? null,
-      postalCode: body.address?.postalCode ?? null,
-    });
+      registration: body.registration,
+      organizationName: body.organizationName,
+      addressLine: address?.line,
+      city: address?.city,
+      state: address?.state,
+      postalCode: address?.postalCode,
+    } as AddPracticeInput);
     return reply.code(201).send(viewPractice(added));
   });
 

@@ -110,11 +110,21 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  // Commander prints the errors of its own parsing; one thrown by an action (a bad `--port`)
+  // it does not, and a command must never fail without saying why.
+  let printed = false;
+  program.configureOutput({
+    outputError: (text, write) => {
+      printed = true;
+      write(text);
+    },
+  });
   try {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode;
+      if (!printed && error.exitCode !== 0) console.error(`fhirbridge: ${error.message}`);
+      process.exitCode = error.exitCode === 0 ? 0 : error.exitCode || 1;
       return;
     }
     const message =

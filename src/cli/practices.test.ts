@@ -154,7 +154,8 @@ describe('practices CLI', () => {
       '--vendor',
       'epic',
     ).catch((e: unknown) => e);
-    expect((vendor as { code?: string }).code).toBe('commander.invalidArgument');
+    expect(isBridgeError(vendor, 'invalid_request')).toBe(true);
+    expect((vendor as Error).message).toBe('invalid practice: vendor: must be healow or generic');
     const limit = await run('search', 'x', '--limit', '0').catch((e: unknown) => e);
     expect((limit as { code?: string }).code).toBe('commander.invalidArgument');
   });

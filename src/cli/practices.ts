@@ -146,12 +146,8 @@ export function registerPracticesCommands(
     .requiredOption('--id <id>', 'practice code or any id (1-64 of A-Z a-z 0-9 . _ -)')
     .requiredOption('--name <name>', 'shown to patients and found by search')
     .requiredOption('--base <url>', 'FHIR base URL')
-    .option(
-      '--vendor <vendor>',
-      'healow or generic (any SMART EHR)',
-      oneOf(['healow', 'generic'] as const),
-      'generic',
-    )
+    // Checked by the service, with the API's rule and message, like every other field.
+    .option('--vendor <vendor>', 'healow or generic (any SMART EHR)', 'generic')
     .option('--registration <name>', 'app registration (default: the one for its environment)')
     .option('--city <city>')
     .option('--state <state>')

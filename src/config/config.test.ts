@@ -118,6 +118,63 @@ describe('loadConfig', () => {
     ).toBe(true);
   });
 
+  const production = {
+    environment: 'production' as const,
+    clientId: 'p',
+    clientType: 'confidential-asymmetric' as const,
+    authorizationServers: ['https://oauthserver.eclinicalworks.com'],
+  };
+
+  it('allows loopback plain http by default, for the simulator', () => {
+    expect(
+      loadConfig({ env: {}, overrides: { registrations: { sandbox } } }).allowLoopbackHttp,
+    ).toBe(true);
+  });
+
+  it('turns loopback plain http off when a production registration exists', () => {
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        publicUrl: 'https://bridge.example.org',
+        registrations: { sandbox, prod: production },
+      },
+    });
+    expect(config.allowLoopbackHttp).toBe(false);
+  });
+
+  it('refuses allowLoopbackHttp true, and loopback http practices, beside a production registration', () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: {},
+        overrides: {
+          publicUrl: 'https://bridge.example.org',
+          allowLoopbackHttp: true,
+          registrations: { sandbox, prod: production },
+          practices: [
+            { id: 'SIM', name: 'Sim', base: 'http://127.0.0.1:9090/fhir', registration: 'sandbox' },
+          ],
+        },
+      }),
+    );
+    expect(problems).toContain(
+      'allowLoopbackHttp: cannot be true beside a production registration',
+    );
+    expect(problems).toContain(
+      'practices.0.base: must be https (plain http only on loopback, for the simulator)',
+    );
+  });
+
+  it('gives the patient pages sign-in limits by default, each one configurable', () => {
+    const config = loadConfig({ env: {}, overrides: { signIn: { perBrowser: { limit: 3 } } } });
+    expect(config.signIn).toEqual({
+      perAddress: { limit: 30, windowMs: 60_000 },
+      perBrowser: { limit: 3, windowMs: 60_000 },
+      maxAuthSessions: 1000,
+      maxPendingConnections: 1000,
+      pendingConnectionTtlMs: 3_600_000,
+    });
+  });
+
   it('names a broken config file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fb-config-'));
     const file = join(dir, 'bad.json');

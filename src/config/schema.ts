@@ -231,7 +231,7 @@ function crossCheck(c: RawConfig, ctx: z.RefinementCtx): void {
       message: 'cannot be true beside a production registration',
     });
   }
-  const loopbackHttp = c.allowLoopbackHttp ?? !hasProduction(registrations);
+  const loopbackHttp = c.allowLoopbackHttp !== false && !hasProduction(registrations);
   for (const [name, r] of Object.entries(registrations)) {
     if (r?.environment !== 'production') continue;
     if (!publicUrl.startsWith('https://')) {

@@ -387,6 +387,48 @@ describe('practice service', () => {
       expect(server.requests.filter((r) => r.url.endsWith('smart-configuration'))).toHaveLength(2);
     });
 
+    /** fetch failing the way each network failure does in Node (undici). */
+    const failing =
+      (cause: unknown): typeof fetch =>
+      async () => {
+        throw new TypeError('fetch failed', { cause });
+      };
+    const networkFailures = {
+      refused: failing(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+      reset: failing(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })),
+      unknownHost: failing(
+        Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }),
+      ),
+      timeout: async () => {
+        throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+      },
+    } satisfies Record<string, typeof fetch>;
+
+    it('says "unreachable or refused" for every network failure of a check, never which', async () => {
+      const base = 'https://ehr.example.org/fhir/r4';
+      await service.addPractice({ id: 'p', name: 'p', base });
+      const seen = new Set<string | null>();
+      for (const fetch of Object.values(networkFailures)) {
+        seen.add((await make({ fetch }).checkPractice('p')).health.lastError);
+      }
+      expect([...seen]).toEqual([
+        `SMART discovery failed for ${base}: .well-known/smart-configuration: unreachable or refused; metadata: unreachable or refused`,
+      ]);
+    });
+
+    it('says "unreachable or refused" for every network failure of an import, never which', async () => {
+      const url = 'https://ehr.example.org/apps/api/v1/fhir/activated_clinical_endpoints';
+      const messages = new Set<string>();
+      for (const fetch of Object.values(networkFailures)) {
+        const error = (await make({ fetch })
+          .importDirectory({ url })
+          .catch((e: unknown) => e)) as BridgeError;
+        expect(error.code).toBe('upstream_error');
+        messages.add(error.message);
+      }
+      expect([...messages]).toEqual([`directory URL ${url} is unreachable or refused`]);
+    });
+
     it('never calls a base the policy forbids, even to check it', async () => {
       const server = await startTestServer(() => ({ body: smartConfiguration('x') }));
       servers.push(server);

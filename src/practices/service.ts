@@ -17,6 +17,7 @@ import type {
 import { type BasePolicy, checkPracticeBase, practiceBaseProblem } from './base-policy.ts';
 import { readDirectory, type SkippedEntry } from './directory.ts';
 import { type DirectorySource, describeSource, readDirectorySource } from './directory-source.ts';
+import { checkNewPractice } from './input.ts';
 import { buildPracticeIndex, type PracticeIndex, type PracticeMatch } from './search.ts';
 
 export interface PracticeServiceDeps extends BasePolicy {
@@ -90,6 +91,7 @@ export interface PracticeService {
   /** BridgeError('not_found') for an unknown id. */
   getPractice(id: string): Promise<PracticeRecord>;
   /** An operator's practice: any SMART on FHIR R4 base, https (or loopback http if allowed). */
+  /** Checks the input (checkNewPractice: the one rule for the CLI and the API), then adds it. */
   addPractice(input: AddPracticeInput): Promise<PracticeRecord>;
   /** Runs SMART discovery against the base and records the outcome as the practice's health. */
   checkPractice(id: string): Promise<PracticeRecord>;
@@ -233,9 +235,10 @@ export function createPracticeService(deps: PracticeServiceDeps): PracticeServic
     getPractice,
 
     async addPractice(input) {
+      const checked = checkNewPractice(input);
       await ready();
-      const base = checkPracticeBase(input.base, policy);
-      const registration = input.registration ?? null;
+      const base = checkPracticeBase(checked.base, policy);
+      const registration = checked.registration;
       if (
         registration !== null &&
         deps.registrations &&
@@ -249,16 +252,9 @@ export function createPracticeService(deps: PracticeServiceDeps): PracticeServic
       }
       const now = clock.now();
       await repo.insert({
-        id: input.id,
-        name: input.name,
+        ...checked,
         base,
-        vendor: input.vendor ?? 'generic',
         registration,
-        organizationName: input.organizationName ?? null,
-        addressLine: input.addressLine ?? null,
-        city: input.city ?? null,
-        state: input.state ?? null,
-        postalCode: input.postalCode ?? null,
         source: 'operator',
         status: 'active',
         statusReason: null,
@@ -267,7 +263,7 @@ export function createPracticeService(deps: PracticeServiceDeps): PracticeServic
         updatedAt: now,
       });
       changed();
-      return getPractice(input.id);
+      return getPractice(checked.id);
     },
 
     async checkPractice(id) {
