@@ -117,6 +117,89 @@ describe('createSimulator: the full flow', () => {
     expect(refresh).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
+  const admin = (method: string, path: string, body: unknown) =>
+    fetch(`${simulator.url}/admin${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('lists a wildcard in scopes_supported by the switch, and a wildcard grant covers every type', async () => {
+    try {
+      for (const [style, wildcard, other] of [
+        ['wildcard-v1', 'patient/*.read', 'patient/*.rs'],
+        ['wildcard-v2', 'patient/*.rs', 'patient/*.read'],
+      ] as const) {
+        expect((await admin('PATCH', '/quirks', { scopesSupported: style })).status).toBe(200);
+        const config = await (await fetch(`${sim.base()}/.well-known/smart-configuration`)).json();
+        expect(config.scopes_supported).toEqual([
+          'openid',
+          'fhirUser',
+          'offline_access',
+          'launch/patient',
+          wildcard,
+        ]);
+        // The other SMART version is not advertised, so it is refused.
+        await expect(authorizeCode(sim, { scope: `launch/patient ${other}` })).rejects.toThrow(
+          /authorize answered 302/,
+        );
+        const { code, verifier } = await authorizeCode(sim, {
+          scope: `openid launch/patient ${wildcard}`,
+        });
+        const token = await tokenRequest(simulator.url, {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: REDIRECT,
+          code_verifier: verifier,
+          client_id: 'sim-demo-public',
+        });
+        expect(token.body.scope).toBe(`openid launch/patient ${wildcard}`);
+        const auth = bearer(token.body.access_token);
+        const patient = String(token.body.patient);
+        for (const url of [
+          `${sim.base()}/Patient/${patient}`,
+          `${sim.base()}/Condition?patient=${patient}`,
+          `${sim.base()}/Observation?patient=${patient}&category=laboratory`,
+          `${sim.base()}/CareTeam?patient=${patient}&status=active`,
+        ]) {
+          expect((await fetch(url, auth)).status, url).toBe(200);
+        }
+      }
+      // A per-type scope is covered by the advertised wildcard of its own version.
+      const narrow = await authorizeCode(sim, { scope: 'launch/patient patient/Condition.rs' });
+      expect(narrow.code).not.toBe('');
+    } finally {
+      await admin('PATCH', '/quirks', { scopesSupported: 'per-type' });
+    }
+  });
+
+  it('switches to the generic profile and back at run time', async () => {
+    expect(await (await fetch(`${simulator.url}/admin/profile`)).json()).toEqual({
+      profile: 'healow',
+    });
+    expect((await admin('PATCH', '/profile', { profile: 'hapi' })).status).toBe(400);
+    const { code, verifier } = await authorizeCode(sim, {
+      scope: 'launch/patient patient/Patient.read',
+    });
+    const token = await tokenRequest(simulator.url, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      client_id: 'sim-demo-public',
+    });
+    const byId = `${sim.base()}/Patient?_id=${token.body.patient}`;
+    try {
+      expect((await fetch(byId, bearer(token.body.access_token))).status).toBe(400);
+      const patched = await admin('PATCH', '/profile', { profile: 'generic' });
+      expect(await patched.json()).toEqual({ profile: 'generic' });
+      expect((await fetch(byId, bearer(token.body.access_token))).status).toBe(200);
+    } finally {
+      await admin('PATCH', '/profile', { profile: 'healow' });
+    }
+    expect((await fetch(byId, bearer(token.body.access_token))).status).toBe(400);
+  });
+
   it('counts FHIR calls against the practice and answers 429 over the limit', async () => {
     const { code, verifier } = await authorizeCode(sim, { practice: 'FJDBGE' });
     const token = await tokenRequest(simulator.url, {
