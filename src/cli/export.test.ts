@@ -1,5 +1,5 @@
 // `fhirbridge export`: NDJSON per type into a folder, one Bundle into a file, from a real store.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -53,6 +53,17 @@ afterEach(async () => {
 });
 
 describe('exportRecord', () => {
+  it('writes a patient record only its owner can read: folders 0700, files 0600', async () => {
+    const out = join(mkdtempSync(join(root, 'out-')), 'private', 'record');
+    await exportRecord(rt, 'con_1', { format: 'ndjson', out });
+    expect(statSync(join(out, '..')).mode & 0o777).toBe(0o700);
+    expect(statSync(out).mode & 0o777).toBe(0o700);
+    for (const file of readdirSync(out)) expect(statSync(join(out, file)).mode & 0o777).toBe(0o600);
+    const bundle = join(mkdtempSync(join(root, 'out-')), 'record.json');
+    await exportRecord(rt, 'con_1', { format: 'bundle', out: bundle });
+    expect(statSync(bundle).mode & 0o777).toBe(0o600);
+  });
+
   it('writes one Type.ndjson per type, a resource per line as stored', async () => {
     const out = join(mkdtempSync(join(root, 'out-')), 'nested');
     const summary = await exportRecord(rt, 'con_1', { format: 'ndjson', out });
