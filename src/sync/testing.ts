@@ -39,6 +39,8 @@ export interface FakeFhir {
   /** Paths (relative to the base) of every request, in order. */
   requests: string[];
   failures: Failure[];
+  /** Requests matching one of these are never answered (a search that hangs). */
+  hangs: Array<(path: string) => boolean>;
   /** Page size cap, like a server's maximum `_count`. */
   maxPage: number;
   /** Pretty-print bodies (as a HAPI server with `_pretty=true` does). */
@@ -66,6 +68,8 @@ export async function startFakeFhir(): Promise<FakeFhir> {
   const requests: string[] = [];
   const failures: Failure[] = [];
   const raw = new Map<string, { contentType: string; body: string }>();
+  const hangs: Array<(path: string) => boolean> = [];
+  const held = new Set<ServerResponse>();
   let base = '';
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -112,6 +116,11 @@ export async function startFakeFhir(): Promise<FakeFhir> {
     const url = new URL(req.url ?? '/', 'http://x');
     const rest = `${url.pathname.slice(PATH.length).replace(/^\//, '')}${url.search}`;
     requests.push(rest);
+    if (hangs.some((h) => h(rest))) {
+      held.add(res);
+      res.once('close', () => held.delete(res));
+      return;
+    }
     const failure = failures.find((f) => f.times > 0 && f.match(rest));
     if (failure) {
       failure.times--;
@@ -157,6 +166,7 @@ export async function startFakeFhir(): Promise<FakeFhir> {
     readable,
     requests,
     failures,
+    hangs,
     raw,
     maxPage: 50,
     pretty: false,
@@ -171,7 +181,10 @@ export async function startFakeFhir(): Promise<FakeFhir> {
       searchable.set(resource.resourceType as string, list);
       return stored;
     },
-    close: () => server.close(),
+    close: () => {
+      for (const res of held) res.socket?.destroy();
+      return server.close();
+    },
   };
   return fake;
 }

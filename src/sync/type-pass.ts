@@ -26,6 +26,9 @@ export function isTypeFailure(error: unknown): boolean {
 
 const incrementalRefusal = (type: string) => `${type}?${LAST_UPDATED}`;
 
+/** A request timing out this close to the type's deadline ran into the deadline. */
+const DEADLINE_SLACK_MS = 100;
+
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
 
 /** Starts the type over as one full pass (every search from its first page, a new sweep). */
@@ -214,10 +217,14 @@ export async function runType(
     }
   } catch (error) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    if (controller.signal.aborted) {
+    const timedOut = isBridgeError(error) && error.details?.timeout === true;
+    if (controller.signal.aborted || timedOut) {
+      // The client cuts an attempt short at the deadline, so its timeout may come first.
+      const pastDeadline =
+        controller.signal.aborted || ctx.clock.now() + DEADLINE_SLACK_MS >= bounds.deadline;
       progress.outcome = 'timed_out';
       progress.status = 'failed';
-      progress.reason = `${type} did not finish within its deadline of ${seconds(ctx.typeDeadlineMs)}; its unfinished searches resume on the next attempt`;
+      progress.reason = `${pastDeadline ? `${type} did not finish within its deadline of ${seconds(ctx.typeDeadlineMs)}` : (error as BridgeError).message}; its unfinished searches resume on the next attempt`;
     } else if (isTypeFailure(error)) {
       progress.outcome = 'failed';
       progress.status = 'failed';
