@@ -47,6 +47,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: 1024 * 1024,
+    trustProxy: config.trustProxy,
   }) as unknown as FastifyInstance;
 
   installErrorHandling(app, { errorPage });

@@ -190,6 +190,12 @@ export const configSchema = z
      */
     allowLoopbackHttp: z.boolean().optional(),
     signIn: signInLimitsSchema,
+    /**
+     * Behind a reverse proxy: the proxy addresses (or CIDRs) whose X-Forwarded-For is believed,
+     * so that the per-address sign-in limits count each patient, not the proxy. `true` believes
+     * any sender: only when nothing else can reach the port.
+     */
+    trustProxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
     /** The job worker and scheduled syncs (schema-background.ts). */
     sync: syncConfigSchema,
     webhooks: webhooksSchema,

@@ -20,16 +20,23 @@ const MINUTE = 60_000;
 const plenty = { limit: 10_000, windowMs: MINUTE };
 
 /** POST /connect as a browser without a cookie would (a new anonymous sign-in each time). */
-const postConnect = (s: Stack, cookie?: string) =>
+const postConnect = (s: Stack, headers: Record<string, string> = {}) =>
   fetch(`${s.url}/connect`, {
     method: 'POST',
     redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(cookie ? { cookie } : {}),
-    },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: 'practice=JAFJCD',
   });
+
+async function statusesOf(responses: Array<Promise<Response>>): Promise<number[]> {
+  const statuses: number[] = [];
+  for (const pending of responses) {
+    const response = await pending;
+    statuses.push(response.status);
+    await response.arrayBuffer();
+  }
+  return statuses;
+}
 
 /** Connection rows started from the patient pages. */
 async function webConnections(s: Stack): Promise<number> {
@@ -147,5 +154,31 @@ describe('POST /connect without a key', () => {
       body: JSON.stringify({ practice: 'JAFJCD', userRef: 'user-1' }),
     });
     expect(created.status).toBe(201);
+  });
+
+  it('ignores X-Forwarded-For unless the proxy is trusted: a forged address gets no new allowance', async () => {
+    const s = await up({ config: { signIn: { perAddress: { limit: 2, windowMs: MINUTE } } } });
+    const forged = await statusesOf(
+      [1, 2, 3].map((i) => postConnect(s, { 'x-forwarded-for': `203.0.113.${i}` })),
+    );
+    expect(forged).toEqual([303, 303, 429]);
+  });
+
+  it('counts each patient behind a trusted proxy by their forwarded address', async () => {
+    const s = await up({
+      config: {
+        trustProxy: ['127.0.0.1'],
+        signIn: { perAddress: { limit: 2, windowMs: MINUTE } },
+      },
+    });
+    const one = { 'x-forwarded-for': '203.0.113.1' };
+    const two = { 'x-forwarded-for': '203.0.113.2' };
+    const statuses = await statusesOf([
+      postConnect(s, one),
+      postConnect(s, one),
+      postConnect(s, one),
+      postConnect(s, two),
+    ]);
+    expect(statuses).toEqual([303, 303, 429, 303]);
   });
 });
