@@ -21,6 +21,8 @@ export const COUNT_PARAM = '_count';
 const SEEN = 'observed on the healow sandbox (the same search without it is a 400)';
 const US_CORE = "US Core 3.1.1's mandatory search for the type";
 const LISTED = 'listed in scopes_supported, never seen answering; a plain patient search assumed';
+const READ_SCOPE =
+  'its read scope works on the sandbox; not in US Core 3.1.1, a plain patient search assumed';
 
 const byPatient = (optional: string[], source = US_CORE): ParameterSet => ({
   required: ['patient'],
@@ -54,7 +56,7 @@ export const HEALOW_PARAMETER_SETS: Readonly<Record<string, readonly ParameterSe
   Goal: [byPatient(['lifecycle-status', 'target-date'])],
   Immunization: [byPatient(['date', 'status'])],
   Media: [byPatient([], LISTED)],
-  MedicationAdministration: [byPatient(['status'], LISTED)],
+  MedicationAdministration: [byPatient(['status'], READ_SCOPE)],
   MedicationDispense: [byPatient(['status'], LISTED)],
   MedicationRequest: [byPatient(['intent', 'status', 'authoredon'])],
   Observation: [
