@@ -4,7 +4,9 @@
 // than being declared `revoked` by the EHR. A refusal with nothing uncertain before it is still
 // `revoked`, and an answer lost before the EHR did anything costs nothing.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,11 +17,44 @@ const BIN = fileURLToPath(new URL('../../bin/fhirbridge.mjs', import.meta.url));
 
 let stack: Stack | undefined;
 const children: ChildProcess[] = [];
+const servers: Server[] = [];
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   await stack?.close();
   stack = undefined;
+  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
 });
+
+/** The app's webhook endpoint on 127.0.0.1: what it received, by event type. */
+async function webhookReceiver() {
+  const received: Array<{ type: string; data: Record<string, unknown> }> = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      received.push(JSON.parse(body) as { type: string; data: Record<string, unknown> });
+      res.writeHead(204).end();
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    types: () => received.map((r) => r.type),
+    async first(type: string) {
+      for (let waited = 0; waited < 20_000; waited += 25) {
+        const found = received.find((r) => r.type === type);
+        if (found) return found;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`no ${type} webhook arrived`);
+    },
+  };
+}
 
 async function up(options: StackOptions = {}): Promise<Stack> {
   stack = await startStack(options);
@@ -100,8 +135,14 @@ describe('a refresh answer lost after the EHR rotated the refresh token', () => 
     await expectReauthorizationRequired(s, connectionId);
   });
 
-  it('a bridge process killed (SIGKILL) inside the token call: the next refresh ends reauthorization_required', async () => {
-    const s = await up({ config: { logLevel: 'silent' } });
+  it('a bridge process killed (SIGKILL) inside the token call: the next refresh ends reauthorization_required, and no connection.revoked webhook goes out', async () => {
+    const hooks = await webhookReceiver();
+    const s = await up({
+      config: {
+        webhooks: [{ url: hooks.url, secret: `whsec_${randomBytes(32).toString('base64')}` }],
+        webhookDelivery: { pollIntervalMs: 50 },
+      },
+    });
     const { connectionId } = await connectPatient(s);
     // The token endpoint rotates, then holds its answer until the client goes away.
     await fault(s, { route: 'token', timeout: true, afterHandler: true, times: 1 });
@@ -136,6 +177,14 @@ describe('a refresh answer lost after the EHR rotated the refresh token', () => 
     s.clock.shift(2 * 60_000);
     await expectReauthorizationRequired(s, connectionId);
     expect(await refreshes(s)).toBe(1);
+
+    const hook = await hooks.first('connection.reauthorization_required');
+    expect(hook.data).toEqual({
+      reason: 'the EHR refused the refresh token after an earlier refresh answer was lost',
+      reconnectUrl: `${s.url}/api/connections/${connectionId}/reconnect`,
+      connectionId,
+    });
+    expect(hooks.types()).not.toContain('connection.revoked');
   });
 });
 
