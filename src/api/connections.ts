@@ -2,8 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { BridgeError } from '../common/errors.ts';
-import { viewConnection } from '../vault/index.ts';
+import { callerOf } from './api-keys.ts';
 import type { AppDeps } from './app.ts';
+import { storedUserRef, viewFor } from './ownership.ts';
 import { checkReturnTo } from './return-to.ts';
 
 const createBody = z.object({
@@ -46,17 +47,19 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
         : checkReturnTo(body.returnTo, config.returnToAllowList);
     const { connection, launchUrl } = await vault.start({
       practice: body.practice,
-      userRef: body.userRef,
+      userRef: storedUserRef(callerOf(request), body.userRef),
       returnTo,
     });
-    return reply
-      .code(201)
-      .send({ id: connection.id, authorizeUrl: launchUrl, connection: viewConnection(connection) });
+    return reply.code(201).send({
+      id: connection.id,
+      authorizeUrl: launchUrl,
+      connection: viewFor(request, connection),
+    });
   });
 
   app.get('/api/connections/:id', async (request) => {
     const { id } = parse(idParams, request.params, 'path');
-    return viewConnection(await vault.get(id));
+    return viewFor(request, await vault.get(id));
   });
 
   // Deleting a connection forgets its record too, unless the app asks to keep it
@@ -78,13 +81,15 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
         ? undefined
         : checkReturnTo(body.returnTo, config.returnToAllowList);
     const { connection, launchUrl } = await vault.reconnect(id, returnTo);
-    return reply
-      .code(201)
-      .send({ id: connection.id, authorizeUrl: launchUrl, connection: viewConnection(connection) });
+    return reply.code(201).send({
+      id: connection.id,
+      authorizeUrl: launchUrl,
+      connection: viewFor(request, connection),
+    });
   });
 
   app.post('/api/connections/:id/refresh', async (request) => {
     const { id } = parse(idParams, request.params, 'path');
-    return viewConnection(await vault.refresh(id, { force: true }));
+    return viewFor(request, await vault.refresh(id, { force: true }));
   });
 }

@@ -21,6 +21,7 @@ const STATUS: Record<ErrorCode, number> = {
   expired: 409,
   budget_exhausted: 503,
   rate_limited: 503,
+  too_many_requests: 429,
   upstream_error: 502,
   scope_denied: 403,
   host_not_allowed: 502,

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'expired'
   | 'budget_exhausted'
   | 'rate_limited'
+  /** Our own limit refused the caller (HTTP 429); `rate_limited` is an upstream's. */
+  | 'too_many_requests'
   | 'upstream_error'
   | 'scope_denied'
   | 'host_not_allowed'

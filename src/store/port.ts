@@ -136,11 +136,29 @@ export interface AuthSessionRepository {
   take(stateHash: string): Promise<AuthSession | undefined>;
   /** Removes sessions that expired before `now`; returns how many. */
   purgeExpired(now: number): Promise<number>;
+  /** Live sessions (not expired at `now`) of connections whose userRef starts with the prefix. */
+  countLive(now: number, userRefPrefix: string): Promise<number>;
+  /** Connections that never connected (pending or declined) whose userRef starts with the prefix. */
+  countPendingConnections(userRefPrefix: string): Promise<number>;
+  /**
+   * Forgets abandoned sign-ins: sessions expired at `now`, and never-connected connections of
+   * the prefix created before `pendingBefore` with no live session left. Returns the counts.
+   */
+  purgeAbandoned(options: {
+    now: number;
+    pendingBefore: number;
+    userRefPrefix: string;
+  }): Promise<{ sessions: number; connections: number }>;
 }
+
+/** `app`: acts on the connections its app made; `admin`: also the operator's routes, every connection. */
+export type ApiKeyRole = 'app' | 'admin';
 
 export interface ApiKeyRecord {
   id: string;
+  /** The app the key belongs to: keys with one name are one app (a rotated key keeps its connections). */
   name: string;
+  role: ApiKeyRole;
   /** SHA-256 of the secret, hex. */
   hash: string;
   createdAt: number;

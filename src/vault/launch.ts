@@ -158,8 +158,9 @@ export function createLauncher(deps: VaultDeps) {
   async function launch(state: string, browserSecret: string): Promise<string> {
     const session = await liveSession(state);
     const browserHash = sha256Hex(browserSecret);
+    let bound = false;
     if (session.browserHash !== browserHash) {
-      const bound =
+      bound =
         session.browserHash === null &&
         (await store.authSessions.bindBrowser(session.stateHash, browserHash));
       if (!bound)
@@ -170,10 +171,14 @@ export function createLauncher(deps: VaultDeps) {
       throw new BridgeError('invalid_state', 'the connection of this sign-in link is gone');
     const { registration, config } = await contextOf(connection);
     const verifier = sealer.open(session.sealedVerifier, pkceContext(session.stateHash));
-    await budget.acquire(connection.practiceBase, {
-      priority: 'interactive',
-      connectionId: connection.id,
-    });
+    // Only the opening that bound the session spends: re-opening the link in the same browser
+    // hands out the same authorize URL again, and must not drain the practice's budget.
+    if (bound) {
+      await budget.acquire(connection.practiceBase, {
+        priority: 'interactive',
+        connectionId: connection.id,
+      });
+    }
     return buildAuthorizeUrl({
       authorizationEndpoint: config.authorization_endpoint,
       clientId: registration.clientId,
