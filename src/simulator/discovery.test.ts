@@ -72,6 +72,29 @@ describe('discovery', () => {
     expect(types).toContain('DocumentReference');
   });
 
+  it('lists the search parameters of the declared methods, switched ones only when accepted', async () => {
+    type Resource = {
+      type: string;
+      interaction: { code: string }[];
+      searchParam?: { name: string }[];
+    };
+    const resources = async () =>
+      (await (await fetch(`${sim.base()}/metadata`)).json()).rest[0].resource as Resource[];
+    const names = (list: Resource[], type: string) =>
+      list.find((r) => r.type === type)?.searchParam?.map((p) => p.name);
+    const before = await resources();
+    expect(names(before, 'Observation')).toEqual(['patient', 'category', 'date', 'code', 'status']);
+    expect(names(before, 'CareTeam')).toEqual(['patient', 'status']);
+    expect(before.find((r) => r.type === 'Provenance')?.interaction).toEqual([{ code: 'read' }]);
+    expect(names(before, 'Provenance')).toBeUndefined();
+    await sim.admin('PATCH', '/quirks', { searchLastUpdated: 'accept' });
+    try {
+      expect(names(await resources(), 'CareTeam')).toEqual(['patient', 'status', '_lastUpdated']);
+    } finally {
+      await sim.admin('PATCH', '/quirks', { searchLastUpdated: 'refuse' });
+    }
+  });
+
   it('sends no CORS headers, and an OPTIONS preflight fails', async () => {
     const urls = [
       `${sim.base()}/.well-known/smart-configuration`,

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { REVOCATION_PATH } from './auth/revoke.ts';
 import { EXTRA_LISTED_TYPES, PATIENT_READ_TYPES, scopesSupported } from './auth/scopes.ts';
 import type { SimCapabilityStatement, SimDiscovery, SimQuirks, SimUrls } from './context.ts';
+import { healowParameterSets } from './fhir/parameter-sets.ts';
 import { fhirContentType } from './responses.ts';
 
 export const SMART_CAPABILITIES = [
@@ -22,12 +23,27 @@ export const SMART_CAPABILITIES = [
   'authorize-post',
 ] as const;
 
-/** Search parameters the simulator's FHIR server understands, by type (US Core 3.1.1 subset). */
-const SEARCH_PARAMS: Record<string, string[]> = {
-  Observation: ['patient', 'category', 'code', 'date', '_lastUpdated'],
-  CarePlan: ['patient', 'category', '_lastUpdated'],
-  CareTeam: ['patient', 'status', '_lastUpdated'],
-  Patient: ['_id'],
+/**
+ * The search parameters of a type as HAPI lists them: every name its declared methods take (so
+ * `_lastUpdated` appears only where the switch accepts it). Date-typed names by FHIR's definitions.
+ */
+function searchParamsOf(type: string, quirks: SimQuirks) {
+  const names = new Set(
+    healowParameterSets(type, quirks).flatMap((s) => [...s.required, ...s.optional]),
+  );
+  return [...names].map((name) => ({ name, type: SEARCH_PARAM_TYPES[name] ?? 'token' }));
+}
+
+/** FHIR search parameter types of the names that are not tokens. */
+const SEARCH_PARAM_TYPES: Record<string, string> = {
+  patient: 'reference',
+  _lastUpdated: 'date',
+  date: 'date',
+  'onset-date': 'date',
+  'target-date': 'date',
+  authoredon: 'date',
+  _include: 'special',
+  _revinclude: 'special',
 };
 
 export function createDiscovery(urls: SimUrls, quirks: SimQuirks): SimDiscovery {
@@ -58,25 +74,29 @@ export function createDiscovery(urls: SimUrls, quirks: SimQuirks): SimDiscovery 
     },
     capabilityStatement(practiceCode) {
       const base = urls.fhirBase(practiceCode);
-      const resource = [...PATIENT_READ_TYPES, ...EXTRA_LISTED_TYPES].map((type) => ({
-        type,
-        interaction: [{ code: 'read' }, { code: 'search-type' }],
-        searchParam: (SEARCH_PARAMS[type] ?? ['patient', '_lastUpdated']).map((name) => ({
-          name,
-          type: name === 'date' || name === '_lastUpdated' ? 'date' : 'token',
-        })),
-        ...(type === 'Patient'
-          ? {
-              operation: [
-                {
-                  // Declared by healow, but it does not work for patient tokens.
-                  name: 'everything',
-                  definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
-                },
-              ],
-            }
-          : {}),
-      }));
+      const resource = [...PATIENT_READ_TYPES, ...EXTRA_LISTED_TYPES].map((type) => {
+        const searchParam = searchParamsOf(type, quirks);
+        return {
+          type,
+          // A type without a search method offers read only (HAPI lists what is declared).
+          interaction:
+            searchParam.length > 0
+              ? [{ code: 'read' }, { code: 'search-type' }]
+              : [{ code: 'read' }],
+          ...(searchParam.length > 0 ? { searchParam } : {}),
+          ...(type === 'Patient'
+            ? {
+                operation: [
+                  {
+                    // Declared by healow, but it does not work for patient tokens.
+                    name: 'everything',
+                    definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+                  },
+                ],
+              }
+            : {}),
+        };
+      });
       return {
         resourceType: 'CapabilityStatement',
         status: 'active',
