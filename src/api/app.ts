@@ -94,13 +94,12 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
 
   app.register(async (api) => {
+    // Who may call what is settled before the body is even read.
     api.addHook('onRequest', async (request) => {
       request.apiKey = await authenticateApiKey(request, store, clock);
-    });
-    // Every route of one connection, whichever file registers it, answers only its app's key:
-    // checked here once rather than in each handler, so that a new route cannot forget it.
-    api.addHook('preHandler', async (request) => {
       assertAccess(request);
+      // Every route of one connection, whichever file registers it, answers only its app's
+      // key: checked here once rather than in each handler, so that a new route cannot forget it.
       if (!request.routeOptions.url?.startsWith('/api/connections/:id')) return;
       const params = connectionParams.safeParse(request.params);
       // A malformed id is the route's own 400.

@@ -182,6 +182,15 @@ describe('admin routes', () => {
     expect((await s.runtime.store.apiKeys.list()).map((k) => k.name)).not.toContain('sneaky');
   });
 
+  it('refuses an app key before reading the body: a malformed one is still a 403', async () => {
+    const response = await fetch(`${s.url}/api/practices/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keyB}`, 'content-type': 'application/json' },
+      body: '{not json',
+    });
+    expect(response.status).toBe(403);
+  });
+
   it('lets an app key search and read practices', async () => {
     expect((await call(keyB, '/api/practices?q=prodtest')).status).toBe(200);
     expect((await call(keyB, '/api/practices/JAFJCD')).status).toBe(200);
