@@ -6,16 +6,20 @@ import type { SyncRunOutcome, TypeOutcome, TypeProgress } from '../store/port.ts
 /** Type outcomes a later attempt may turn into `complete`. */
 const RETRYABLE_TYPE: ReadonlySet<TypeOutcome> = new Set(['timed_out', 'failed']);
 
-/** `succeeded` when every type completed; `partial` when some did; `failed` when none did. */
+/**
+ * `succeeded` when every type completed or is not supported by the server (a fact about the
+ * server that no retry changes; the result's notes name it); `partial` when some type timed out
+ * or failed while others completed, or when the server supports none of the types; `failed` when
+ * no type completed and some timed out or failed.
+ */
 export function runOutcome(
   types: Readonly<Record<string, TypeProgress>>,
 ): Exclude<SyncRunOutcome, 'nothing_granted'> {
   const outcomes = Object.values(types).map((t) => t.outcome ?? 'complete');
-  if (outcomes.every((o) => o === 'complete')) return 'succeeded';
-  if (outcomes.some((o) => o === 'complete')) return 'partial';
-  // Nothing completed: refusals alone are still an answer (the server supports none of it);
-  // timeouts and failures mean the run did not get through.
-  return outcomes.some((o) => RETRYABLE_TYPE.has(o)) ? 'failed' : 'partial';
+  const completed = outcomes.some((o) => o === 'complete');
+  const retryable = outcomes.some((o) => RETRYABLE_TYPE.has(o));
+  if (!completed) return retryable ? 'failed' : 'partial';
+  return retryable ? 'partial' : 'succeeded';
 }
 
 /** Whether another attempt could complete a type that did not. */

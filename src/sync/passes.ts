@@ -100,7 +100,9 @@ export async function preparePasses(
         ? open.mode
         : decideMode(requested, previous, plan.incremental, now, fullEveryMs);
     const pass = resume && open?.sweep ? open.sweep : randomId('pass');
-    if (!resume && mode === 'full') startsFull = true;
+    // A type the server refused last time read nothing then: its new pass re-reads nothing.
+    const refusedBefore = previous.every((c) => c?.status === 'skipped');
+    if (!resume && mode === 'full' && !refusedBefore) startsFull = true;
     for (const [i, search] of searches.entries()) {
       const c = previous[i];
       if (resume && c?.sweep === pass) {

@@ -78,7 +78,10 @@ export function totalsOf(types: Readonly<Record<string, TypeProgress>>): SyncTot
 
 /** The run's mode from its types' passes; `incremental` when no type ran a pass. */
 export function modeOf(types: Readonly<Record<string, TypeProgress>>): RunPassMode {
-  const modes = new Set(Object.values(types).flatMap((t) => (t.mode ? [t.mode] : [])));
+  // A type the server refused read nothing: its pass says nothing of the run's.
+  const modes = new Set(
+    Object.values(types).flatMap((t) => (t.mode && t.outcome !== 'unsupported' ? [t.mode] : [])),
+  );
   if (modes.size > 1) return 'mixed';
   return modes.has('full') ? 'full' : 'incremental';
 }

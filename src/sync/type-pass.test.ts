@@ -170,20 +170,30 @@ describe('refused queries', () => {
     expect(fake.requests).toEqual([`Patient/${PATIENT}`]);
   });
 
-  it('a type refused on every query is unsupported: the run is partial, not retried', async () => {
+  it('a type refused on every query is unsupported: said in the notes, never retried', async () => {
     put('Condition', 'c-1');
     const u = await setup(read('Patient', 'Condition'));
     fake.failures.push({ match: (p) => p.startsWith('Condition?'), status: 400, times: 1e9 });
     const result = await u.engine.run(u.connectionId, { attempt: { number: 1, max: 3 } });
-    expect(result.outcome).toBe('partial');
+    // A fact about the server: the rest of the record is all there is to have.
+    expect(result.outcome).toBe('succeeded');
     expect(result.retrying).toBe(false);
     expect(result.types.Condition).toMatchObject({
       outcome: 'unsupported',
       reason: expect.stringContaining('the server refused every query for Condition'),
     });
-    expect((await eventsOf(u)).map((e) => [e.type, e.data.outcome])).toEqual([
-      ['sync.completed', 'partial'],
+    expect(result.notes).toEqual([
+      expect.stringMatching(/^Condition: not supported by this server \(the server refused/),
     ]);
+    const [event] = await eventsOf(u);
+    expect(event).toMatchObject({
+      type: 'sync.completed',
+      data: { outcome: 'succeeded', types: { Condition: { outcome: 'unsupported' } } },
+    });
+    // Remembered: the next sync does not ask again.
+    fake.requests.length = 0;
+    await u.engine.run(u.connectionId);
+    expect(fake.requests.filter((p) => p.startsWith('Condition'))).toEqual([]);
   });
 });
 

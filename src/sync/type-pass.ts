@@ -10,7 +10,7 @@ import { parseJson, readCapped } from './pages.ts';
 import { freshCheckpoint } from './passes.ts';
 import type { PlannedSearch } from './plan.ts';
 import { compactJson } from './raw-json.ts';
-import { isRefusal, LAST_UPDATED, PATIENT_BY_ID } from './refusals.ts';
+import { isRefusal, LAST_UPDATED, PATIENT_BY_ID, refusalReason } from './refusals.ts';
 import type { RunContext } from './run-state.ts';
 import { advance, runSearch, type SearchBounds, savePage } from './search-pass.ts';
 
@@ -150,7 +150,7 @@ async function searchType(
       continue;
     }
     if (isRefusal(error)) await refusals.remember(search.key, error);
-    await skipSearch(ctx, search, error.message);
+    await skipSearch(ctx, search, isRefusal(error) ? refusalReason(error) : error.message);
   }
 }
 
