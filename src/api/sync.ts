@@ -163,11 +163,11 @@ async function lastEndedRun(
 function assertSyncable(connection: ConnectionRecord): void {
   if (connection.state === 'active') return;
   const code =
-    connection.state === 'revoked'
-      ? 'revoked'
-      : connection.state === 'expired'
-        ? 'expired'
-        : 'invalid_state';
+    connection.state === 'revoked' ||
+    connection.state === 'expired' ||
+    connection.state === 'reauthorization_required'
+      ? connection.state
+      : 'invalid_state';
   throw new BridgeError(
     code,
     `connection ${connection.id} is ${connection.state}${connection.stateReason ? ` (${connection.stateReason})` : ''}: it cannot sync`,

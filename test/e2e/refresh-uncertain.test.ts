@@ -97,6 +97,12 @@ async function expectReauthorizationRequired(s: Stack, connectionId: string): Pr
     .list({ connectionId, limit: 50 })
     .then((events) => events.filter((e) => e.type === 'connection.reauthorization_required'));
   expect(event?.data.reconnectUrl).toBe(`${s.url}/api/connections/${connectionId}/reconnect`);
+  // Nothing reads through it until the patient is back, and the answers say why.
+  const sync = await s.api(`/api/connections/${connectionId}/sync`, { method: 'POST' });
+  expect(sync.status).toBe(409);
+  expect(((await sync.json()) as { error: { code: string } }).error.code).toBe(
+    'reauthorization_required',
+  );
 
   // The link works: a new launch for the same user, which the patient completes.
   const again = await s.api(`/api/connections/${connectionId}/reconnect`, {
