@@ -10,6 +10,8 @@ import { openTokens } from './token-set.ts';
 
 /** Revocation calls are short: a slow EHR must not hold a DELETE for long. */
 const REVOCATION_TIMEOUT_MS = 10_000;
+/** Nor a spent budget: past this wait the tokens are forgotten without revoking them there. */
+const BUDGET_WAIT_MS = 5_000;
 
 export function createRevoker(deps: VaultDeps) {
   const { sealer, clock, logger } = deps;
@@ -41,10 +43,12 @@ export function createRevoker(deps: VaultDeps) {
           : []),
         { token: tokens.accessToken, tokenTypeHint: 'access_token' as const },
       ];
+      const deadline = clock.now() + BUDGET_WAIT_MS;
       for (const { token, tokenTypeHint } of order) {
         await deps.budget.acquire(record.practiceBase, {
           priority: 'interactive',
           connectionId: record.id,
+          deadline,
         });
         await revokeToken({
           revocationEndpoint: endpoint,
