@@ -22,6 +22,8 @@ export interface SimulateCommandOptions {
   /** Turn on the admin API under /admin. */
   admin?: boolean;
   seed?: string;
+  /** `healow` (default) or `generic`: which server the simulator plays. */
+  profile?: string;
   /** Log requests. */
   log?: boolean;
 }
@@ -31,6 +33,11 @@ function toInt(value: number | string, name: string): number {
   if (!Number.isInteger(n) || n < 0)
     throw new InvalidArgumentError(`${name} must be a whole number`);
   return n;
+}
+
+function toProfile(value: string): 'healow' | 'generic' {
+  if (value === 'healow' || value === 'generic') return value;
+  throw new InvalidArgumentError('--profile must be healow or generic');
 }
 
 /** Options from a config file, then the environment, then the command line (last one wins). */
@@ -53,6 +60,7 @@ export async function simulatorOptionsFrom(
       : { directorySize: toInt(opts.directorySize, '--directory-size') }),
     ...(opts.admin ? { adminEnabled: true } : {}),
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    ...(opts.profile === undefined ? {} : { profile: toProfile(opts.profile) }),
     ...(opts.log ? { logger: true } : {}),
   };
 }
@@ -65,6 +73,7 @@ export async function runSimulatorCommand(
   const simulator = await createSimulator(await simulatorOptionsFrom(opts));
   const { options } = simulator.context;
   out(`healow simulator listening on ${simulator.url}`);
+  if (options.profile !== 'healow') out(`  profile: ${options.profile}`);
   out(`  authorization server: ${simulator.url}/oauth/oauth2/{authorize,token,jwks}`);
   for (const practice of simulator.context.practices.values()) {
     out(`  ${practice.code.padEnd(8)} ${simulator.fhirBase(practice.code)}  (${practice.name})`);
@@ -108,6 +117,7 @@ export function simulateCommand(): Command {
     .option('-c, --config <file>', 'JSON file with simulator options')
     .option('--admin', 'enable the admin API under /admin')
     .option('--seed <seed>', 'seed of the generated data and faults')
+    .option('--profile <profile>', 'healow (default) or generic: the server to play')
     .option('--log', 'log requests')
     .action(async (opts: SimulateCommandOptions) => {
       await runSimulatorCommand(opts);

@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { simulatorOptionsFrom } from './cli.ts';
 import {
   readSimulatorConfigFile,
   registrationsFromEnv,
@@ -85,5 +86,13 @@ describe('simulator options', () => {
     expect(registrationsFromEnv(env)[0]).toMatchObject({ clientId: 'env-app' });
     expect(registrationsFromEnv({})).toEqual([]);
     expect(() => registrationsFromEnv({ FHIRBRIDGE_SIMULATOR_REGISTRATIONS: '{}' })).toThrow();
+  });
+
+  it('takes the profile from --profile, healow or generic only', async () => {
+    expect(
+      resolveSimulatorOptions(await simulatorOptionsFrom({ profile: 'generic' }, {})).profile,
+    ).toBe('generic');
+    await expect(simulatorOptionsFrom({ profile: 'hapi' }, {})).rejects.toThrow(/--profile/);
+    expect(() => resolveSimulatorOptions({ profile: 'hapi' as never })).toThrow(/profile/);
   });
 });
