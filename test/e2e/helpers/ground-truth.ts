@@ -18,9 +18,25 @@ export const BY_REFERENCE: ReadonlySet<string> = REFERENCE_ONLY_TYPES;
 /** Types the strict (healow) simulator has no search for: a sync cannot reach them. */
 export const UNSEARCHABLE_AT_HEALOW: ReadonlySet<string> = new Set(['Provenance']);
 
-/** `patient/X.read` scopes → the granted types. */
-export function grantedTypesOf(scopes: readonly string[]): Set<string> {
-  return new Set(scopes.flatMap((s) => /^patient\/([A-Za-z]+)\.read$/.exec(s)?.slice(1, 2) ?? []));
+/** Which types a grant lets a patient app read. */
+export interface Granted {
+  has(type: string): boolean;
+}
+
+/**
+ * Read scopes (SMART v1 `patient/X.read` or `patient/X.*`, v2 `patient/X.rs`, unrestricted) →
+ * the granted types; a wildcard type (`patient/*.read`, `patient/*.rs`) grants every type.
+ */
+export function grantedTypesOf(scopes: readonly string[]): Granted {
+  const types = new Set<string>();
+  let all = false;
+  for (const scope of scopes) {
+    const m = /^patient\/(\*|[A-Za-z]+)\.(read|\*|c?r?u?d?s?)$/.exec(scope);
+    if (!m || !(m[2] === 'read' || m[2] === '*' || m[2]?.includes('r'))) continue;
+    if (m[1] === '*') all = true;
+    else types.add(m[1] as string);
+  }
+  return { has: (type) => all || types.has(type) };
 }
 
 /** A resource's JSON as the healow profile sends it: without `meta.versionId`, order kept. */
@@ -34,7 +50,7 @@ export function asServed(r: Truth): string {
 /** `Type/id` → the exact JSON text the store must hold for it. */
 export function expectedRecord(
   truth: readonly Truth[],
-  granted: ReadonlySet<string>,
+  granted: Granted,
   unreachable: ReadonlySet<string> = UNSEARCHABLE_AT_HEALOW,
 ): Map<string, string> {
   const key = (r: Truth) => `${r.resourceType}/${r.id}`;
