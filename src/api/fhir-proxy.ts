@@ -140,9 +140,10 @@ export function registerFhirProxyRoutes(app: FastifyInstance, runtime: FhirProxy
       upstream = await runtime.fhir.forward(target, `${path}${query}`, {
         priority: 'interactive',
         signal: controller.signal,
-        // The caller waits one attempt's timeout, or what `Prefer: wait` allows: a silent EHR
-        // is a 504 then, not four timeouts and their backoff later.
-        deadline: runtime.clock.now() + (wait === undefined ? runtime.fhir.timeoutMs : wait * 1000),
+        // A silent EHR is a 504 after one attempt's timeout (or the caller's `Prefer: wait`),
+        // not after four timeouts and their backoff.
+        retryTimeouts: false,
+        ...(wait === undefined ? {} : { deadline: runtime.clock.now() + wait * 1000 }),
       });
     } catch (error) {
       if (error instanceof BridgeError && error.code === 'upstream_error') {

@@ -47,6 +47,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Per attempt, for this request only; the client's `timeoutMs` when absent. */
   timeoutMs?: number;
+  /**
+   * Whether an attempt that got no answer in time is retried (default true). A caller that is
+   * waiting (the API proxy) says false: one timeout is its answer, not four and their backoff.
+   */
+  retryTimeouts?: boolean;
 }
 
 export interface SearchOptions extends RequestOptions {
@@ -57,8 +62,6 @@ export interface SearchOptions extends RequestOptions {
 export type SearchInput = Record<string, string> | URLSearchParams;
 
 export interface FhirClient {
-  /** How long one attempt waits for an answer unless a request says otherwise, in ms. */
-  readonly timeoutMs: number;
   /**
    * One GET relative to the base (`Patient/1`, `Observation?patient=1&category=laboratory`).
    * Resolves with a 2xx FHIR JSON response whose body is not yet read (the API proxy streams
@@ -213,7 +216,7 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
           { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
         );
         logger?.warn({ fhir: { method: 'GET', path, attempt, timedOut } }, 'fhir request failed');
-        if (failures >= retries) throw failure;
+        if (failures >= retries || (timedOut && options.retryTimeouts === false)) throw failure;
         failures++;
         await backOff(backoffDelay(failures, random), failure, options);
         continue;
@@ -407,5 +410,5 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
     return all;
   }
 
-  return { timeoutMs, request, forward, readJson, read, search, searchAll };
+  return { request, forward, readJson, read, search, searchAll };
 }
