@@ -33,14 +33,14 @@ export function missingScopes(requested: readonly string[], granted: readonly st
   return [...new Set(requested)].filter((s) => !have.has(s));
 }
 
-/** SMART App Launch 2.0 §3.0.2: whose resources a scope reaches. */
+/** Whose resources a scope reaches (SMART App Launch 2.0, "Scopes for requesting FHIR resources"). */
 export type ScopeContext = 'patient' | 'user' | 'system';
 
 /**
  * A resource scope, v1 (`patient/Observation.read`, `patient/*.*`) or v2 (`patient/*.rs`,
  * `patient/Observation.rs?category=…|laboratory`). `permissions` is always in v2 letters, in
- * the spec's `cruds` order: v1 `read` is `rs`, `write` is `cud`, `*` is `cruds` (SMART 2.0
- * §3.0.2.2 "Scope equivalence").
+ * the spec's `cruds` order: v1 `read` is `rs`, `write` is `cud`, `*` is `cruds`, as SMART App
+ * Launch 2.0 maps the v1 forms onto v2.
  */
 export interface ResourceScope {
   context: ScopeContext;
@@ -48,7 +48,10 @@ export interface ResourceScope {
   type: string;
   permissions: string;
   syntax: 'v1' | 'v2';
-  /** The v2 finer-grained restriction (SMART 2.0 §3.0.2.3), as written after the `?`. */
+  /**
+   * The v2 restriction by search parameters (SMART App Launch 2.0, "Finer-grained resource
+   * constraints using search parameters"), as written after the `?`.
+   */
   query?: string;
 }
 
@@ -114,8 +117,8 @@ function readPart(scope: ResourceScope): ResourceScope | undefined {
 
 /**
  * Whether a grant of `broad` includes everything `narrow` grants: same context, the same type or
- * `*`, every permission, and no restriction that `narrow` lacks (SMART 2.0 §3.0.2.3: a restricted
- * scope grants only the matching resources).
+ * `*`, every permission, and no restriction that `narrow` lacks (a restricted scope grants only
+ * the resources its search parameters match).
  */
 export function coversScope(broad: ResourceScope, narrow: ResourceScope): boolean {
   return (
