@@ -1,0 +1,161 @@
+// The stack of the fault campaign: the simulator and an in-process fhirbridge on one SQLite file,
+// plus real `fhirbridge` child processes on the same file that the campaign kills with SIGKILL.
+// Two clocks: the bridge's (real time plus an offset the campaign moves, shared by the children
+// through a preload that shifts their Date.now) and the simulator's, which follows the bridge's
+// plus a skew of its own (`POST /admin/clock/shift`), so clock skew is a fault like the others.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApiKey } from '../../../src/api/api-keys.ts';
+import { sandboxDefaults } from '../../../src/cli/setup.ts';
+import { registerAtSimulator } from '../../../src/cli/start.ts';
+import { createLogger } from '../../../src/common/logger.ts';
+import { type ConfigInput, loadConfig } from '../../../src/config/index.ts';
+import { createRuntime } from '../../../src/runtime.ts';
+import { startServer } from '../../../src/server.ts';
+import { createSimulator, type SimulatorOptionsInput } from '../../../src/simulator/index.ts';
+import { freePort, type Stack, sharedClock } from './stack.ts';
+
+const BIN = fileURLToPath(new URL('../../../bin/fhirbridge.mjs', import.meta.url));
+const OFFSET_ENV = 'CHAOS_CLOCK_OFFSET_MS';
+/** Runs before the CLI: the child's clock is the campaign's (real time plus the same offset). */
+const CLOCK_PRELOAD = `data:text/javascript,${encodeURIComponent(
+  `const o = Number(process.env.${OFFSET_ENV} ?? 0); const n = Date.now; Date.now = () => n() + o;`,
+)}`;
+
+export interface ChaosStack extends Stack {
+  /** Milliseconds the bridge's clock (and the children's) runs ahead of real time. */
+  offsetMs(): number;
+  /** The config file the child processes run with. */
+  configFile: string;
+  /** Starts `fhirbridge <args>` on the same store and clock. */
+  spawnBridge(args: string[]): BridgeChild;
+}
+
+export interface BridgeChild {
+  child: ChildProcess;
+  /** The exit code, or the signal that ended it. */
+  exited: Promise<number | NodeJS.Signals | null>;
+  output(): string;
+}
+
+export async function startChaosStack(
+  options: { simulator?: SimulatorOptionsInput; config?: Record<string, unknown> } = {},
+): Promise<ChaosStack> {
+  const clock = sharedClock();
+  let offset = 0;
+  const bridgeClock = {
+    now: clock.now,
+    shift(ms: number) {
+      offset += ms;
+      clock.shift(ms);
+    },
+  };
+  let skew = 0;
+  const simClock = {
+    now: () => clock.now() + skew,
+    shift(ms: number) {
+      skew += ms;
+    },
+  };
+  const sim = await createSimulator(
+    { port: 0, adminEnabled: true, ...options.simulator },
+    { clock: simClock },
+  );
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'fhirbridge-chaos-'));
+  const config = loadConfig({
+    env: {},
+    base: sandboxDefaults(sim.url, url),
+    overrides: {
+      host: '127.0.0.1',
+      port,
+      publicUrl: url,
+      dataDir,
+      logLevel: 'silent',
+      ...options.config,
+    } as ConfigInput,
+  });
+  const runtime = await createRuntime({
+    config,
+    logger: createLogger({ level: 'silent' }),
+    clock: bridgeClock,
+  });
+  const server = await startServer(runtime, { host: '127.0.0.1', port });
+  await registerAtSimulator(runtime, sim.url);
+  const { secret } = await createApiKey(runtime.store, runtime.clock, 'chaos');
+  const configFile = join(dataDir, 'child-config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({ ...config, sync: { ...config.sync, progressIntervalMs: 0 } }),
+  );
+  const children = new Set<ChildProcess>();
+
+  return {
+    clock: bridgeClock,
+    sim,
+    runtime,
+    server,
+    url,
+    apiKey: secret,
+    dataDir,
+    configFile,
+    offsetMs: () => offset,
+    api: (path, init = {}) =>
+      fetch(`${url}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Bearer ${secret}`,
+          ...(init.body ? { 'content-type': 'application/json' } : {}),
+          ...(init.headers as Record<string, string>),
+        },
+      }),
+    admin: (path, init = {}) =>
+      fetch(`${sim.url}/admin${path}`, {
+        ...init,
+        headers: {
+          'content-type': 'application/json',
+          ...(init.headers as Record<string, string>),
+        },
+      }),
+    spawnBridge(args) {
+      const child = spawn(
+        process.execPath,
+        ['--import', CLOCK_PRELOAD, BIN, '--config', configFile, ...args],
+        {
+          // No FHIRBRIDGE_* from the test's environment: the config file says everything.
+          env: {
+            ...Object.fromEntries(
+              Object.entries(process.env).filter(([k]) => !k.startsWith('FHIRBRIDGE_')),
+            ),
+            [OFFSET_ENV]: String(offset),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      children.add(child);
+      let output = '';
+      const collect = (chunk: Buffer) => {
+        output += chunk;
+      };
+      child.stdout?.on('data', collect);
+      child.stderr?.on('data', collect);
+      const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+        child.once('exit', (code, signal) => {
+          children.delete(child);
+          resolve(code ?? signal);
+        }),
+      );
+      return { child, exited, output: () => output };
+    },
+    async close() {
+      for (const child of children) child.kill('SIGKILL');
+      await server.close();
+      await runtime.close();
+      await sim.close();
+    },
+  };
+}
