@@ -269,6 +269,27 @@ describe('FHIR proxy: search Bundles', () => {
   });
 });
 
+describe('FHIR proxy: host pinning', () => {
+  it('never follows the EHR to another origin with the token', async () => {
+    const other = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': HEALOW_JSON });
+      res.end('{"resourceType":"Patient","id":"p1"}');
+    });
+    try {
+      await proxyTo((_req, res) => {
+        res.writeHead(302, { location: `${other.origin}${PATH}/Patient/p1` });
+        res.end();
+      });
+      const res = await get('Patient/p1');
+      expect(res.statusCode).toBe(502);
+      expect(res.json().issue[0].details.text).toBe('host_not_allowed');
+      expect(other.received).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe("FHIR proxy: the base's other GETs", () => {
   it('passes metadata through', async () => {
     const capability =
