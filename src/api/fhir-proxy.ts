@@ -21,7 +21,7 @@ const params = z.object({
   id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
   // `Type`, `Type/id`, `Type/id/_history/vid`: FHIR ids are [A-Za-z0-9-.]{1,64}. Empty is the
   // base itself, where HAPI (and so healow) points its paging links: `[base]?_getpages=…`.
-  // `metadata` (FHIR R4 §3.1.0.1.2, capabilities) and `.well-known/<name>` (RFC 8615, SMART's
+  // `metadata` (FHIR R4 RESTful API, the capabilities interaction) and `.well-known/<name>` (RFC 8615, SMART's
   // smart-configuration) are the base's other GETs.
   '*': z
     .string()
@@ -43,8 +43,9 @@ export interface FhirProxyDeps {
 }
 
 /**
- * RFC 7240 §4.3 `Prefer: wait=N`: the caller waits at most N seconds, so the budget gives up with
- * `budget_exhausted` once they pass. Anything unreadable is ignored, as §2 asks.
+ * RFC 7240 §4.3 `Prefer: wait=N`: the caller waits at most N seconds, so once they pass the budget
+ * gives up (`budget_exhausted`) and an unanswered attempt too (504). Anything unreadable is
+ * ignored, as §2 asks.
  */
 export function preferredWait(header: string | string[] | undefined): number | undefined {
   for (const value of [header ?? []].flat()) {
