@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { BridgeError } from '../common/errors.ts';
 import { callerOf } from './api-keys.ts';
 import type { AppDeps } from './app.ts';
-import { storedUserRef, viewFor } from './ownership.ts';
+import { connectionsOf, storedUserRef, viewFor } from './ownership.ts';
 import { checkReturnTo } from './return-to.ts';
 
 const createBody = z.object({
@@ -16,6 +16,11 @@ const createBody = z.object({
 const deleteQuery = z.object({ keep: z.literal('record').optional() }).strict();
 
 const reconnectBody = z.object({ returnTo: z.string().max(2048).optional() }).strict();
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
 
 const idParams = z.object({
   id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
@@ -55,6 +60,13 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
       authorizeUrl: launchUrl,
       connection: viewFor(request, connection),
     });
+  });
+
+  // The caller's connections only: an app key lists its app's, an admin key every one.
+  app.get('/api/connections', async (request) => {
+    const page = parse(listQuery, request.query, 'query');
+    const rows = await connectionsOf(deps.store, callerOf(request), page);
+    return { connections: rows.map((c) => viewFor(request, c)), ...page };
   });
 
   app.get('/api/connections/:id', async (request) => {

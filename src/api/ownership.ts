@@ -12,6 +12,17 @@ type Caller = Pick<ApiKeyRecord, 'name' | 'role'>;
 
 const prefixOf = (key: Caller) => `app:${key.name}:`;
 
+/** The connections the caller may see, newest first: an app's own, or every one for an admin. */
+export function connectionsOf(
+  store: Pick<Store, 'connections'>,
+  key: Caller,
+  page: { limit: number; offset: number },
+): Promise<ConnectionRecord[]> {
+  return store.connections.list(
+    key.role === 'admin' ? page : { ...page, userRefPrefix: prefixOf(key) },
+  );
+}
+
 /** The userRef stored for a connection the caller starts. */
 export function storedUserRef(key: Caller, userRef: string): string {
   return key.role === 'admin' ? userRef : prefixOf(key) + userRef;

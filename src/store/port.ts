@@ -105,8 +105,12 @@ export interface ConnectionRepository {
   update(id: string, patch: ConnectionPatch, expectedTokenVersion?: number): Promise<boolean>;
   /** Active connections whose access token lapses before `before` (epoch ms). */
   listExpiring(before: number, limit: number): Promise<ConnectionRecord[]>;
-  /** Newest first (createdAt descending). */
-  list(options: { limit: number; offset?: number }): Promise<ConnectionRecord[]>;
+  /** Newest first (createdAt descending); with `userRefPrefix`, only those whose userRef starts with it. */
+  list(options: {
+    limit: number;
+    offset?: number;
+    userRefPrefix?: string;
+  }): Promise<ConnectionRecord[]>;
   /** Also removes the connection's pending auth sessions; its events stay. */
   delete(id: string): Promise<void>;
 }

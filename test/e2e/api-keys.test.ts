@@ -128,6 +128,35 @@ describe('an app key and another app’s connection', () => {
     expect(resources.status).toBe(200);
   });
 
+  it('lists to each app its own connections only, to the admin key every one', async () => {
+    const appC = (await createApiKey(s.runtime.store, s.runtime.clock, 'app_c', 'app')).secret;
+    const c1 = await startAs(appC, 'c-1');
+    const c2 = await startAs(appC, 'c-2');
+    // `_` is a LIKE wildcard: `app_c` must not see `appXc`'s connections, nor they its.
+    const lookalike = (await createApiKey(s.runtime.store, s.runtime.clock, 'appXc', 'app')).secret;
+    const x1 = await startAs(lookalike, 'x-1');
+    const listOf = async (key: string) => {
+      const response = await call(key, '/api/connections?limit=500');
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as {
+        connections: Array<{ id: string; userRef: string }>;
+      };
+      return body.connections;
+    };
+    expect((await listOf(appC)).map((c) => [c.id, c.userRef])).toEqual([
+      [c2.id, 'c-2'],
+      [c1.id, 'c-1'],
+    ]);
+    expect((await listOf(lookalike)).map((c) => c.id)).toEqual([x1.id]);
+    expect((await listOf(keyA)).map((c) => c.id)).toEqual([connectionA]);
+    const all = (await (await s.api('/api/connections?limit=500')).json()) as {
+      connections: Array<{ id: string }>;
+    };
+    expect(all.connections.map((c) => c.id)).toEqual(
+      expect.arrayContaining([connectionA, c1.id, c2.id]),
+    );
+  });
+
   it('lets the admin key see every connection', async () => {
     expect((await s.api(`/api/connections/${connectionA}`)).status).toBe(200);
   });

@@ -157,8 +157,14 @@ export function createConnectionRepository(db: Database): ConnectionRepository {
      ORDER BY access_expires_at, id
      LIMIT ?`,
   );
-  const list = db.prepare<[number, number], ConnectionRow>(
-    'SELECT * FROM connections ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?',
+  // substr, not LIKE: an app's name may hold `_`, a LIKE wildcard.
+  const list = db.prepare<
+    [{ prefix: string | null; limit: number; offset: number }],
+    ConnectionRow
+  >(
+    `SELECT * FROM connections
+     WHERE @prefix IS NULL OR substr(user_ref, 1, length(@prefix)) = @prefix
+     ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset`,
   );
   const remove = db.prepare<[string]>('DELETE FROM connections WHERE id = ?');
 
@@ -185,8 +191,8 @@ export function createConnectionRepository(db: Database): ConnectionRepository {
     async listExpiring(before, limit) {
       return listExpiring.all(before, limit).map(fromRow);
     },
-    async list({ limit, offset = 0 }) {
-      return list.all(limit, offset).map(fromRow);
+    async list({ limit, offset = 0, userRefPrefix }) {
+      return list.all({ prefix: userRefPrefix ?? null, limit, offset }).map(fromRow);
     },
     async delete(id) {
       remove.run(id);
