@@ -543,3 +543,75 @@ describe('upstream 429', () => {
     expect(budget.acquired).toHaveLength(3);
   });
 });
+
+describe('forward (the API proxy)', () => {
+  it('resolves with a 4xx, its OperationOutcome unread, after one call', async () => {
+    const server = await serve((_req, res) => sendJson(res, 400, outcome('no such parameter set')));
+    const { client } = setup();
+    const res = await client.forward(testTarget(server.origin + PATH), 'Observation?foo=bar', opts);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual(outcome('no such parameter set'));
+    expect(server.received).toHaveLength(1);
+  });
+
+  it('still refreshes once on 401, and hands back a second 401', async () => {
+    const server = await serve((_req, res) => sendJson(res, 401, outcome('token expired')));
+    const { client } = setup();
+    const target = testTarget(server.origin + PATH);
+    const res = await client.forward(target, 'Patient/p1', opts);
+    expect(res.status).toBe(401);
+    expect(target.tokenState.refreshes).toBe(1);
+    expect(server.received.map((r) => r.authorization)).toEqual([
+      'Bearer at-secret-1',
+      'Bearer at-secret-2',
+    ]);
+  });
+
+  it('still fails a 429 with rate_limited and a 5xx with upstream_error', async () => {
+    const limited = await serve((_req, res) => sendJson(res, 429, outcome('locked')));
+    const { client } = setup({ rateLimitRetries: 1, retries: 1 });
+    const rateLimited = await failure(
+      client.forward(testTarget(limited.origin + PATH), 'Patient/p1', opts),
+    );
+    expect(rateLimited.code).toBe('rate_limited');
+    const broken = await serve((_req, res) => sendJson(res, 500, outcome('boom')));
+    const failed = await failure(
+      client.forward(testTarget(broken.origin + PATH), 'Patient/p1', opts),
+    );
+    expect(failed.code).toBe('upstream_error');
+    expect(failed.status).toBe(500);
+  });
+});
+
+describe('timeouts against a deadline', () => {
+  it('an attempt waits no longer than the deadline allows', async () => {
+    const server = await serve(() => {
+      // never answers
+    });
+    const { client, clock } = setup({ timeoutMs: 5_000 });
+    const started = performance.now();
+    const error = await failure(
+      client.readJson(testTarget(server.origin + PATH), 'metadata', {
+        ...opts,
+        deadline: clock.now() + 50,
+      }),
+    );
+    expect(error.status).toBe(504);
+    expect(error.message).toBe('GET metadata: no answer within 50 ms');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('retryTimeouts: false makes one timeout the answer', async () => {
+    const server = await serve(() => {});
+    const { client, delays } = setup({ timeoutMs: 50, retries: 3 });
+    const error = await failure(
+      client.readJson(testTarget(server.origin + PATH), 'metadata', {
+        ...opts,
+        retryTimeouts: false,
+      }),
+    );
+    expect(error.details?.timeout).toBe(true);
+    expect(server.received).toHaveLength(1);
+    expect(delays).toEqual([]);
+  });
+});
