@@ -98,6 +98,8 @@ describe('FHIR proxy against the simulator', () => {
     const res = await get(path);
     expect(res.status).toBe(200);
     const text = await res.text();
+    // The EHR writes decimals with trailing zeros (`1.0`): JSON.parse would lose them.
+    expect(numbers(sent).some((n) => /\.\d*0$/.test(n ?? ''))).toBe(true);
     expect(numbers(text)).toEqual(numbers(sent));
     expect(keys(text)).toEqual(keys(sent));
     // Pretty-printed as sent, not re-serialized.
