@@ -172,7 +172,16 @@ export interface PageWrite {
   /** Saved in the same transaction as the resources. */
   checkpoint?: SyncCheckpoint;
   /** The run's progress, saved with the page. */
-  run?: { id: string; progress: Record<string, TypeProgress>; updatedAt: number };
+  run?: {
+    id: string;
+    progress: Record<string, TypeProgress>;
+    updatedAt: number;
+    /**
+     * The type whose counts (inserted, updated, unchanged) take this page's, in the progress
+     * saved: so a run resumed after a crash has exact counts. `progress` itself is not changed.
+     */
+    countsFor?: string;
+  };
 }
 
 export interface PageWriteResult {

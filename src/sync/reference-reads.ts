@@ -99,7 +99,7 @@ async function readReference(ctx: RunContext, ref: SyncReference): Promise<void>
     sweep: null,
     resources: [toResourceWrite(outcome.resource, outcome.json)],
     references: found.references,
-    run: { id: state.runId, progress: state.types, updatedAt: now },
+    run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: ref.type },
   });
   state.count(ref.type, written);
   await store.sync.resolveReference(plan.connectionId, ref.type, ref.id, {

@@ -26,7 +26,7 @@ export function refusalReason(error: BridgeError): string {
 }
 
 /** A 400 answer: the server does not take this query (as opposed to an auth or rate limit). */
-export function isRefusal(error: unknown): error is BridgeError {
+export function isRefusal(error: unknown): boolean {
   return isBridgeError(error) && error.status === 400;
 }
 

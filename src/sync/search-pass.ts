@@ -192,7 +192,7 @@ export async function savePage(
     resources: writes,
     references: [...references.values()],
     checkpoint,
-    run: { id: state.runId, progress: state.types, updatedAt: now },
+    run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: search.type },
   });
   state.count(search.type, result);
   state.report();

@@ -149,8 +149,9 @@ async function searchType(
       progress.fallback = `read Patient/{id}: the server refused ${PATIENT_BY_ID}`;
       continue;
     }
-    if (isRefusal(error)) await refusals.remember(search.key, error);
-    await skipSearch(ctx, search, isRefusal(error) ? refusalReason(error) : error.message);
+    const refused = isRefusal(error);
+    if (refused) await refusals.remember(search.key, error);
+    await skipSearch(ctx, search, refused ? refusalReason(error) : error.message);
   }
 }
 

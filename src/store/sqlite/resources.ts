@@ -190,8 +190,22 @@ export function createResourceRepository(db: Database): ResourceRepository {
       });
     }
     if (page.checkpoint) saveCheckpoint.run(checkpointToRow(page.checkpoint));
-    if (page.run)
-      saveProgress.run(JSON.stringify(page.run.progress), page.run.updatedAt, page.run.id);
+    if (page.run) {
+      let progress = page.run.progress;
+      const counted = page.run.countsFor === undefined ? undefined : progress[page.run.countsFor];
+      if (page.run.countsFor !== undefined && counted) {
+        progress = {
+          ...progress,
+          [page.run.countsFor]: {
+            ...counted,
+            inserted: (counted.inserted ?? 0) + result.inserted,
+            updated: (counted.updated ?? 0) + result.updated,
+            unchanged: (counted.unchanged ?? 0) + result.unchanged,
+          },
+        };
+      }
+      saveProgress.run(JSON.stringify(progress), page.run.updatedAt, page.run.id);
+    }
     return result;
   });
 
