@@ -106,6 +106,49 @@ describe('worker', () => {
     expect(outcomes.map((o) => o.status)).toEqual(['succeeded']);
   });
 
+  it('hands a job whose runner died on its last attempt to the handler, once', async () => {
+    const { job } = await requestSync(queue, 'con_a');
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await queue.claim(`dead-${attempt}`);
+      clock.advance(LEASE + 1);
+    }
+    const lapsed: string[] = [];
+    const { handler } = steppedHandler();
+    start({ ...handler, onLapsed: async (j) => void lapsed.push(j.id) });
+    await timers.advance(0);
+    await timers.advance(1_000); // the next poll looks again
+    expect(lapsed).toEqual([job.id]);
+    expect(await queue.get(job.id)).toMatchObject({ status: 'failed', attempts: 3 });
+  });
+
+  it('the sync handler ends the run of a lapsed job as failed for good', async () => {
+    const abandoned: unknown[] = [];
+    const engine: SyncRunner = {
+      run: async () => {
+        throw new Error('not run');
+      },
+      abandon: async (...args) => void abandoned.push(args),
+    };
+    const { job } = await requestSync(queue, 'con_a');
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await queue.claim(`dead-${attempt}`);
+      clock.advance(LEASE + 1);
+    }
+    start(syncJobHandler(engine));
+    await timers.advance(0);
+    expect(abandoned).toEqual([
+      [
+        'con_a',
+        job.id,
+        {
+          reason: 'lease_exhausted',
+          error: 'its runner stopped without finishing (lease lapsed) on the last attempt',
+          attempts: 3,
+        },
+      ],
+    ]);
+  });
+
   it('picks up a job enqueued later at the next poll', async () => {
     const { handler, runs } = steppedHandler();
     start(handler);

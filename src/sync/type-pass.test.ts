@@ -237,6 +237,50 @@ describe('how a run ends', () => {
     expect(fake.requests).toEqual([]);
   });
 
+  it('a run whose job ran out of attempts in dying processes ends failed, said once', async () => {
+    put('Observation', 'obs-1');
+    const u = await setup(read('Patient', 'Observation'));
+    // A run left `running` by a process that died: what it saved is all there is.
+    await u.store.sync.createRun({
+      id: 'sync_dead',
+      connectionId: u.connectionId,
+      mode: 'auto',
+      status: 'running',
+      startedAt: 1,
+      finishedAt: null,
+      progress: {
+        Patient: { status: 'done', outcome: 'complete', resources: 1, pages: 1, inserted: 1 },
+      },
+      result: null,
+      reason: null,
+      error: null,
+      updatedAt: 1,
+    });
+    await u.engine.abandon(u.connectionId, 'sync_dead', {
+      reason: 'lease_exhausted',
+      error: 'its runner stopped without finishing (lease lapsed) on the last attempt',
+      attempts: 5,
+    });
+    expect(await u.store.sync.getRun('sync_dead')).toMatchObject({
+      status: 'failed',
+      outcome: 'failed',
+      reason: 'lease_exhausted',
+    });
+    expect((await eventsOf(u)).map((e) => [e.type, e.data])).toEqual([
+      [
+        'sync.failed',
+        expect.objectContaining({
+          runId: 'sync_dead',
+          reason: 'lease_exhausted',
+          final: true,
+          attempts: 5,
+          resources: 1,
+          inserted: 1,
+        }),
+      ],
+    ]);
+  });
+
   it('an attempt that will be retried says sync.retrying; the last says sync.failed once', async () => {
     put('Observation', 'obs-1');
     const u = await setup(read('Observation'));
