@@ -120,7 +120,7 @@ describe('fhirbridge sync', () => {
       [
         `synced in part ${CON}: 31 resources (31 new, 0 changed, 0 deleted), 5 calls in 2.5 s`,
         '  DocumentReference: timed out (no answer within its deadline of 2 s)',
-        '  the next sync resumes only what did not complete (`fhirbridge sync` runs it now)',
+        '  the next sync tries again what did not complete',
         '',
       ].join('\n'),
     );

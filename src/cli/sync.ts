@@ -59,9 +59,7 @@ export function summary(connectionId: string, result: Partial<SyncResult> | null
     `${t.calls} calls${seconds}`;
   const notes = result.notes ?? [];
   if (notes.length === 0) return head;
-  const hint = partial
-    ? '\n  the next sync resumes only what did not complete (`fhirbridge sync` runs it now)'
-    : '';
+  const hint = partial ? '\n  the next sync tries again what did not complete' : '';
   return `${head}\n${notes.map((n) => `  ${n}`).join('\n')}${hint}`;
 }
 

@@ -233,7 +233,8 @@ export async function runType(
     } else {
       throw error;
     }
-    ctx.logger.warn(
+    // The outcome travels in the result and the events; the log keeps it for operators.
+    ctx.logger.info(
       {
         connectionId: ctx.plan.connectionId,
         type,
