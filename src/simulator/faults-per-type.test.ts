@@ -60,16 +60,22 @@ describe('faults on one resource type', () => {
       pathPrefix: '/fhir/r4/JAFJCD/DocumentReference',
       timeout: true,
     });
-    const started = performance.now();
-    const hung = get(`/DocumentReference?patient=${patient}`, {
-      signal: AbortSignal.timeout(300),
-    }).catch((e: unknown) => e);
-    const other = await get(`/Condition?patient=${patient}`);
+    const abort = new AbortController();
+    let settled = false;
+    const hung = get(`/DocumentReference?patient=${patient}`, { signal: abort.signal })
+      .catch((e: unknown) => e)
+      .finally(() => {
+        settled = true;
+      });
+    const other = await get(`/Condition?patient=${patient}`, {
+      signal: AbortSignal.timeout(10_000),
+    });
     expect(other.status).toBe(200);
-    expect(performance.now() - started).toBeLessThan(300);
-    expect(await hung).toBeInstanceOf(Error);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
     expect((await get(`/Encounter?patient=${patient}`)).status).toBe(200);
+    // Still unanswered after other searches came and went: only the client's giving up ends it.
+    expect(settled).toBe(false);
+    abort.abort();
+    expect(await hung).toBeInstanceOf(Error);
   });
 
   it('drops the connection of the DocumentReference search only', async () => {
