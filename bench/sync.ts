@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMemoryBudget } from '../src/budget/memory.ts';
 import { createBudgetPolicy } from '../src/budget/policy.ts';
-import { createFhirClient } from '../src/fhir/index.ts';
+import { createFhirClient, REFERENCE_ONLY_TYPES } from '../src/fhir/index.ts';
 import { createSyncEngine, type SyncPlan } from '../src/sync/index.ts';
 import { connectPatient } from '../test/e2e/helpers/connect.ts';
 import { type Stack, startStack } from '../test/e2e/helpers/stack.ts';
@@ -26,14 +26,7 @@ const ROUNDS = 2;
 const HEAP_CAP_MB = 64;
 
 /** Scopes of types read by reference: unticked for the searches-only comparison. */
-const REFERENCE_SCOPES = [
-  'Binary',
-  'Location',
-  'Medication',
-  'Organization',
-  'Practitioner',
-  'PractitionerRole',
-].map((t) => `patient/${t}.read`);
+const REFERENCE_SCOPES = [...REFERENCE_ONLY_TYPES].map((t) => `patient/${t}.read`);
 
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 const ratio = (a: number, b: number) => (b > 0 ? round(a / b) : 'n/a');
