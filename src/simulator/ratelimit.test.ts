@@ -21,7 +21,7 @@ describe('rate limit per practice code', () => {
   };
   const metadata = (code = 'JAFJCD') => fetch(`${sim.base(code)}/metadata`);
 
-  it('answers 429 with an OperationOutcome over the limit, for the rest of the window', async () => {
+  it('answers 429 with an OperationOutcome (HAPI narrative) over the limit, for the rest of the window', async () => {
     await start();
     for (let i = 0; i < 5; i += 1) expect((await metadata()).status).toBe(200);
     const over = await metadata();
@@ -29,6 +29,10 @@ describe('rate limit per practice code', () => {
     expect(over.headers.get('retry-after')).toBeNull();
     expect(await over.json()).toMatchObject({
       resourceType: 'OperationOutcome',
+      text: {
+        status: 'generated',
+        div: expect.stringContaining('<pre>Too many requests for this practice</pre>'),
+      },
       issue: [{ code: 'throttled' }],
     });
     sim.clock.shift(900);

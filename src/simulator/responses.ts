@@ -5,6 +5,7 @@
 import type { FastifyReply } from 'fastify';
 import { renderErrorPage } from './auth/pages.ts';
 import type { SimQuirks } from './context.ts';
+import { outcomeNarrative } from './fhir/outcome.ts';
 
 export type RouteKind = 'fhir' | 'token' | 'authorize' | 'json';
 
@@ -49,8 +50,16 @@ export type IssueCode =
   | 'exception'
   | 'transient';
 
-export function operationOutcome(code: IssueCode, diagnostics: string): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, diagnostics }] };
+/** With HAPI's generated narrative, as every OperationOutcome of healow's server carries one. */
+export function operationOutcome(
+  code: IssueCode,
+  diagnostics: string,
+): OperationOutcome & { text: { status: 'generated'; div: string } } {
+  return {
+    resourceType: 'OperationOutcome',
+    text: outcomeNarrative(diagnostics),
+    issue: [{ severity: 'error', code, diagnostics }],
+  };
 }
 
 export function fhirContentType(quirks: SimQuirks): string {

@@ -37,17 +37,22 @@ export interface WireStyle {
 }
 
 /**
- * An OperationOutcome as HAPI FHIR 5 writes it: a generated narrative with a table of the
- * issues (severity in capitals, the diagnostics in a `pre`), then the issues.
+ * HAPI FHIR 5's generated narrative of an OperationOutcome: a table of the issue (severity in
+ * capitals, the diagnostics in a `pre`), with HAPI's template whitespace.
  */
-export function operationOutcome(issue: IssueCode, diagnostics: string) {
+export function outcomeNarrative(diagnostics: string): { status: 'generated'; div: string } {
   const div =
     '<div xmlns="http://www.w3.org/1999/xhtml"><h1>Operation Outcome</h1>' +
     '<table border="0"><tr><td style="font-weight: bold;">ERROR</td><td>[]</td>' +
     `<td><pre>${escapeXml(diagnostics)}</pre></td>\n\t\t\t\t\t\n\t\t\t\t\n\t\t\t</tr>\n\t\t</table>\n\t</div>`;
+  return { status: 'generated', div };
+}
+
+/** An OperationOutcome as HAPI writes it: the narrative, then the one issue. */
+export function operationOutcome(issue: IssueCode, diagnostics: string) {
   return {
     resourceType: 'OperationOutcome',
-    text: { status: 'generated', div },
+    text: outcomeNarrative(diagnostics),
     issue: [{ severity: 'error', code: issue, diagnostics }],
   };
 }
