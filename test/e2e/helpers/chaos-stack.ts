@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createApiKey } from '../../../src/api/api-keys.ts';
 import { sandboxDefaults } from '../../../src/cli/setup.ts';
 import { registerAtSimulator } from '../../../src/cli/start.ts';
-import { createLogger } from '../../../src/common/logger.ts';
+import { createLogger, type Logger } from '../../../src/common/logger.ts';
 import { type ConfigInput, loadConfig } from '../../../src/config/index.ts';
 import { createRuntime } from '../../../src/runtime.ts';
 import { startServer } from '../../../src/server.ts';
@@ -41,9 +41,17 @@ export interface BridgeChild {
   output(): string;
 }
 
-export async function startChaosStack(
-  options: { simulator?: SimulatorOptionsInput; config?: Record<string, unknown> } = {},
-): Promise<ChaosStack> {
+export interface ChaosStackOptions {
+  simulator?: SimulatorOptionsInput;
+  /** Overrides of the bridge config, over the sandbox defaults. */
+  config?: Record<string, unknown>;
+  /** The bridge's logger (silent when absent). */
+  logger?: Logger;
+  /** The bridge's upstream fetch (to watch or tamper with what it sends and receives). */
+  fetch?: typeof fetch;
+}
+
+export async function startChaosStack(options: ChaosStackOptions = {}): Promise<ChaosStack> {
   const clock = sharedClock();
   let offset = 0;
   const bridgeClock = {
@@ -81,16 +89,19 @@ export async function startChaosStack(
   });
   const runtime = await createRuntime({
     config,
-    logger: createLogger({ level: 'silent' }),
+    logger: options.logger ?? createLogger({ level: 'silent' }),
     clock: bridgeClock,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const server = await startServer(runtime, { host: '127.0.0.1', port });
   await registerAtSimulator(runtime, sim.url);
   const { secret } = await createApiKey(runtime.store, runtime.clock, 'chaos');
-  const configFile = join(dataDir, 'child-config.json');
+  // The operator's config file, outside the data folder the security suite searches for secrets.
+  const configFile = join(mkdtempSync(join(tmpdir(), 'fhirbridge-chaos-config-')), 'config.json');
   writeFileSync(
     configFile,
     JSON.stringify({ ...config, sync: { ...config.sync, progressIntervalMs: 0 } }),
+    { mode: 0o600 },
   );
   const children = new Set<ChildProcess>();
 

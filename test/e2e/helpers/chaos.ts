@@ -53,7 +53,13 @@ export interface ChaosReport {
   faults: { injected: number; byKind: Record<string, number> };
   kills: { total: number; byKind: Record<string, number> };
   actions: Record<string, number>;
-  connects: { attempted: number; connected: number; failedUnderFault: number };
+  connects: {
+    attempted: number;
+    connected: number;
+    failedUnderFault: number;
+    /** Sign-ins that failed with every fault lifted (the first line of each error). */
+    failedWithoutFault: string[];
+  };
   refreshes: { attempted: number; succeeded: number; failed: Record<string, number> };
   proxy: { calls: number; byStatus: Record<string, number>; hung: number };
   connections: {
@@ -177,7 +183,7 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
     faults: { injected: 0, byKind: {} },
     kills: { total: 0, byKind: {} },
     actions: {},
-    connects: { attempted: 0, connected: 0, failedUnderFault: 0 },
+    connects: { attempted: 0, connected: 0, failedUnderFault: 0, failedWithoutFault: [] },
     refreshes: { attempted: 0, succeeded: 0, failed: {} },
     proxy: { calls: 0, byStatus: {}, hung: 0 },
     connections: {
@@ -290,12 +296,28 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
       await connection(p);
       return true;
     } catch (error) {
-      if (!underFault) throw error;
+      if (!underFault) {
+        const line = (error as Error).message.split('\n')[0] ?? '';
+        report.connects.failedWithoutFault.push(`${p.username}@${p.practice}: ${line}`);
+        log(`  connect of ${p.username}@${p.practice} with no fault: ${line}`);
+        await connection(p);
+        return false;
+      }
       report.connects.failedUnderFault += 1;
       log(`  connect of ${p.username}@${p.practice} under fault: ${(error as Error).message}`);
       await connection(p);
       return false;
     }
+  }
+
+  /** A sign-in with no fault, tried again while time passes (a window, a cooldown) if need be. */
+  async function connectAgain(p: Patient): Promise<boolean> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      if (await connect(p, false)) return true;
+      timePasses();
+      await pause(attempt * 2_000);
+    }
+    return false;
   }
 
   const patients: Patient[] = Array.from({ length: options.patients }, (_, i) => ({
@@ -315,7 +337,7 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
     const ok = await connect(p, true);
     await clearFaults();
     const record = await connection(p);
-    if (!ok || record?.state !== 'active') await connect(p, false);
+    if (!ok || record?.state !== 'active') await connectAgain(p);
   }
 
   async function refreshUnderFault(p: Patient): Promise<void> {
@@ -528,7 +550,9 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
   // --- The walk ------------------------------------------------------------------------------
 
   try {
-    for (const p of patients) await connect(p, false);
+    for (const p of patients) {
+      if (!(await connectAgain(p))) throw new Error(`${p.username}@${p.practice} never connected`);
+    }
     log(`connected ${patients.length} patients; seed ${options.seed}`);
 
     const actions: Array<[string, number, (p: Patient) => Promise<void>]> = [
@@ -540,7 +564,7 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
       ['kill a sync', 2, killSync],
       ['proxy under fault', 3, proxyUnderFault],
       ...(options.heldCalls
-        ? ([['held call', 0.3, heldCall]] as Array<[string, number, (p: Patient) => Promise<void>]>)
+        ? ([['held call', 0.1, heldCall]] as Array<[string, number, (p: Patient) => Promise<void>]>)
         : []),
     ];
     let revoked = false;
@@ -550,12 +574,15 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
         const record = await connection(p);
         if (record && TERMINAL_BAD.has(record.state)) {
           await judgeEnded(s, p, record, report);
-          await connect(p, false);
           p.answerLost = false;
           p.revokedByPatient = false;
         }
+        if (record?.state !== 'active') await connectAgain(p);
       }
-      const p = pick(patients);
+      const live = [];
+      for (const p of patients) if ((await connection(p))?.state === 'active') live.push(p);
+      if (live.length === 0) throw new Error('no patient could be connected again');
+      const p = pick(live);
       // Kills come at the rate that reaches their count with the faults'.
       const killPace = report.kills.total / options.kills - report.faults.injected / options.faults;
       const choices = killPace > 0.05 ? actions.filter(([n]) => !n.startsWith('kill')) : actions;
@@ -758,7 +785,7 @@ export function formatReport(r: ChaosReport): string {
     `- faults injected: ${r.faults.injected} (${counts(r.faults.byKind)})`,
     `- processes killed: ${r.kills.total} (${counts(r.kills.byKind)})`,
     `- actions: ${counts(r.actions)}`,
-    `- connects: ${r.connects.attempted} attempted, ${r.connects.connected} connected, ${r.connects.failedUnderFault} failed under a fault`,
+    `- connects: ${r.connects.attempted} attempted, ${r.connects.connected} connected, ${r.connects.failedUnderFault} failed under a fault, ${r.connects.failedWithoutFault.length} failed with every fault lifted${r.connects.failedWithoutFault.map((f) => `\n  - ${f}`).join('')}`,
     `- refreshes: ${r.refreshes.attempted} attempted, ${r.refreshes.succeeded} succeeded, failed: ${counts(r.refreshes.failed)}`,
     `- proxied reads: ${r.proxy.calls} (status ${counts(r.proxy.byStatus)}), ${r.proxy.hung} without an answer`,
     `- connections: ${c.total}; final states: ${counts(c.states)}; states reached: ${c.statesSeen.join(', ')}`,
