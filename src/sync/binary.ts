@@ -73,6 +73,8 @@ export async function readAttachment(
   id: string,
   policy: AttachmentPolicy,
   signal?: AbortSignal,
+  /** Per attempt; the client's default when absent. */
+  timeoutMs?: number,
 ): Promise<AttachmentOutcome> {
   const what = `GET Binary/${id}`;
   // base64 is 4/3 of the bytes, plus the JSON around it.
@@ -82,6 +84,7 @@ export async function readAttachment(
     const res = await fhir.request(target, `Binary/${id}`, {
       priority: 'background',
       ...(signal ? { signal } : {}),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
     });
     text = await readCapped(res, limit, what, signal);
   } catch (error) {

@@ -40,7 +40,7 @@ async function readOne(ctx: RunContext, ref: SyncReference): Promise<ReadOutcome
     const declared = checkDeclared(ctx.policy, ref);
     if (declared) return { status: 'skipped', reason: declared };
     state.call(ref.type);
-    return readAttachment(ctx.fhir, target, ref.id, ctx.policy, signal);
+    return readAttachment(ctx.fhir, target, ref.id, ctx.policy, signal, ctx.requestTimeoutMs);
   }
   const what = `GET ${ref.type}/${ref.id}`;
   let text: string;

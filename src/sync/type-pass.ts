@@ -218,7 +218,12 @@ export async function runType(
     }
   } catch (error) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    const timedOut = isBridgeError(error) && error.details?.timeout === true;
+    // A request cut short at the deadline, or a budget slot not free before it, is the type's
+    // time running out, not an error of the server.
+    const timedOut =
+      (isBridgeError(error) && error.details?.timeout === true) ||
+      (isBridgeError(error, 'budget_exhausted') &&
+        ctx.clock.now() + DEADLINE_SLACK_MS >= bounds.deadline);
     if (controller.signal.aborted || timedOut) {
       // The client cuts an attempt short at the deadline, so its timeout may come first.
       const pastDeadline =
