@@ -122,6 +122,13 @@ describe('admin API', () => {
       searchInclude: 'refuse',
       scopesSupported: 'per-type',
     });
+    // The profile sits beside the switches, here and at /admin/profile.
+    expect((await (await sim.admin('GET', '/quirks')).json()).profile).toBe('healow');
+    const generic = await (await sim.admin('PATCH', '/quirks', { profile: 'generic' })).json();
+    expect(generic).toMatchObject({ profile: 'generic', retryAfterOn429: true });
+    expect(await (await sim.admin('GET', '/profile')).json()).toEqual({ profile: 'generic' });
+    expect((await sim.admin('PATCH', '/quirks', { profile: 'hapi' })).status).toBe(400);
+    await sim.admin('PATCH', '/profile', { profile: 'healow' });
     expect((await sim.admin('PATCH', '/quirks', { noSuchSwitch: true })).status).toBe(400);
     // A field left out keeps its value: it is not reset to its default.
     await sim.admin('PATCH', '/quirks', { refreshTokens: 'keep' });

@@ -9,7 +9,12 @@ import type { SigningKeys } from './auth/keys.ts';
 import { publicView, type RegistrationStore } from './auth/registrations.ts';
 import type { SimulatorContext } from './context.ts';
 import type { FaultInjector } from './faults.ts';
-import { quirksSchema, rateLimitSchema, simulatorOptionsSchema } from './options.ts';
+import {
+  quirksSchema,
+  rateLimitSchema,
+  type SimulatorOptions,
+  simulatorOptionsSchema,
+} from './options.ts';
 
 /**
  * A PATCH body schema: every field optional and WITHOUT its default, so that a field left out
@@ -26,7 +31,10 @@ function patchSchema<Shape extends z.ZodRawShape>(schema: z.ZodObject<Shape>) {
   return z.object(Object.fromEntries(fields) as Record<string, z.ZodOptional<z.ZodType>>).strict();
 }
 
-const quirksPatch = patchSchema(quirksSchema);
+/** The switches, and the server profile beside them (it is an option, not a quirk). */
+const quirksPatch = patchSchema(quirksSchema).extend({
+  profile: simulatorOptionsSchema.shape.profile.unwrap().optional(),
+});
 const rateLimitPatch = patchSchema(rateLimitSchema);
 
 export const ADMIN_PREFIX = '/admin';
@@ -136,12 +144,16 @@ export function registerAdminRoutes(admin: FastifyInstance, deps: AdminDeps): vo
     return { now: ctx.clock.now(), iso: new Date(ctx.clock.now()).toISOString() };
   });
 
-  admin.get('/quirks', () => ctx.quirks);
+  const switches = () => ({ ...ctx.quirks, profile: ctx.options.profile });
+  admin.get('/quirks', switches);
   admin.patch('/quirks', (request, reply) => {
     const parsed = quirksPatch.safeParse(request.body);
     if (!parsed.success) return badRequest(reply, parsed.error);
-    Object.assign(ctx.quirks, parsed.data);
-    return ctx.quirks;
+    const { profile, ...quirks } = parsed.data;
+    Object.assign(ctx.quirks, quirks);
+    // The schema has checked it; the generic patch schema only loses its type.
+    if (profile !== undefined) ctx.options.profile = profile as SimulatorOptions['profile'];
+    return switches();
   });
 
   // The server profile: healow as observed, or a permissive generic SMART on FHIR server.
