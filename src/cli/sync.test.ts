@@ -126,6 +126,42 @@ describe('fhirbridge sync', () => {
     );
   });
 
+  it('an attempt that ended in part is said so, and the retry follows', async () => {
+    await runtime.close();
+    runtime = await createRuntime({
+      config: loadConfig({
+        env: {},
+        base: sandboxDefaults('http://127.0.0.1:9'),
+        overrides: {
+          dataDir: mkdtempSync(join(root, 'rt-')),
+          logLevel: 'silent',
+          sync: { retryDelayMs: 0 },
+        },
+      }),
+      logger: createLogger({ level: 'silent' }),
+    });
+    await runtime.store.connections.insert(connection({ id: CON }));
+    const out = capture();
+    let attempt = 0;
+    const status = await runSyncCommand(runtime, CON, {
+      out: out.stream,
+      err: capture().stream,
+      handler: {
+        async run() {
+          attempt++;
+          if (attempt === 1) {
+            throw new BridgeError('upstream_error', 'partial: DocumentReference: timed out (x)');
+          }
+          return { totals: { resources: 3, inserted: 3, updated: 0, deleted: 0, calls: 2 } };
+        },
+      },
+    });
+    expect(status).toBe('synced');
+    expect(out.text.join('')).toMatch(
+      /attempt 1 of 5 ended in part: DocumentReference: timed out \(x\); retrying at \d{4}-/,
+    );
+  });
+
   it('joins the sync already queued for the connection instead of starting another', async () => {
     const { job } = await requestSync(runtime.jobs, CON);
     const runs: string[] = [];

@@ -37,7 +37,8 @@ function describe(notice: FollowNotice): string {
     case 'elsewhere':
       return `another process (${notice.job.leaseOwner}) is running this sync; following its progress`;
     case 'retrying':
-      return `attempt ${notice.job.attempts} of ${notice.job.maxAttempts} failed: ${notice.error}; retrying at ${when(notice.job.runAt)}`;
+      // A partial attempt says so itself ("partial: Type: timed out (…)").
+      return `attempt ${notice.job.attempts} of ${notice.job.maxAttempts} ${notice.error.startsWith('partial: ') ? 'ended in part' : 'failed'}: ${notice.error.replace(/^partial: /, '')}; retrying at ${when(notice.job.runAt)}`;
     case 'waiting':
       return `the sync is queued for ${when(notice.job.runAt)}`;
   }
