@@ -21,7 +21,7 @@ export interface SimPractice {
   disabled: boolean;
 }
 
-/** healow's quirks and the unconfirmed variants of the brief, each a switch. */
+/** healow's quirks and its unconfirmed behaviours, each a switch. */
 export interface SimQuirks {
   /** `_lastUpdated` on a search: refused (400, the default) or accepted. */
   searchLastUpdated: 'accept' | 'refuse';

@@ -82,7 +82,7 @@ export function registerAuthorizeRoutes(app: FastifyInstance, deps: AuthDeps): v
     if (!registration) return badRequestPage(reply, 'client_id is not a registered application.');
     const redirectUri = param(source, 'redirect_uri');
     if (redirectUri === undefined) return badRequestPage(reply, 'redirect_uri is missing.');
-    // Exact string match: a trailing-slash difference is a mismatch (brief: "Client registration").
+    // Exact string match: healow refuses a redirect_uri that differs by a trailing slash.
     if (!registration.redirectUris.includes(redirectUri)) {
       return badRequestPage(reply, 'redirect_uri does not match a registered redirect URI.');
     }

@@ -3,7 +3,7 @@
 
 import { covers } from '../fhir/scopes.ts';
 
-/** Types the sandbox serves with patient read scopes (brief: "Scopes known to work"). */
+/** Types whose patient read scopes are known to work on the sandbox. */
 export const PATIENT_READ_TYPES = [
   'AllergyIntolerance',
   'Binary',

@@ -99,7 +99,7 @@ describe('generated charts', () => {
     }
   });
 
-  it('cover every type of the brief, with intact references', () => {
+  it('cover every type healow serves, with intact references', () => {
     const d = data();
     const seen = new Set<string>();
     for (const user of USERS) {
@@ -274,10 +274,15 @@ describe('size knob', () => {
 });
 
 describe('prng and ids', () => {
-  it('hashes and ids are stable across runs', () => {
+  it('hashes and ids are stable across runs, ids 43 to 64 characters long', () => {
     expect(hash128('fhirbridge')).toEqual(hash128('fhirbridge'));
     expect(opaqueId('a', 1)).toBe(opaqueId('a', 1));
     expect(opaqueId('a', 1)).not.toBe(opaqueId('a', 2));
-    expect(opaqueId('a', 1)).toHaveLength(42);
+    // healow's ids: 43 to 64 characters of letters, digits, `.` and `-`.
+    const lengths = Array.from({ length: 400 }, (_, i) => opaqueId('a', i).length);
+    expect(Math.min(...lengths)).toBe(43);
+    expect(Math.max(...lengths)).toBe(64);
+    for (let i = 0; i < 50; i++)
+      expect(opaqueId('b', i)).toMatch(/^[A-Za-z0-9]+\.[A-Za-z0-9]+-[A-Za-z0-9]+$/);
   });
 });

@@ -1,4 +1,4 @@
-// The four healow sandbox test patients (brief; issue 2 §3): the same people at every practice.
+// The four healow sandbox test patients: the same people at every practice.
 // Their demographics are fixed here; their charts are generated from these profiles.
 
 import type { Allergy, DeviceKind, Drug, LabPanel, Problem } from './terminology.ts';

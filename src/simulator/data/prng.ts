@@ -98,15 +98,15 @@ class Sfc32 implements Prng {
 const ALPHANUMERIC = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /**
- * A healow-like resource id: a long opaque string with `.` and `-` (brief: "ids are long
- * opaque strings with `.` and `-`"), 42 characters, a valid FHIR id ([A-Za-z0-9.-]{1,64}).
- * Deterministic in its parts.
+ * A healow-like resource id: 43 to 64 characters of letters and digits with a `.` and a `-`
+ * (as observed), so a valid FHIR id ([A-Za-z0-9.-]{1,64}). Deterministic in its parts.
  */
 export function opaqueId(...parts: readonly (string | number)[]): string {
   const prng = createPrng('id', ...parts);
-  // Built from char codes in one go: a string grown by `+=` stays a rope of 40 nodes in V8.
+  const length = prng.int(41, 62);
+  // Built from char codes in one go: a string grown by `+=` stays a rope of many nodes in V8.
   const codes: number[] = [];
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < length; i++) {
     if (i === 12) codes.push(46); // '.'
     if (i === 28) codes.push(45); // '-'
     codes.push(ALPHANUMERIC.charCodeAt(Math.floor(prng.next() * ALPHANUMERIC.length)));

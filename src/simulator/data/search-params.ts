@@ -45,7 +45,7 @@ const field =
 
 const status = field('status', codeKey);
 
-/** One entry per type the server reads and searches (brief: "Scopes known to work" and the extra listed ones). */
+/** One entry per type the server reads and searches: those with working scopes and the extra listed ones. */
 export const SEARCH_PARAMS: Record<string, TypeSearchParams> = {
   AllergyIntolerance: {
     tokens: {

@@ -1,5 +1,5 @@
 // Local time the way healow writes it: every timestamp carries the practice's local offset
-// (`2024-03-05T10:22:31.000-05:00`, brief: "Timestamps carry local offsets"), with US daylight
+// (`2024-03-05T10:22:31.000-05:00`), with US daylight
 // saving time. Also parses FHIR date search values into instant ranges.
 
 /** A US time zone: its standard offset in minutes and whether it observes daylight saving time. */

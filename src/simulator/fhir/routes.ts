@@ -99,7 +99,7 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: SimulatorContext<P
       }
     };
 
-  /** Practice, then bearer token (brief: a practice without patient access answers every call with an error). */
+  /** Practice, then bearer token (a practice without patient access answers every call with an error). */
   const open = (request: FastifyRequest): FhirCall => {
     const { practice: code } = request.params as { practice: string };
     const practice = ctx.practices.get(code);
