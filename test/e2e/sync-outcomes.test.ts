@@ -187,6 +187,73 @@ describe('a DocumentReference search that never answers', () => {
   });
 });
 
+describe('the same, as a job: the worker retries the run', () => {
+  it('a partial attempt says sync.retrying; the retry sends only what did not finish', async () => {
+    const recorder = recordingFetch();
+    stack = await startStack({
+      simulator: { rateLimit: { limit: 5000 } },
+      config: {
+        sync: {
+          concurrency: 1,
+          onConnect: false,
+          intervalMs: 0,
+          typeDeadlineMs: 2_000,
+          retryDelayMs: 3_000,
+          pollIntervalMs: 100,
+        },
+      },
+      fetch: recorder.fetch,
+    });
+    const s = stack;
+    const { connectionId } = await connectPatient(s, {
+      username: 'ChildFemaleFHIR',
+      untick: ['patient/Provenance.read'],
+    });
+    await admin(s, '/faults', 'POST', {
+      route: 'fhir',
+      pathPrefix: `/fhir/r4/${PRACTICE}/DocumentReference`,
+      timeout: true,
+    });
+    const asked = await s.api(`/api/connections/${connectionId}/sync`, {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(asked.status).toBe(202);
+    const syncEvents = async () =>
+      (await s.runtime.store.events.list({ connectionId, limit: 50 }))
+        .filter((e) => e.type.startsWith('sync.'))
+        .map((e) => e.type);
+    const until = async (what: string, test: () => Promise<boolean>) => {
+      for (const end = Date.now() + 20_000; Date.now() < end; ) {
+        if (await test()) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    await until('sync.retrying', async () => (await syncEvents()).includes('sync.retrying'));
+    const waiting = await (await s.api(`/api/connections/${connectionId}/sync`)).json();
+    expect(waiting).toMatchObject({
+      status: 'queued',
+      next: { retry: true },
+      lastRun: { outcome: 'partial', types: { DocumentReference: { outcome: 'timed_out' } } },
+    });
+
+    await admin(s, '/faults', 'DELETE');
+    recorder.calls.length = 0;
+    await until('the retry', async () => {
+      const view = await (await s.api(`/api/connections/${connectionId}/sync`)).json();
+      return view.status === 'succeeded';
+    });
+    const done = await (await s.api(`/api/connections/${connectionId}/sync`)).json();
+    expect(done.lastRun).toMatchObject({ outcome: 'succeeded', status: 'completed' });
+    expect(done.job).toMatchObject({ attempts: 2 });
+    const searches = recorder.calls.filter((c) => c.includes('?'));
+    expect(searches.length).toBeGreaterThan(0);
+    for (const call of searches) expect(call).toMatch(/^DocumentReference\?patient=/);
+    expect(await syncEvents()).toEqual(['sync.retrying', 'sync.completed']);
+  });
+});
+
 describe('queries the practice refuses', () => {
   it('_lastUpdated refused: an incremental run still finds a change, an addition and a deletion', async () => {
     const s = await up({ quirks: { searchLastUpdated: 'refuse' } });
