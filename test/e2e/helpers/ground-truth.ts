@@ -2,15 +2,16 @@
 // compartment resource of the granted types, and every resource outside the compartment that
 // the record points at (by reference or attachment URL), followed transitively. The practice's
 // whole staff list is in the ground truth too; members nothing of this patient points at are not
-// part of the patient's record.
+// part of the patient's record. Types the strict simulator has no search for are left out (a
+// sync cannot reach them), and each resource is written as the healow profile serves it.
+
+import { REFERENCE_ONLY_TYPES } from '../../../src/fhir/index.ts';
 
 export interface Truth {
   resourceType: string;
   id: string;
   [key: string]: unknown;
 }
-
-import { REFERENCE_ONLY_TYPES } from '../../../src/fhir/index.ts';
 
 /** Resource types outside the Patient compartment: read by reference, only those pointed at. */
 export const BY_REFERENCE: ReadonlySet<string> = REFERENCE_ONLY_TYPES;
@@ -47,7 +48,7 @@ export function asServed(r: Truth): string {
   return JSON.stringify({ ...r, meta: rest });
 }
 
-/** `Type/id` → the exact JSON text the store must hold for it. */
+/** `Type/id` → the resource's JSON as served, which the stored text must equal once re-read. */
 export function expectedRecord(
   truth: readonly Truth[],
   granted: Granted,
