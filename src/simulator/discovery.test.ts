@@ -95,6 +95,23 @@ describe('discovery', () => {
     }
   });
 
+  it("writes the CapabilityStatement in the profile's style: healow pretty, generic compact", async () => {
+    const healow = await fetch(`${sim.base()}/metadata`);
+    expect((await healow.text()).startsWith('{\n  "resourceType": "CapabilityStatement",')).toBe(
+      true,
+    );
+    await sim.admin('PATCH', '/profile', { profile: 'generic' });
+    try {
+      const generic = await fetch(`${sim.base()}/metadata`);
+      expect(generic.headers.get('content-type')).toBe('application/fhir+json;charset=utf-8');
+      expect((await generic.text()).startsWith('{"resourceType":"CapabilityStatement",')).toBe(
+        true,
+      );
+    } finally {
+      await sim.admin('PATCH', '/profile', { profile: 'healow' });
+    }
+  });
+
   it('sends no CORS headers, and an OPTIONS preflight fails', async () => {
     const urls = [
       `${sim.base()}/.well-known/smart-configuration`,

@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { REVOCATION_PATH } from './auth/revoke.ts';
 import { EXTRA_LISTED_TYPES, PATIENT_READ_TYPES, scopesSupported } from './auth/scopes.ts';
 import type { SimCapabilityStatement, SimDiscovery, SimQuirks, SimUrls } from './context.ts';
+import { sendFhir, type WireStyle } from './fhir/outcome.ts';
 import { healowParameterSets } from './fhir/parameter-sets.ts';
-import { fhirContentType } from './responses.ts';
 
 export const SMART_CAPABILITIES = [
   'launch-standalone',
@@ -161,15 +161,13 @@ export function registerDiscoveryRoutes(app: FastifyInstance, discovery: SimDisc
   );
 }
 
-/** `/metadata`, for when the FHIR routes do not serve it themselves. */
+/** `/metadata`, for when the FHIR routes do not serve it themselves; in the profile's wire style. */
 export function registerMetadataRoute(
   app: FastifyInstance,
   discovery: SimDiscovery,
-  quirks: SimQuirks,
+  style: () => WireStyle,
 ): void {
   app.get<{ Params: { practice: string } }>('/fhir/r4/:practice/metadata', (request, reply) =>
-    reply
-      .type(fhirContentType(quirks))
-      .send(discovery.capabilityStatement(request.params.practice)),
+    sendFhir(reply, style(), 200, discovery.capabilityStatement(request.params.practice)),
   );
 }

@@ -20,6 +20,7 @@ import type {
 import { createCounters } from './counters.ts';
 import { createDiscovery, registerDiscoveryRoutes, registerMetadataRoute } from './discovery.ts';
 import { createFaultInjector, type FaultInjector } from './faults.ts';
+import { behaviourOf } from './fhir/profile.ts';
 import type { SimulatorOptions } from './options.ts';
 import { createRateLimiter } from './ratelimit.ts';
 import { practiceCodeOf, routeKind, sendError } from './responses.ts';
@@ -172,7 +173,9 @@ export async function createSimulatorServer<Data extends PatientDirectory>(
   });
   await deps.routes?.(app, context);
   await app.after();
-  if (!metadataServed) registerMetadataRoute(app, discovery, quirks);
+  if (!metadataServed) {
+    registerMetadataRoute(app, discovery, () => behaviourOf(options.profile, quirks));
+  }
 
   if (options.adminEnabled) {
     await app.register(
