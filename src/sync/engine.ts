@@ -131,7 +131,7 @@ export interface SyncEngine {
   run(connectionId: string, options?: SyncRunOptions): Promise<SyncResult>;
   /**
    * Ends a run whose job failed for good without it (its runner died on the last attempt):
-   * marks it failed and sends `sync.failed`.
+   * marks it failed and sends `sync.failed`, unless the run had ended (and said so) already.
    */
   abandon(
     connectionId: string,
@@ -387,7 +387,15 @@ export function createSyncEngine(
       outcome,
       finishedAt,
       progress: state.types,
-      result: { outcome, mode: state.mode, requestedMode: requested, totals, skipped, notes },
+      result: {
+        outcome,
+        mode: state.mode,
+        requestedMode: requested,
+        totals,
+        skipped,
+        notes,
+        announced: retrying ? 'sync.retrying' : 'sync.completed',
+      },
       updatedAt: finishedAt,
     });
     const counts = {
@@ -450,19 +458,20 @@ export function createSyncEngine(
       logger.error({ err: error, connectionId, runId }, 'sync failed unexpectedly');
     }
     const totals = state.totals;
+    const retrying =
+      attempt !== undefined && attempt.number < attempt.max && isRetryableSyncFailure(error);
+    const announced = cancelled ? null : retrying ? 'sync.retrying' : 'sync.failed';
     await store.sync.updateRun(runId, {
       status: cancelled ? 'cancelled' : 'failed',
       outcome: cancelled ? null : outcome,
       finishedAt,
       progress: state.types,
-      result: { mode: state.mode, totals, skipped },
+      result: { mode: state.mode, totals, skipped, announced },
       reason,
       error: message,
       updatedAt: finishedAt,
     });
     if (!cancelled) {
-      const retrying =
-        attempt !== undefined && attempt.number < attempt.max && isRetryableSyncFailure(error);
       const data = {
         runId,
         outcome,
@@ -501,13 +510,18 @@ export function createSyncEngine(
   ): Promise<void> {
     const run = await store.sync.getRun(runId);
     const now = clock.now();
-    if (run && run.status === 'running') {
+    // A run whose last attempt ended before its process died has said so already; one that
+    // said only `sync.retrying` (its next attempt died before starting) is still owed its end.
+    const announced = run?.result?.announced;
+    if (announced === 'sync.completed' || announced === 'sync.failed') return;
+    if (run) {
       await store.sync.updateRun(runId, {
         status: 'failed',
         outcome: 'failed',
         finishedAt: now,
         reason: failure.reason,
         error: failure.error,
+        result: { ...run.result, announced: 'sync.failed' },
         updatedAt: now,
       });
     }

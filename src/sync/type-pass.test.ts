@@ -266,6 +266,12 @@ describe('how a run ends', () => {
       outcome: 'failed',
       reason: 'lease_exhausted',
     });
+    // Said once: a second announcement of the same run finds it ended.
+    await u.engine.abandon(u.connectionId, 'sync_dead', {
+      reason: 'lease_exhausted',
+      error: 'again',
+      attempts: 5,
+    });
     expect((await eventsOf(u)).map((e) => [e.type, e.data])).toEqual([
       [
         'sync.failed',
