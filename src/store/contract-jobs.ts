@@ -31,9 +31,9 @@ export function job(overrides: Partial<JobRecord> = {}): JobRecord {
 }
 
 /** Runs inside storeContract, on the store its beforeEach opened. */
-export function jobsContract(current: () => Store): void {
+export function jobsContract(current: () => Pick<Store, 'jobs'>): void {
   describe('jobs', () => {
-    let store: Store;
+    let store: Pick<Store, 'jobs'>;
     beforeEach(() => {
       store = current();
     });
