@@ -45,8 +45,6 @@ export interface ParsedSearch {
   patients: string[];
   /** The search's own parameters as [name, value] pairs (for paging cursors). */
   params: [string, string][];
-  /** Parameter names in request order (healow lists them in its 400 diagnostics). */
-  names: string[];
 }
 
 export class SearchParamError extends Error {}
@@ -83,7 +81,10 @@ function referenceId(value: string): string {
   return parts[parts.length - 1] ?? value;
 }
 
-/** Parses the search parameters of `type`; unknown parameters are ignored, as HAPI's lenient mode does. */
+/**
+ * Parses the search parameters of `type`. Which names a search may have is the parameter sets'
+ * business (parameter-sets.ts), checked before; a name this does not evaluate is skipped.
+ */
 export function parseSearch(
   type: string,
   entries: [string, string][],
@@ -96,12 +97,10 @@ export function parseSearch(
   const lastUpdated: DateCriterion[] = [];
   const patients: string[] = [];
   const params: [string, string][] = [];
-  const names: string[] = [];
   let ids: string[] | undefined;
   let since: number | undefined;
   let count: string | undefined;
   for (const [rawName, value] of entries) {
-    if (!names.includes(rawName)) names.push(rawName);
     if (rawName === '_count') count = value;
     if (CONTROL.has(rawName)) continue;
     const [name, modifier] = rawName.split(':') as [string, string | undefined];
@@ -144,6 +143,5 @@ export function parseSearch(
     count: parseCount(count, limits),
     patients,
     params,
-    names,
   };
 }
