@@ -12,6 +12,12 @@ export interface JobContext {
   signal: AbortSignal;
   /** The latest progress; written to the job row, throttled. */
   progress(progress: Record<string, unknown>): void;
+  /**
+   * Resolves while this run still holds its job's lease for at least two thirds of a term, so a
+   * write that follows lands before another process could take the job; otherwise throws (and
+   * stops the run). Call it before every write a lapsed run must not make (a sync's pages).
+   */
+  holdLease(): Promise<void>;
 }
 
 export interface JobHandler {
@@ -83,19 +89,28 @@ export async function runJob(
   let progressTimer: unknown;
   let heartbeatTimer: unknown;
   let finished = false;
+  // When the queue last confirmed our lease (the claim, then each heartbeat it accepted).
+  let confirmedAt = job.leaseUntil === null ? clock.now() : job.leaseUntil - queue.leaseMs;
 
   const write = () => {
     writes = writes.then(async () => {
       if (lost) return;
       const progress = pending;
       pending = undefined;
-      lastWrite = clock.now();
-      const held = await queue.heartbeat(job.id, owner, progress).catch((error: unknown) => {
-        // A store hiccup is not a lost lease; the next heartbeat tries again.
-        logger?.warn({ jobId: job.id, err: error }, 'job heartbeat failed');
-        if (progress && !pending) pending = progress;
-        return true;
-      });
+      const sentAt = clock.now();
+      lastWrite = sentAt;
+      const held = await queue.heartbeat(job.id, owner, progress).then(
+        (held) => {
+          if (held) confirmedAt = sentAt;
+          return held;
+        },
+        (error: unknown) => {
+          // A store hiccup is not a lost lease; the next heartbeat tries again.
+          logger?.warn({ jobId: job.id, err: error }, 'job heartbeat failed');
+          if (progress && !pending) pending = progress;
+          return true;
+        },
+      );
       if (!held) {
         lost = true;
         controller.abort(new Error('the job lease was lost'));
@@ -130,6 +145,19 @@ export async function runJob(
         progressTimer = undefined;
         if (!finished && pending) void write();
       }, wait);
+    },
+    async holdLease() {
+      // Heartbeats come every third of a term; a late one (a blocked event loop, a paused
+      // process, an unreachable queue) is sent now, and without its answer nothing is written.
+      const margin = queue.leaseMs / 3;
+      if (!lost && clock.now() - confirmedAt < margin) return;
+      if (!lost) await write();
+      if (lost) throw controller.signal.reason;
+      if (clock.now() - confirmedAt >= margin) {
+        throw new BridgeError('upstream_error', 'the job queue did not confirm the lease', {
+          status: 503,
+        });
+      }
     },
   };
 

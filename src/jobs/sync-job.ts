@@ -61,7 +61,7 @@ function partialFailure(result: SyncResult): BridgeError {
 
 export function syncJobHandler(engine: SyncRunner): JobHandler {
   return {
-    async run(job, { signal, progress }) {
+    async run(job, { signal, progress, holdLease }) {
       if (!job.connectionId)
         throw new BridgeError('invalid_request', 'a sync job needs a connection');
       const result = await engine.run(job.connectionId, {
@@ -71,6 +71,8 @@ export function syncJobHandler(engine: SyncRunner): JobHandler {
         // The job names the run: a retry or a reclaimed job (its process died) resumes it.
         runId: job.id,
         attempt: { number: job.attempts, max: job.maxAttempts },
+        // A run whose lease lapsed (another process took the job) must not write its pages.
+        beforeWrite: holdLease,
       });
       // A partial run with types another attempt may complete: the job retries, the run resumes.
       if (result.retrying) throw partialFailure(result);

@@ -85,6 +85,8 @@ export interface SyncRunOptions {
   /** The run's id (a job may name it); a run that exists is resumed under the same id. */
   runId?: string;
   attempt?: SyncAttempt;
+  /** Awaited before each page of resources is written; a throw stops the run (its job's lease). */
+  beforeWrite?: () => Promise<void>;
 }
 
 export interface SyncEngineDeps {
@@ -331,6 +333,7 @@ export function createSyncEngine(
         requestTimeoutMs,
         typeDeadlineMs,
         refusals: await loadRefusals(store, target.base, clock.now(), refusalTtlMs),
+        ...(runOptions.beforeWrite ? { beforeWrite: runOptions.beforeWrite } : {}),
       };
       await execute(ctx, controller, requested);
       return await complete(state, requested, runOptions.attempt);

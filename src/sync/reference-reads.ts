@@ -88,6 +88,7 @@ async function readReference(ctx: RunContext, ref: SyncReference): Promise<void>
   }
   const found = findReferences(outcome.resource, ctx.base, ctx.wanted, plan.attachments);
   for (const s of found.skipped) state.skip(s);
+  await ctx.beforeWrite?.();
   progress.pages++;
   progress.resources++;
   progress.read = (progress.read ?? 0) + 1;

@@ -190,4 +190,6 @@ export interface RunContext {
   typeDeadlineMs: number;
   /** What this practice refused, remembered across syncs. */
   refusals: Refusals;
+  /** Awaited before each write of resources (the job's lease check); a throw stops the run. */
+  beforeWrite?: () => Promise<void>;
 }

@@ -179,6 +179,7 @@ export async function savePage(
     for (const ref of found.references) references.set(`${ref.type}/${ref.id}`, ref);
     for (const s of found.skipped) state.skip(s);
   }
+  await ctx.beforeWrite?.();
   ctx.checkpoints.set(search.key, checkpoint);
   progress.resources += writes.length;
   progress.pages += 1;

@@ -163,6 +163,7 @@ async function diffType(ctx: RunContext, searches: readonly PlannedSearch[]): Pr
   if (first?.mode !== 'full' || !first.sweep || cps.some((c) => c.status !== 'done')) {
     return 0;
   }
+  await ctx.beforeWrite?.();
   const deleted = await ctx.store.resources.markUnseen(
     ctx.plan.connectionId,
     first.type,
