@@ -67,7 +67,8 @@ describe('practice search', () => {
 
   it('tolerates typos', () => {
     expect(ids('prodtst')).toEqual(['JAFJCD']);
-    expect(ids('springfeld')).toEqual(['LKV001', 'SPF001']); // both one typo: by name
+    // Both one typo: the name's beats the city's.
+    expect(ids('springfeld')).toEqual(['SPF001', 'LKV001']);
     expect(ids('pediatircs')).toEqual(['LKV001']);
     expect(ids('westbourough')).toEqual(['JAFJCD']);
     // Short words get no typo budget: "sun" must not match "son", "run", ...
@@ -75,25 +76,32 @@ describe('practice search', () => {
     expect(ids('qqqqqqq')).toEqual([]);
   });
 
-  it('ranks exact > prefix > word prefix > fuzzy, ties by name', () => {
+  it('ranks a whole name word over a prefix over a typo, names over cities, ties by name', () => {
     expect(matches('sunrise')).toEqual([
-      ['SUN002', 'exact'],
-      ['SUNRIS', 'prefix'],
-      ['SUN003', 'word'],
+      ['SUN002', 'exact'], // the whole name
+      ['SUNRIS', 'prefix'], // the name starts with it
+      ['SUN003', 'word'], // a whole word later in the name
       ['SUN004', 'fuzzy'],
     ]);
-    // An exact city outranks a name that only starts with the word; ties go by name.
+    // The practice named Springfield beats the one that is only in the city of Springfield.
     expect(matches('springfield')).toEqual([
-      ['LKV001', 'exact'],
       ['SPF001', 'exact'],
+      ['LKV001', 'exact'],
     ]);
+    // A name's prefix beats a city's; among names, ties go by name.
     expect(matches('spring')).toEqual([
-      ['LKV001', 'prefix'],
       ['SPV001', 'prefix'],
       ['SPF001', 'prefix'],
+      ['LKV001', 'prefix'],
     ]);
     expect(matches('lakeview')).toEqual([['LKV001', 'prefix']]);
     expect(matches('pediatrics')).toEqual([['LKV001', 'word']]);
+    // A whole code is that practice, before any name that starts like it.
+    const coded = buildPracticeIndex([
+      { id: 'AAAAAA', name: 'Jafjcd Wellness' },
+      { id: 'JAFJCD', name: 'Sandbox' },
+    ]);
+    expect(coded.search('jafjcd', 5).map((m) => m.practice.id)).toEqual(['JAFJCD', 'AAAAAA']);
   });
 
   it('needs every word, honours the limit, and ignores empty queries', () => {
@@ -121,13 +129,11 @@ describe('practice search', () => {
     for (const m of springfield) {
       expect(normalizeText(`${m.practice.name} ${m.practice.city ?? ''}`)).toMatch(/springfield/);
     }
-    // Results are ordered by tier.
-    const tiers = big.search('pediatrics', 200).map((m) => m.match);
-    expect([...tiers].sort((a, b) => order(a) - order(b))).toEqual(tiers);
+    // Exact words come before typos.
+    const kinds = big.search('pediatrics', 200).map((m) => m.match === 'fuzzy');
+    expect([...kinds].sort()).toEqual(kinds);
   });
 });
-
-const order = (kind: string) => ['exact', 'prefix', 'word', 'fuzzy'].indexOf(kind);
 
 describe('practice codes', () => {
   it('are found exactly or by prefix, never with typos', () => {
