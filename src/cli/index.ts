@@ -6,9 +6,11 @@ import { createRuntime, type Runtime } from '../runtime.ts';
 import { simulateCommand } from '../simulator/cli.ts';
 import { registerApiKeyCommands } from './apikeys.ts';
 import { registerConnectionCommands } from './connections.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { registerExportCommand } from './export.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerPracticesCommands } from './practices.ts';
+import { registerRegistrationCommands } from './registration.ts';
 import { type ConfigFlags, resolveConfig } from './setup.ts';
 import { start } from './start.ts';
 import { registerSyncCommand } from './sync.ts';
@@ -85,6 +87,8 @@ export function buildProgram(): Command {
   });
   registerExportCommand(program, withRuntime);
   registerSyncCommand(program, withRuntime);
+  registerRegistrationCommands(program, withRuntime);
+  registerDoctorCommand(program, withRuntime);
 
   program
     .command('config')
