@@ -13,6 +13,7 @@ const ENV_PATHS: Record<string, string[]> = {
   FHIRBRIDGE_PUBLIC_URL: ['publicUrl'],
   FHIRBRIDGE_DATA_DIR: ['dataDir'],
   FHIRBRIDGE_STORE_PATH: ['store', 'path'],
+  FHIRBRIDGE_REDIS: ['redis', 'url'],
   FHIRBRIDGE_LOG_LEVEL: ['logLevel'],
   FHIRBRIDGE_DEFAULT_REGISTRATION: ['defaultRegistration'],
 };

@@ -139,6 +139,15 @@ export const configSchema = z
     store: z
       .object({ kind: z.literal('sqlite'), path: z.string().optional() })
       .default({ kind: 'sqlite' }),
+    /**
+     * Redis for scale-out (FHIRBRIDGE_REDIS, `redis://` or `rediss://`): the job queue shared by
+     * every process on every machine. Absent: jobs live in the store.
+     */
+    redis: z
+      .object({
+        url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
+      })
+      .optional(),
     /** Master keys, the first one active. When empty, `${dataDir}/master.key` is used (created if missing). */
     masterKeys: z.array(masterKey).default([]),
     registrations: z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), registration).default({}),
