@@ -48,11 +48,19 @@ export function registerConnectionCommands(
   connections
     .command('disconnect')
     .argument('<id>')
-    .description('forget the tokens')
-    .action((id: string) =>
+    .description('revoke and forget the tokens, and forget the synced record')
+    .option('--keep-record', 'keep the synced record readable and exportable')
+    .action((id: string, opts: { keepRecord?: boolean }) =>
       withRuntime(async (rt) => {
-        await rt.vault.disconnect(id);
-        console.log(`disconnected ${id}`);
+        const keepRecord = opts.keepRecord === true;
+        const { revoked, resourcesForgotten } = await rt.vault.disconnect(id, { keepRecord });
+        console.log(
+          [
+            `disconnected ${id}`,
+            revoked ? 'tokens revoked at the EHR' : 'tokens forgotten',
+            keepRecord ? 'record kept' : `${resourcesForgotten} resources forgotten`,
+          ].join('; '),
+        );
       }),
     );
 }
