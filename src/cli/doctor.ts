@@ -1,6 +1,8 @@
 // `fhirbridge doctor`: runs the going-live checks of a registration (src/doctor) and prints one
 // line each; the exit code is 1 when any failed.
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { BridgeError } from '../common/errors.ts';
 import { formatReport, runDoctor } from '../doctor/index.ts';
 import type { Runtime } from '../runtime.ts';
 
@@ -17,6 +19,13 @@ export function registerDoctorCommand(
     .option('--processes <n>', 'fhirbridge processes that will share this configuration', '1')
     .action((opts: { registration?: string; processes: string }) =>
       withRuntime(async (rt) => {
+        const processes = z.coerce.number().int().min(1).safeParse(opts.processes);
+        if (!processes.success) {
+          throw new BridgeError(
+            'invalid_request',
+            '--processes must be a whole number of at least 1',
+          );
+        }
         const report = await runDoctor(
           {
             config: rt.config,
@@ -27,7 +36,7 @@ export function registerDoctorCommand(
           },
           {
             ...(opts.registration ? { registration: opts.registration } : {}),
-            processes: Number(opts.processes),
+            processes: processes.data,
           },
         );
         for (const line of formatReport(report)) console.log(line);
