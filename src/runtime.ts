@@ -1,6 +1,5 @@
 // Wiring, once: config → store → keys → vault → budget → FHIR client. The server, the CLI and
 // the tests all build a Runtime; everything it opens, `close()` closes.
-import { join } from 'node:path';
 import { createMemoryBudget } from './budget/memory.ts';
 import { createBudgetPolicy } from './budget/policy.ts';
 import type { Budget } from './budget/port.ts';
@@ -22,7 +21,7 @@ import {
 } from './practices/index.ts';
 import type { PracticeRegistry } from './practices/registry.ts';
 import { createDiscovery, createIdTokenValidator } from './smart/index.ts';
-import { openStore } from './store/index.ts';
+import { openStore, storeConfigOf } from './store/index.ts';
 import type { Store } from './store/port.ts';
 import { createVault, type Vault } from './vault/index.ts';
 
@@ -65,10 +64,7 @@ export async function createRuntime({
 }: RuntimeOptions): Promise<Runtime> {
   const log = logger ?? createLogger({ level: config.logLevel });
   const sealer = createSealer(resolveMasterKeys(config).keys);
-  const store = await openStore({
-    kind: 'sqlite',
-    path: config.store.path ?? join(config.dataDir, 'fhirbridge.db'),
-  });
+  const store = await openStore(storeConfigOf(config));
   try {
     const keys = createKeyService({
       repo: store.keys,

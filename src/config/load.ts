@@ -13,6 +13,7 @@ const ENV_PATHS: Record<string, string[]> = {
   FHIRBRIDGE_PUBLIC_URL: ['publicUrl'],
   FHIRBRIDGE_DATA_DIR: ['dataDir'],
   FHIRBRIDGE_STORE_PATH: ['store', 'path'],
+  FHIRBRIDGE_STORE_SCHEMA: ['store', 'schema'],
   FHIRBRIDGE_REDIS: ['redis', 'url'],
   FHIRBRIDGE_LOG_LEVEL: ['logLevel'],
   FHIRBRIDGE_DEFAULT_REGISTRATION: ['defaultRegistration'],
@@ -56,6 +57,20 @@ export function loadConfig({ env = process.env, file, overrides, base }: LoadOpt
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+  // FHIRBRIDGE_STORE=postgres://... picks the PostgreSQL store (its password stays out of files);
+  // FHIRBRIDGE_STORE=sqlite the embedded one.
+  const storeUrl = env.FHIRBRIDGE_STORE;
+  if (storeUrl) {
+    const kind = /^postgres(ql)?:\/\//.test(storeUrl) ? 'postgres' : storeUrl;
+    if (kind === 'postgres')
+      input = setPath(setPath(input, ['store', 'kind'], kind), ['store', 'url'], storeUrl);
+    else if (kind === 'sqlite') input = setPath(input, ['store', 'kind'], kind);
+    // Only the scheme is quoted: the URL may carry a password.
+    else
+      problems.push(
+        `FHIRBRIDGE_STORE: must be sqlite or a postgres:// URL (got "${storeUrl.split(':')[0]}:...")`,
+      );
+  }
   const allow = list('FHIRBRIDGE_RETURN_TO_ALLOW');
   if (allow) input.returnToAllowList = allow;
   const masterKeys = list('FHIRBRIDGE_MASTER_KEYS') ?? list('FHIRBRIDGE_MASTER_KEY');

@@ -50,6 +50,8 @@ export function widerThanPrivate(paths: Array<{ path: string; dir?: boolean }>):
 
 /** The data folder and the SQLite files of a configuration, as widerThanPrivate checks them. */
 export function privatePathsOf(config: Pick<Config, 'dataDir' | 'store'>) {
+  // A PostgreSQL store keeps no file here: its server guards its own files.
+  if (config.store.kind !== 'sqlite') return [{ path: config.dataDir, dir: true }];
   const db = config.store.path ?? join(config.dataDir, 'fhirbridge.db');
   return [
     { path: config.dataDir, dir: true },

@@ -136,8 +136,26 @@ export const configSchema = z
     /** The URL patients' browsers and healow reach us at (JWKS URL, redirect URI). */
     publicUrl: url.transform((u) => u.replace(/\/+$/, '')).default('http://localhost:8080'),
     dataDir: z.string().default('./data'),
+    /** The embedded SQLite file (the default), or PostgreSQL shared by every process (scale-out). */
     store: z
-      .object({ kind: z.literal('sqlite'), path: z.string().optional() })
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('sqlite'), path: z.string().optional() }),
+        z.object({
+          kind: z.literal('postgres'),
+          /** `postgres://user:password@host:port/database`; from FHIRBRIDGE_STORE, kept out of files. */
+          url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL'),
+          /** Where the tables live: one schema per deployment. */
+          schema: z
+            .string()
+            .regex(
+              /^[a-z_][a-z0-9_]{0,62}$/,
+              'must be 1-63 of [a-z0-9_], not starting with a digit',
+            )
+            .default('fhirbridge'),
+          /** Clients in each process's pool. */
+          maxClients: z.coerce.number().int().min(1).max(100).default(10),
+        }),
+      ])
       .default({ kind: 'sqlite' }),
     /**
      * Redis for scale-out (FHIRBRIDGE_REDIS, `redis://` or `rediss://`): the job queue shared by

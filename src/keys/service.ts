@@ -85,7 +85,10 @@ export function createKeyService({
   const queues = new Map<string, Promise<unknown>>();
 
   function serialized<T>(keyring: string, task: () => Promise<T>): Promise<T> {
-    const run = (queues.get(keyring) ?? Promise.resolve()).then(task, task);
+    // Across processes too, when the store can lock a keyring: two processes starting at once
+    // must not both make an active key, nor two rotations both add a next one.
+    const locked = () => (repo.exclusive ? repo.exclusive(keyring, task) : task());
+    const run = (queues.get(keyring) ?? Promise.resolve()).then(locked, locked);
     const tail = run.then(
       () => undefined,
       () => undefined,

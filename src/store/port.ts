@@ -35,6 +35,12 @@ export interface KeyRepository {
   /** Insert or replace by kid. */
   put(key: StoredKey): Promise<void>;
   delete(kid: string): Promise<void>;
+  /**
+   * Runs `task` holding the keyring's lock in every process on this store, so two processes
+   * never both add an active or next key. Optional: without it, key changes are serialized
+   * within one process only (enough for one process on a store).
+   */
+  exclusive?<T>(keyring: string, task: () => Promise<T>): Promise<T>;
 }
 
 /**

@@ -1,0 +1,48 @@
+// The `events` table: the outbox in insertion order (by `seq`).
+import { BridgeError } from '../../common/errors.ts';
+import type { EventRecord, EventRepository } from '../port.ts';
+import { type ColumnMap, insertOf, selectList } from './columns.ts';
+import { guardWrite, type PostgresDb } from './database.ts';
+
+export const EVENT_COLUMNS: ColumnMap<EventRecord> = {
+  id: 'id',
+  type: 'type',
+  connectionId: 'connection_id',
+  data: 'data',
+  createdAt: 'created_at',
+};
+
+type EventRow = Omit<EventRecord, 'data'> & { data: string };
+
+/** The INSERT of one event (webhooks.ts appends with it too). */
+export const insertEvent = (event: EventRecord) =>
+  insertOf('events', EVENT_COLUMNS, event, { data: (v) => JSON.stringify(v) });
+
+export function createEventRepository(db: PostgresDb): EventRepository {
+  return {
+    async append(event) {
+      const { sql, args } = insertEvent(event);
+      await guardWrite('event', () => db.query(sql, args));
+    },
+    async list({ connectionId, after, limit }) {
+      let afterSeq = 0;
+      if (after !== undefined) {
+        const { rows } = await db.query<{ seq: number }>('SELECT seq FROM events WHERE id = $1', [
+          after,
+        ]);
+        // An unknown cursor would otherwise read as "nothing new" forever.
+        if (!rows[0]) {
+          throw new BridgeError('invalid_request', 'unknown event cursor', { details: { after } });
+        }
+        afterSeq = rows[0].seq;
+      }
+      // Identity values start at 1, so "after 0" is "from the start".
+      const { rows } = await db.query<EventRow>(
+        `SELECT ${selectList(EVENT_COLUMNS)} FROM events
+         WHERE seq > $1 AND ($2::text IS NULL OR connection_id = $2) ORDER BY seq LIMIT $3`,
+        [afterSeq, connectionId ?? null, limit],
+      );
+      return rows.map((row) => ({ ...row, data: JSON.parse(row.data) as Record<string, unknown> }));
+    },
+  };
+}

@@ -1,0 +1,138 @@
+// The PostgreSQL adapter: the shared store contract in a schema of this run's own, then what
+// only several processes on one database can show (each store below has its own pool, so its
+// own server sessions, as a second process would).
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../common/clock.ts';
+import { createSealer } from '../../common/seal.ts';
+import { loadConfig } from '../../config/load.ts';
+import { createKeyService } from '../../keys/service.ts';
+import { connection, storeContract } from '../contract.ts';
+import { openStore, storeConfigOf } from '../index.ts';
+import type { Store } from '../port.ts';
+import { openPostgresStore } from './index.ts';
+import {
+  dropSchema,
+  emptiedStores,
+  freshSchema,
+  TEST_POSTGRES_URL,
+} from './test-schema.test-helper.ts';
+
+const contractStores = emptiedStores();
+afterAll(() => contractStores.drop());
+
+storeContract('postgres', contractStores.open);
+
+describe('postgres store across processes', () => {
+  const opened: Store[] = [];
+  const schemas: string[] = [];
+  const open = async (schema: string) => {
+    const store = await openPostgresStore({ url: TEST_POSTGRES_URL, schema, maxClients: 3 });
+    opened.push(store);
+    return store;
+  };
+  const schema = () => {
+    const name = freshSchema();
+    schemas.push(name);
+    return name;
+  };
+
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+    for (const name of schemas.splice(0)) await dropSchema(name);
+  });
+
+  it('four stores opening one new schema at once migrate it exactly once', async () => {
+    const name = schema();
+    const stores = await Promise.all([open(name), open(name), open(name), open(name)]);
+    await stores[0]?.connections.insert(connection());
+    expect((await stores[3]?.connections.get('con_1'))?.id).toBe('con_1');
+    const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ version: number; n: string }>(
+        `SELECT version, count(*) AS n FROM ${name}.schema_migrations GROUP BY version ORDER BY version`,
+      );
+      expect(rows.map((r) => [r.version, Number(r.n)])).toEqual(
+        [1, 2, 3, 4, 5, 6, 7, 8].map((v) => [v, 1]),
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('of two processes refreshing from one token version, exactly one writes', async () => {
+    const name = schema();
+    const a = await open(name);
+    const b = await open(name);
+    await a.connections.insert(connection({ tokenVersion: 7 }));
+    const results = await Promise.all(
+      [a, b].flatMap((store, i) =>
+        [0, 1, 2].map((j) =>
+          store.connections.update(
+            'con_1',
+            { sealedTokens: `v1.mk1.iv.${i}-${j}.tag`, tokenVersion: 8 },
+            7,
+          ),
+        ),
+      ),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await b.connections.get('con_1'))?.tokenVersion).toBe(8);
+  });
+
+  it('two processes starting on an empty keyring make one active key between them', async () => {
+    const name = schema();
+    const clock = new ManualClock();
+    const sealer = createSealer([{ id: 'm1', key: randomBytes(32) }]);
+    const [a, b] = [await open(name), await open(name)];
+    const services = [a, b].map((store) => createKeyService({ repo: store.keys, sealer, clock }));
+    const made = await Promise.all(services.map((service) => service.ensure('sandbox')));
+    expect(made[0]?.kid).toBe(made[1]?.kid);
+    expect((await a.keys.list('sandbox')).map((k) => k.status)).toEqual(['active']);
+  });
+
+  it('two rotations at once in two processes add one next key; the other is refused', async () => {
+    const name = schema();
+    const clock = new ManualClock();
+    const sealer = createSealer([{ id: 'm1', key: randomBytes(32) }]);
+    const [a, b] = [await open(name), await open(name)];
+    const services = [a, b].map((store) => createKeyService({ repo: store.keys, sealer, clock }));
+    await services[0]?.ensure('sandbox');
+    const outcomes = await Promise.allSettled(services.map((service) => service.rotate('sandbox')));
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((await b.keys.list('sandbox')).map((k) => k.status).sort()).toEqual(['active', 'next']);
+  });
+
+  it('FHIRBRIDGE_STORE=postgres://... opens the PostgreSQL store in FHIRBRIDGE_STORE_SCHEMA', async () => {
+    const name = schema();
+    const config = loadConfig({
+      env: { FHIRBRIDGE_STORE: TEST_POSTGRES_URL, FHIRBRIDGE_STORE_SCHEMA: name },
+    });
+    expect(storeConfigOf(config)).toEqual({
+      kind: 'postgres',
+      url: TEST_POSTGRES_URL,
+      schema: name,
+      maxClients: 10,
+    });
+    const store = await openStore(storeConfigOf(config));
+    opened.push(store);
+    await store.connections.insert(connection());
+    const other = await open(name);
+    expect((await other.connections.get('con_1'))?.id).toBe('con_1');
+  });
+
+  it('FHIRBRIDGE_STORE with another scheme is refused without echoing the URL', () => {
+    expect(() =>
+      loadConfig({ env: { FHIRBRIDGE_STORE: 'mysql://root:hunter2@db/x' } }),
+    ).toThrowError(
+      /FHIRBRIDGE_STORE: must be sqlite or a postgres:\/\/ URL \(got "mysql:\.\.\."\)/,
+    );
+    try {
+      loadConfig({ env: { FHIRBRIDGE_STORE: 'mysql://root:hunter2@db/x' } });
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain('hunter2');
+    }
+  });
+});
