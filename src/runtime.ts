@@ -12,8 +12,16 @@ import { type Config, isLoopback } from './config/schema.ts';
 import { createEventLog, type EventLog } from './events/log.ts';
 import { createWebhooks, type Webhooks } from './events/webhooks.ts';
 import { createFhirClient, type FhirClient, type FhirTarget, profileFor } from './fhir/index.ts';
-import { createJobQueue, type JobQueue } from './jobs/index.ts';
+import { type JobBackend, type JobQueue, openJobBackend } from './jobs/index.ts';
 import { createKeyService, type KeyService } from './keys/index.ts';
+import {
+  countConnectionStates,
+  createMetrics,
+  observeBudget,
+  observeRefreshes,
+  observeWebhookStore,
+  type RuntimeMetrics,
+} from './metrics/index.ts';
 import {
   createPracticeService,
   createStoreRegistry,
@@ -49,8 +57,12 @@ export interface Runtime {
   fhir: FhirClient;
   /** The job queue (syncs); its worker runs in startServer and the `sync` command. */
   jobs: JobQueue;
+  /** What /readyz pings, by name: the store, and each other dependency this process opened. */
+  checks: Record<string, () => Promise<unknown>>;
   /** The webhook outbox; its dispatcher runs in startServer. */
   webhooks: Webhooks;
+  /** Prometheus metrics of this runtime (`GET /metrics`). */
+  metrics: RuntimeMetrics;
   /** How the FHIR client reaches a connection's practice with its tokens. */
   fhirTarget(connectionId: string): Promise<FhirTarget>;
   close(): Promise<void>;
@@ -65,6 +77,7 @@ export async function createRuntime({
   const log = logger ?? createLogger({ level: config.logLevel });
   const sealer = createSealer(resolveMasterKeys(config).keys);
   const store = await openStore(storeConfigOf(config));
+  let jobBackend: JobBackend | undefined;
   try {
     const keys = createKeyService({
       repo: store.keys,
@@ -77,7 +90,12 @@ export async function createRuntime({
       if (registration.clientType === 'confidential-asymmetric')
         await keys.ensure(registration.keyring ?? name);
     }
-    const budget = createMemoryBudget({ clock, policy: createBudgetPolicy(config.budget) });
+    const metrics = createMetrics();
+    const budget = observeBudget(
+      createMemoryBudget({ clock, policy: createBudgetPolicy(config.budget) }),
+      metrics,
+      clock,
+    );
     const discoveryFetch = budgetedDiscovery(budget, fetch ?? globalThis.fetch);
     // The practices we may call: config ones (mirrored into the store) plus the directory's and
     // the operator's, never a vanished or disabled one.
@@ -105,12 +123,31 @@ export async function createRuntime({
       events,
       budget,
       publicUrl: config.publicUrl,
-      fetch,
+      fetch: observeRefreshes(fetch ?? globalThis.fetch, metrics),
       refreshLeewayMs: config.refresh.leewayMs,
     });
-    const fhir = createFhirClient({ budget, clock, logger: log, ...(fetch ? { fetch } : {}) });
-    const jobs = createJobQueue({ config: config.sync, repo: store.jobs, clock });
-    const webhooks = createWebhooks({ config, store, clock, logger: log });
+    const fhir = createFhirClient({
+      budget,
+      clock,
+      logger: log,
+      metrics,
+      ...(fetch ? { fetch } : {}),
+    });
+    jobBackend = await openJobBackend({
+      config: config.sync,
+      repo: store.jobs,
+      clock,
+      redisUrl: config.redis?.url,
+    });
+    const jobs = jobBackend.queue;
+    const closeJobs = jobBackend.close;
+    const webhooks = createWebhooks({
+      config,
+      store: observeWebhookStore(store, metrics),
+      clock,
+      logger: log,
+    });
+    metrics.observe({ budget, connectionStates: () => countConnectionStates(store.connections) });
 
     return {
       config,
@@ -126,6 +163,12 @@ export async function createRuntime({
       vault,
       fhir,
       jobs,
+      metrics,
+      checks: {
+        // A primary-key read: cheap on every store, and it fails when the store is unusable.
+        store: () => store.jobs.get('readiness-probe'),
+        ...jobBackend.checks,
+      },
       webhooks,
       async fhirTarget(connectionId) {
         const connection = await vault.get(connectionId);
@@ -147,10 +190,12 @@ export async function createRuntime({
       },
       async close() {
         await budget.close();
+        await closeJobs();
         await store.close();
       },
     };
   } catch (error) {
+    await jobBackend?.close();
     await store.close();
     throw error;
   }

@@ -1,6 +1,9 @@
-// The HTTP server of fhirbridge: the app on a port plus the background refresher. `close()`
-// stops both; the runtime stays open for its owner to close.
-import type { FastifyInstance } from 'fastify';
+// A fhirbridge process in one of its roles: `api` (the HTTP app), `worker` (syncs, token
+// refresh, webhooks and schedules, with only /healthz and /readyz on its port) or `all` (both, the
+// embedded default). `close()` is the graceful shutdown: /readyz turns 503, requests in flight
+// finish, running syncs stop at a checkpoint and go back to the queue, refreshes in flight finish.
+// The runtime stays open for its owner to close.
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Patient } from 'fhir/r4.js';
 import { createApp } from './api/app.ts';
 import { registerFhirProxyRoutes } from './api/fhir-proxy.ts';
@@ -8,13 +11,22 @@ import { registerPracticeRoutes } from './api/practices.ts';
 import { registerResourceRoutes } from './api/resources.ts';
 import { registerSyncRoutes } from './api/sync.ts';
 import { registerWebhookRoutes } from './api/webhooks.ts';
-import { startBackground } from './background.ts';
+import { type Background, startBackground } from './background.ts';
+import { registerMetricsRoute } from './metrics/route.ts';
+import { createReadiness, type Readiness, registerHealthRoutes } from './readiness.ts';
 import type { Runtime } from './runtime.ts';
 import { createRefreshScheduler } from './vault/index.ts';
 
+export const ROLES = ['api', 'worker', 'all'] as const;
+export type Role = (typeof ROLES)[number];
+
 export interface RunningServer {
+  role: Role;
   app: FastifyInstance;
   url: string;
+  readiness: Readiness;
+  /** The job worker, schedules and dispatcher; absent in the `api` role. */
+  background: Background | undefined;
   close(): Promise<void>;
 }
 
@@ -34,9 +46,14 @@ export function buildApp(runtime: Runtime): FastifyInstance {
         const usable = (await runtime.directory.searchPractices(query, limit * 3)).filter(
           (m) => m.practice.status === 'active',
         );
-        return usable
-          .slice(0, limit)
-          .map(({ practice: p }) => ({ id: p.id, name: p.name, city: p.city, state: p.state }));
+        return usable.slice(0, limit).map(({ practice: p }) => ({
+          id: p.id,
+          name: p.name,
+          city: p.city,
+          state: p.state,
+          // A failed health check marks the practice on the connect page.
+          available: p.health.discoveryOk !== false,
+        }));
       },
       async readPatientName(connectionId) {
         const connection = await vault.get(connectionId);
@@ -55,35 +72,49 @@ export function buildApp(runtime: Runtime): FastifyInstance {
       (api) => registerResourceRoutes(api, runtime),
       (api) => registerSyncRoutes(api, runtime),
       (api) => registerWebhookRoutes(api, runtime),
+      (api) => registerMetricsRoute(api, runtime.metrics),
     ],
   });
 }
 
 export async function startServer(
   runtime: Runtime,
-  { host, port }: { host: string; port: number },
+  { host, port, role = 'all' }: { host: string; port: number; role?: Role },
 ): Promise<RunningServer> {
-  const app = buildApp(runtime);
-  const scheduler = createRefreshScheduler({
-    vault: runtime.vault,
-    store: runtime.store,
-    clock: runtime.clock,
-    logger: runtime.logger,
-    leewayMs: runtime.config.refresh.leewayMs,
-    intervalMs: runtime.config.refresh.intervalMs,
-  });
+  const readiness = createReadiness({ checks: runtime.checks, clock: runtime.clock });
+  // A worker serves nothing but its health, so that an orchestrator can probe it like the API.
+  const app = role === 'worker' ? Fastify() : buildApp(runtime);
+  registerHealthRoutes(app, readiness);
+  const works = role !== 'api';
+  const scheduler = works
+    ? createRefreshScheduler({
+        vault: runtime.vault,
+        store: runtime.store,
+        clock: runtime.clock,
+        logger: runtime.logger,
+        leewayMs: runtime.config.refresh.leewayMs,
+        intervalMs: runtime.config.refresh.intervalMs,
+      })
+    : undefined;
   await app.listen({ host, port });
-  scheduler.start();
-  const background = startBackground(runtime);
+  scheduler?.start();
+  const background = works ? startBackground(runtime) : undefined;
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
+  let closing: Promise<void> | undefined;
   return {
+    role,
     app,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
-    async close() {
-      await background.close();
-      await scheduler.close();
-      await app.close();
+    readiness,
+    background,
+    close() {
+      closing ??= (async () => {
+        readiness.drain();
+        // All at once: the HTTP app finishes its requests while the worker hands its jobs back.
+        await Promise.all([background?.close(), scheduler?.close(), app.close()]);
+      })();
+      return closing;
     },
   };
 }

@@ -11,6 +11,7 @@ import { registerExportCommand } from './export.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerPracticesCommands } from './practices.ts';
 import { registerRegistrationCommands } from './registration.ts';
+import { registerServeCommand } from './serve.ts';
 import { type ConfigFlags, resolveConfig } from './setup.ts';
 import { start } from './start.ts';
 import { registerSyncCommand } from './sync.ts';
@@ -75,6 +76,7 @@ export function buildProgram(): Command {
       },
     );
 
+  registerServeCommand(program);
   program.addCommand(simulateCommand());
 
   registerKeysCommands(program, withRuntime);
@@ -99,6 +101,7 @@ export function buildProgram(): Command {
         ...config,
         masterKeys: config.masterKeys.map((k) => ({ id: k.id, key: '[hidden]' })),
         webhooks: config.webhooks.map((w) => ({ ...w, secret: '[hidden]' })),
+        ...(config.redis ? { redis: { url: withoutPassword(config.redis.url) } } : {}),
         registrations: Object.fromEntries(
           Object.entries(config.registrations).map(([n, r]) => [
             n,
@@ -138,4 +141,11 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`fhirbridge: ${message}`);
     process.exitCode = 1;
   }
+}
+
+/** A URL with its password (a Redis or database URL's) replaced, for printing. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = 'hidden';
+  return parsed.href;
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../common/clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { JobRepository } from '../store/port.ts';
 import type { JobQueue } from './port.ts';
+import { openRedisJobs } from './redis/index.ts';
 import { createStoreJobQueue } from './store-queue.ts';
 
 export type { Enqueued, EnqueueRequest, Job, JobFailure, JobQueue, JobStatus } from './port.ts';
@@ -19,7 +20,41 @@ export {
 } from './sync-job.ts';
 export { createWorker, type Worker, workerOwner } from './worker.ts';
 
-/** The queue the configuration asks for (the in-process one; BullMQ joins with scale-out). */
+export interface JobBackend {
+  queue: JobQueue;
+  /** Pings for /readyz: the queue's own dependency when it has one (Redis). */
+  checks: Record<string, () => Promise<unknown>>;
+  close(): Promise<void>;
+}
+
+/**
+ * The job queue of a process: on Redis when `redisUrl` is given (processes on several machines
+ * share it), else in the store (processes sharing the store share it). The queue logic is the
+ * same code on both; only where the rows live differs.
+ */
+export async function openJobBackend({
+  config,
+  repo,
+  clock,
+  redisUrl,
+}: {
+  config: Config['sync'];
+  repo: JobRepository;
+  clock: Clock;
+  redisUrl?: string | undefined;
+}): Promise<JobBackend> {
+  if (redisUrl === undefined) {
+    return { queue: createJobQueue({ config, repo, clock }), checks: {}, close: async () => {} };
+  }
+  const redis = await openRedisJobs({ url: redisUrl });
+  return {
+    queue: createJobQueue({ config, repo: redis.repo, clock }),
+    checks: { redis: redis.ping },
+    close: redis.close,
+  };
+}
+
+/** The queue over `repo` (the store's job rows, or Redis's), with the configured leases and retries. */
 export function createJobQueue({
   config,
   repo,
