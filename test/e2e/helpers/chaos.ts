@@ -10,6 +10,8 @@
 import { Writable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { runSyncCommand } from '../../../src/cli/sync.ts';
+import { createLogger } from '../../../src/common/logger.ts';
+import type { Job } from '../../../src/jobs/index.ts';
 import type { ConnectionRecord } from '../../../src/store/port.ts';
 import { type ChaosStack, startChaosStack } from './chaos-stack.ts';
 import { connectPatient } from './connect.ts';
@@ -112,6 +114,8 @@ const PRACTICES = ['JAFJCD', 'BFGHDA', 'CDHJEB', 'DEBIFC', 'EGCAID', 'FJDBGE'];
 /** Past the refresh lease (45 s at least) and the budget's one-minute window. */
 const TIME_PASSES_MS = 61_000;
 const WINDOW_MS = 5_000;
+/** Claims of a sync job before it fails for good (a killed process's claim counts). */
+const SYNC_ATTEMPTS = 3;
 const TERMINAL_BAD = new Set(['revoked', 'expired', 'reauthorization_required']);
 
 interface Patient {
@@ -156,7 +160,20 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
   const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const log = options.log ?? (() => {});
 
+  // The bridge's warnings and errors, the latest kept: why a sign-in with no fault failed.
+  const recentLog: string[] = [];
+  const logger = createLogger({
+    level: 'warn',
+    destination: new Writable({
+      write(chunk, _encoding, done) {
+        recentLog.push(String(chunk));
+        if (recentLog.length > 20) recentLog.shift();
+        done();
+      },
+    }),
+  });
   const stack = await startChaosStack({
+    logger,
     simulator: {
       resourcesPerPatient: options.resourcesPerPatient,
       // Five-second rate windows on both sides: a 429 storm locks a practice until its window
@@ -173,7 +190,7 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
         intervalMs: 0,
         leaseMs: 2_000,
         retryDelayMs: 0,
-        maxAttempts: 5,
+        maxAttempts: SYNC_ATTEMPTS,
       },
     },
   });
@@ -297,7 +314,11 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
       return true;
     } catch (error) {
       if (!underFault) {
-        const line = (error as Error).message.split('\n')[0] ?? '';
+        const last = JSON.parse(recentLog.at(-1) ?? '{}') as {
+          msg?: string;
+          err?: { message?: string };
+        };
+        const line = `${(error as Error).message.split('\n')[0]} (bridge log: ${last.err?.message ?? last.msg ?? 'nothing'})`;
         report.connects.failedWithoutFault.push(`${p.username}@${p.practice}: ${line}`);
         log(`  connect of ${p.username}@${p.practice} with no fault: ${line}`);
         await connection(p);
@@ -461,26 +482,35 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
   }
 
   async function syncUnderFault(p: Patient): Promise<void> {
-    const lift = await fhirTrouble(p);
-    if (random() < 0.3) await fhirTrouble(p);
+    const lifts = [await fhirTrouble(p)];
+    if (random() < 0.3) lifts.push(await fhirTrouble(p));
     await syncInProcess(p, 'under fault');
     await clearFaults();
-    await lift();
+    for (const lift of lifts) await lift();
   }
 
   /** A `fhirbridge sync` process killed mid-way (seen from its job's progress). */
   async function killSync(p: Patient): Promise<void> {
     await fault('fhir latency', { route: 'fhir', practice: p.practice, latencyMs: 40 });
     if (random() < 0.5) await upstreamFault('fhir', { practice: p.practice });
+    const [before] = await s.runtime.jobs.list({ connectionId: p.connectionId!, limit: 1 });
+    const attemptsBefore = before?.status === 'running' ? before.attempts : 0;
     const child = s.spawnBridge(['sync', p.connectionId!]);
+    const pagesOf = (job: Job | undefined) => {
+      const types = (job?.progress as { types?: Record<string, { pages: number }> } | null)?.types;
+      return Object.values(types ?? {}).reduce((n, t) => n + t.pages, 0);
+    };
+    // Killed once this process has claimed the job (its attempt counts) and written a few pages.
+    let pagesAtClaim: number | undefined;
     const pages = between(1, 6);
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.child.exitCode !== null || Date.now() > deadline) break;
       const [job] = await s.runtime.jobs.list({ connectionId: p.connectionId!, limit: 1 });
-      const types = (job?.progress as { types?: Record<string, { pages: number }> } | null)?.types;
-      const done = Object.values(types ?? {}).reduce((n, t) => n + t.pages, 0);
-      if (job?.status === 'running' && done >= pages) break;
+      if (job?.status === 'running' && job.attempts > attemptsBefore) {
+        pagesAtClaim ??= pagesOf(job);
+        if (pagesOf(job) >= pagesAtClaim + pages) break;
+      }
       await pause(20);
     }
     const killed = child.child.exitCode === null && child.child.kill('SIGKILL');
@@ -492,6 +522,12 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
       inc(report.syncs.runs, `child exited before the kill: ${String(child.child.exitCode)}`);
     }
     await clearFaults();
+  }
+
+  /** A sync whose every process is killed: its job runs out of attempts and must say so once. */
+  async function exhaustSync(p: Patient): Promise<void> {
+    for (let i = 0; i < SYNC_ATTEMPTS; i++) await killSync(p);
+    await syncInProcess(p, 'after its attempts ran out');
   }
 
   async function proxyUnderFault(p: Patient): Promise<void> {
@@ -568,6 +604,7 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
         : []),
     ];
     let revoked = false;
+    let exhausted = false;
     while (report.faults.injected < options.faults || report.kills.total < options.kills) {
       // A connection that ended is judged now, then the app has the patient reconnect.
       for (const p of patients) {
@@ -589,7 +626,10 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
       let action = weighted(choices, random());
       if (killPace < -0.05 && random() < 0.5)
         action = pick(actions.filter(([name]) => name.startsWith('kill')));
-      if (!revoked && report.faults.injected > options.faults / 2) {
+      if (!exhausted && report.faults.injected > options.faults / 3) {
+        exhausted = true;
+        action = ['kill a sync until it gives up', 0, exhaustSync];
+      } else if (!revoked && report.faults.injected > options.faults / 2) {
         revoked = true;
         action = ['patient revokes', 0, patientRevokes];
       }
