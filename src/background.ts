@@ -11,6 +11,7 @@ import {
   syncJobHandler,
   type Worker,
 } from './jobs/index.ts';
+import { observeSyncRuns } from './metrics/index.ts';
 import type { Runtime } from './runtime.ts';
 import { createSyncEngine, type SyncEngine } from './sync/index.ts';
 
@@ -25,7 +26,11 @@ export interface Background {
 /** The sync engine of a runtime: the one the worker and the `sync` command run. */
 export function syncEngineOf(runtime: Runtime): SyncEngine {
   const { requestTimeoutMs, typeDeadlineMs, refusalTtlMs } = runtime.config.sync;
-  return createSyncEngine(runtime, { requestTimeoutMs, typeDeadlineMs, refusalTtlMs });
+  return observeSyncRuns(
+    createSyncEngine(runtime, { requestTimeoutMs, typeDeadlineMs, refusalTtlMs }),
+    runtime.metrics,
+    runtime.clock,
+  );
 }
 
 export function startBackground(

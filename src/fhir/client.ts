@@ -7,6 +7,7 @@ import type { Budget, Priority } from '../budget/port.ts';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Metrics } from '../metrics/index.ts';
 import { abortableSleep, backoffDelay, parseRetryAfter } from './backoff.ts';
 import { nextLink, parseBundle, resourcesOf } from './bundles.ts';
 import type { VendorProfile } from './profiles.ts';
@@ -116,6 +117,8 @@ export interface FhirClientDeps {
   rateLimitRetries?: number;
   /** Pages read per search at most. Default 1000. */
   maxPages?: number;
+  /** Counts every upstream call by practice and status. */
+  metrics?: Pick<Metrics, 'fhirCall'>;
 }
 
 /** FHIR R4 resource type names: the path segment must be one, never something to traverse. */
@@ -206,6 +209,7 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
           signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
         });
       } catch (cause) {
+        deps.metrics?.fhirCall(target.practiceKey, 'network');
         if (options.signal?.aborted) throw options.signal.reason;
         const timedOut = timeout.aborted;
         const failure = new BridgeError(
@@ -222,6 +226,7 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
         continue;
       }
       const log = { method: 'GET', path, status: res.status, ms: clock.now() - started, attempt };
+      deps.metrics?.fhirCall(target.practiceKey, res.status);
       logger?.debug({ fhir: log }, 'fhir request');
 
       if (res.ok) {
