@@ -14,19 +14,12 @@ import { createPracticeService } from '../src/practices/service.ts';
 import { directoryBundle, generateDirectory } from '../src/simulator/directory.ts';
 import type { PracticeRecord } from '../src/store/port.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
+import { percentile, ratio, round } from './stats.ts';
 import type { BenchResult } from './types.ts';
 
 const PRACTICES = 17_000;
 const SEARCH_ROUNDS = 20;
 const MB = 1024 * 1024;
-
-const round = (n: number, digits = 2) => Number(n.toFixed(digits));
-const ratio = (a: number, b: number) => (b > 0 ? round(a / b) : 'n/a');
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 /** Runs `fn` while sampling RSS every few ms; returns its time and the peak RSS above the start. */
 async function measure<T>(

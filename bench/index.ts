@@ -1,11 +1,13 @@
-// The benchmark runner (`npm run bench [-- --only <name>]`): runs every benchmark module that
-// exists, one after the other, and prints each result's inputs and figures as a table, with the
-// machine they ran on. Figures only: every one is a ratio against a baseline of the same run, with
-// the absolute numbers beside it; nothing here passes or fails on time.
-import { existsSync } from 'node:fs';
+// The benchmark runner (`npm run bench [-- --only <name>] [-- --preset quick]`): runs every
+// benchmark module that exists, one after the other, prints each result's inputs and figures as a
+// table with the machine they ran on, and writes them all to bench/report.md and report.json,
+// each target beside its figure, marked met or not. Every ratio is against a baseline of the same
+// run, with the absolute numbers beside it; nothing here fails on time.
+import { existsSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Bench, BenchResult } from './types.ts';
+import { reportJson, reportMarkdown } from './report.ts';
+import type { Bench, BenchResult, Preset } from './types.ts';
 
 /** Each benchmark: its module beside this file and the function it exports. */
 const BENCHMARKS = [
@@ -63,18 +65,32 @@ export function formatResult(result: BenchResult): string {
     row('figure', 'value'),
     row('-'.repeat(keyWidth), '-'.repeat(valueWidth)),
     ...entries.map(([key, value]) => row(key, value)),
+    ...(result.targets ?? []).map(
+      (t) => `  target ${t.figure} ${t.target}: ${t.met ? 'met' : 'NOT met'}`,
+    ),
   ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, preset: { type: 'string', default: 'full' } },
+  });
   const only = values.only;
+  if (values.preset !== 'quick' && values.preset !== 'full') {
+    console.error(`--preset: "${values.preset}" is not quick or full`);
+    process.exitCode = 2;
+    return;
+  }
+  const preset: Preset = values.preset;
+  const results: Array<{ bench: string; seconds: number; results: BenchResult[]; error?: string }> =
+    [];
   const known = BENCHMARKS.map((b) => b.name);
   if (only !== undefined && !known.includes(only as (typeof known)[number])) {
     console.error(`--only: unknown benchmark "${only}" (one of: ${known.join(', ')})`);
     process.exitCode = 2;
     return;
   }
+  const startedAt = new Date();
   console.log(machine());
   for (const bench of BENCHMARKS) {
     if (only !== undefined && bench.name !== only) continue;
@@ -92,16 +108,23 @@ async function main(): Promise<void> {
         console.log(`   skipped: bench/${bench.file.slice(2)} exports no ${bench.entry}()`);
         continue;
       }
-      for (const result of await (run as Bench)()) console.log(`\n${formatResult(result)}`);
-      console.log(`\n   (${bench.name}: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      const out = await (run as Bench)({ preset });
+      for (const result of out) console.log(`\n${formatResult(result)}`);
+      const seconds = (performance.now() - started) / 1000;
+      results.push({ bench: bench.name, seconds, results: out });
+      console.log(`\n   (${bench.name}: ${seconds.toFixed(1)} s)`);
     } catch (error) {
       // One broken benchmark does not hide the others' figures.
-      console.log(
-        `   failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      console.log(`   failed: ${message}`);
+      results.push({ bench: bench.name, seconds: 0, results: [], error: message.split('\n')[0] });
       process.exitCode = 1;
     }
   }
+  const report = { machine: machine(), preset, started: startedAt.toISOString(), only, results };
+  writeFileSync(new URL('./report.json', import.meta.url), reportJson(report));
+  writeFileSync(new URL('./report.md', import.meta.url), reportMarkdown(report));
+  console.log('\nwrote bench/report.md and bench/report.json');
 }
 
 await main();

@@ -1,4 +1,5 @@
-// Small arithmetic shared by the budget and proxy benchmarks.
+// The arithmetic every benchmark shares: rounding, ratios, percentiles, a worker pool, targets.
+import type { Target } from './types.ts';
 
 export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
 
@@ -25,4 +26,18 @@ export async function pool<T>(concurrency: number, jobs: Array<() => Promise<T>>
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
   return results;
+}
+
+/** A target on one figure: met when it is a number on the right side of `limit`. */
+export function target(
+  figures: Record<string, number | string>,
+  figure: string,
+  side: '<=' | '>=' | '==',
+  limit: number,
+): Target {
+  const value = figures[figure];
+  const met =
+    typeof value === 'number' &&
+    (side === '<=' ? value <= limit : side === '>=' ? value >= limit : value === limit);
+  return { figure, target: `${side} ${limit}`, met };
 }

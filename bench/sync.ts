@@ -16,6 +16,7 @@ import { createFhirClient, REFERENCE_ONLY_TYPES } from '../src/fhir/index.ts';
 import { createSyncEngine, type SyncPlan } from '../src/sync/index.ts';
 import { connectPatient } from '../test/e2e/helpers/connect.ts';
 import { type Stack, startStack } from '../test/e2e/helpers/stack.ts';
+import { ratio, round } from './stats.ts';
 import type { ChildInput, ChildOutput } from './sync-child.ts';
 import type { BenchResult } from './types.ts';
 
@@ -27,9 +28,6 @@ const HEAP_CAP_MB = 64;
 
 /** Scopes of types read by reference: unticked for the searches-only comparison. */
 const REFERENCE_SCOPES = [...REFERENCE_ONLY_TYPES].map((t) => `patient/${t}.read`);
-
-const round = (n: number, digits = 2) => Number(n.toFixed(digits));
-const ratio = (a: number, b: number) => (b > 0 ? round(a / b) : 'n/a');
 
 function runChild(input: ChildInput, nodeArgs: string[] = []): Promise<ChildOutput> {
   return new Promise((done, fail) => {

@@ -1,4 +1,13 @@
-// What every benchmark module returns to the runner (bench/index.ts): figures, never verdicts.
+// What every benchmark module returns to the runner (bench/index.ts): figures, and for the figures
+// that have one, the target beside it, marked met or not.
+
+/** A figure's goal: `figure` names a key of the result's figures. */
+export interface Target {
+  figure: string;
+  /** In words, e.g. `<= 0.2`. */
+  target: string;
+  met: boolean;
+}
 
 /** One benchmark's outcome: what it ran on, and its figures (ratios beside absolute numbers). */
 export interface BenchResult {
@@ -8,7 +17,15 @@ export interface BenchResult {
   inputs: string;
   /** Each ratio is against a baseline measured in the same run, with the absolute numbers beside it. */
   figures: Record<string, number | string>;
+  targets?: Target[];
+}
+
+/** `quick` for development (smaller inputs, fewer requests), `full` for the report. */
+export type Preset = 'quick' | 'full';
+
+export interface BenchOptions {
+  preset: Preset;
 }
 
 /** A benchmark module's entry point, e.g. `benchBudget()`. */
-export type Bench = () => Promise<BenchResult[]>;
+export type Bench = (options: BenchOptions) => Promise<BenchResult[]>;

@@ -65,6 +65,9 @@ export async function createApiKey(
 }
 
 /** Checks `Authorization: Bearer fbk_…`; answers 401 for a missing, unknown or revoked key. */
+/** How fresh a key's `lastUsedAt` is kept: it is written at most once per this period. */
+export const KEY_USE_RESOLUTION_MS = 60_000;
+
 export async function authenticateApiKey(
   request: FastifyRequest,
   store: Store,
@@ -77,7 +80,11 @@ export async function authenticateApiKey(
   const record = await store.apiKeys.findByHash(sha256Hex(secret));
   if (!record || record.revokedAt !== null)
     throw new BridgeError('unauthorized', 'unknown or revoked API key');
-  await store.apiKeys.touch(record.id, clock.now());
+  // Kept to the minute: a store write on every request queued each call behind the others'.
+  const now = clock.now();
+  if (record.lastUsedAt === null || now - record.lastUsedAt >= KEY_USE_RESOLUTION_MS) {
+    await store.apiKeys.touch(record.id, now);
+  }
   return record;
 }
 

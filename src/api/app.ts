@@ -2,7 +2,12 @@
 // the patient pages. `createApp(deps)` opens nothing itself; main wires and listens.
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { z } from 'zod';
 import type { Budget } from '../budget/port.ts';
 import type { Clock } from '../common/clock.ts';
@@ -41,6 +46,27 @@ const stateParams = z.object({
 const registrationParams = z.object({ registration: z.string().regex(/^[a-z0-9-]{1,32}$/) });
 const connectionParams = z.object({ id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/) });
 
+/**
+ * One log line per request, when it completes, instead of fastify's two (incoming and
+ * completed): each line costs a serialization and a pass of the redaction paths, a fair share of
+ * a proxied read's CPU. Fastify's error lines stay as they are.
+ */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const line = { req: request, status: reply.statusCode, ms: round(reply.elapsedTime) };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
 export function createApp(deps: AppDeps): FastifyInstance {
   const { config, keys, vault, store, clock } = deps;
   const secureCookies = config.publicUrl.startsWith('https://');
@@ -48,6 +74,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger,
     bodyLimit: 1024 * 1024,
     trustProxy: config.trustProxy,
+    logController: new OneLinePerRequest(),
   }) as unknown as FastifyInstance;
 
   installErrorHandling(app, { errorPage });

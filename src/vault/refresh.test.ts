@@ -149,6 +149,20 @@ describe('a refresh and its answer', () => {
     expect(await f.tokens()).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1' });
   });
 
+  it('unseals the stored access token once for many calls, and answers a refreshed one at once', async () => {
+    const f = await fixture(() => new Response(answer(1), { status: 200 }));
+    const open = f.sealer.open.bind(f.sealer);
+    let opens = 0;
+    f.sealer.open = (sealed, context) => {
+      opens++;
+      return open(sealed, context);
+    };
+    for (let i = 0; i < 3; i++) expect((await f.keeper.accessToken(ID)).accessToken).toBe('at-0');
+    expect(opens).toBe(1);
+    await f.keeper.refresh(ID, { force: true });
+    expect((await f.keeper.accessToken(ID)).accessToken).toBe('at-1');
+  });
+
   it('applies an answer a dead process stored but never used, without calling the EHR again', async () => {
     const f = await fixture(() => new Response('{"error":"invalid_grant"}', { status: 400 }));
     const attemptAt = f.clock.now();

@@ -37,6 +37,8 @@ const MAX_LEASE_WAITS = 240;
 /** The token call's own timeout; the lease outlives it with room to store the answer. */
 const TOKEN_CALL_TIMEOUT_MS = 30_000;
 const STORE_ATTEMPTS = 3;
+/** Connections whose unsealed access token is kept in memory at most. */
+const UNSEALED_CACHE_SIZE = 10_000;
 
 const answerContext = (connectionId: string) => `refresh-answer:${connectionId}`;
 
@@ -64,6 +66,7 @@ export function createTokenKeeper(deps: VaultDeps) {
   const leaseMs = Math.max(deps.refreshLeaseMs ?? 60_000, TOKEN_CALL_TIMEOUT_MS + 15_000);
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const inFlight = new Map<string, Promise<ConnectionRecord>>();
+  const unsealed = new Map<string, { sealed: string; accessToken: string }>();
 
   async function load(id: string): Promise<ConnectionRecord> {
     const record = await store.connections.get(id);
@@ -417,8 +420,24 @@ export function createTokenKeeper(deps: VaultDeps) {
         );
       }
     }
-    const tokens = openTokens(sealer, id, record.sealedTokens!);
-    return { accessToken: tokens.accessToken, record };
+    return { accessToken: unsealedAccessToken(record), record };
+  }
+
+  /**
+   * The access token of the row, unsealed once per sealed value: a proxied read would otherwise
+   * pay an AES-GCM open (and a JSON parse) each time. Keyed on the sealed text itself, which
+   * changes with every token write, so a refreshed or cleared token is never answered stale.
+   */
+  function unsealedAccessToken(record: ConnectionRecord): string {
+    const sealed = record.sealedTokens!;
+    const cached = unsealed.get(record.id);
+    if (cached?.sealed === sealed) return cached.accessToken;
+    const { accessToken } = openTokens(sealer, record.id, sealed);
+    // One entry per connection; the oldest goes first once there are many.
+    if (unsealed.size >= UNSEALED_CACHE_SIZE) unsealed.delete(unsealed.keys().next().value!);
+    unsealed.delete(record.id);
+    unsealed.set(record.id, { sealed, accessToken });
+    return accessToken;
   }
 
   return { refresh, accessToken };
