@@ -22,7 +22,7 @@ export interface Metrics {
   /** How long a caller waited for a budget slot, and whether it got one. */
   budgetWait(practice: string, priority: string, ms: number, granted: boolean): void;
   refresh(outcome: RefreshOutcome): void;
-  /** A sync run that ended: its outcome (`complete`, `partial`, `failed`, …) and duration. */
+  /** A sync run that ended: its outcome (`succeeded`, `partial`, `failed`, …) and duration. */
   syncRun(outcome: string, ms: number): void;
   /** One webhook delivery attempt: `delivered`, `retry` or `dead`. */
   webhookDelivery(outcome: string): void;
