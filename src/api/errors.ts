@@ -99,7 +99,7 @@ export function installErrorHandling(
       return reply
         .header(
           'content-security-policy',
-          "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+          "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
         )
         .code(answer.status)
         .type('text/html; charset=utf-8')

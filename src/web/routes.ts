@@ -1,5 +1,7 @@
-// The patient pages: pick a practice and connect, see the outcome, disconnect.
-// Plain forms, no script: the EHR's sign-in is a full-page redirect anyway.
+// The patient pages: find a practice and connect, see the outcome, disconnect. Plain forms that
+// work without JavaScript (the EHR's sign-in is a full-page redirect anyway); a small script
+// adds search as you type. Every failure speaks to the patient; its technical cause goes to
+// the operator's log.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { browserSecret, ensureBrowserSecret } from '../api/browser.ts';
@@ -8,9 +10,12 @@ import { BridgeError } from '../common/errors.ts';
 import { sha256Hex } from '../common/hash.ts';
 import type { Config } from '../config/schema.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
+import type { ConnectionRecord } from '../store/port.ts';
 import type { Vault } from '../vault/index.ts';
-import { html } from './html.ts';
-import { page } from './layout.ts';
+import { registerAssetRoutes } from './assets.ts';
+import { type Html, html } from './html.ts';
+import { PAGE_CSP, type PageOptions, page } from './layout.ts';
+import { listInWords, sharedRecords } from './records.ts';
 import { type SignInGuard, WEB_USER_PREFIX } from './sign-in-guard.ts';
 
 export interface WebDeps {
@@ -22,7 +27,7 @@ export interface WebDeps {
   signIns: SignInGuard;
   /** The patient's display name through the connection (a live FHIR read). */
   readPatientName(connectionId: string): Promise<string | undefined>;
-  /** Practices matching what the patient typed (name or city), best first. */
+  /** Practices matching what the patient typed (name, city or code), best first. */
   searchPractices(query: string, limit: number): Promise<PracticeChoice[]>;
 }
 
@@ -31,9 +36,18 @@ export interface PracticeChoice {
   name: string;
   city: string | null;
   state: string | null;
+  /** false: its last health check failed, so it is shown but cannot be chosen. */
+  available?: boolean;
 }
 
-const SEARCH_RESULTS = 10;
+/** Results per "show more" step, and the most one page lists. */
+const PAGE_SIZE = 10;
+const MAX_SHOWN = 100;
+
+const searchQuery = z.object({
+  q: z.string().optional(),
+  show: z.coerce.number().int().min(PAGE_SIZE).max(MAX_SHOWN).optional().catch(undefined),
+});
 
 const doneQuery = z.object({
   connection: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/),
@@ -43,13 +57,10 @@ const doneQuery = z.object({
 /** The anonymous user reference of a browser on the patient pages. */
 const webUserRef = (secret: string) => `${WEB_USER_PREFIX}${sha256Hex(secret).slice(0, 32)}`;
 
-/** No framing (clickjacking), no scripts, no referrer carrying a connection id to other sites. */
+/** No framing (clickjacking), scripts and styles from this origin only, no referrer carrying a connection id to other sites. */
 export function withPageHeaders(reply: FastifyReply): FastifyReply {
   return reply
-    .header(
-      'content-security-policy',
-      "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-    )
+    .header('content-security-policy', PAGE_CSP)
     .header('x-frame-options', 'DENY')
     .header('referrer-policy', 'same-origin');
 }
@@ -72,64 +83,130 @@ function assertSameOrigin(request: FastifyRequest, publicUrl: string): void {
     );
 }
 
+const where = (p: PracticeChoice) => [p.city, p.state].filter(Boolean).join(', ');
+
+/** The practice list: nothing chosen until the patient chooses; a failing practice marked and not choosable. */
+function choiceList(choices: PracticeChoice[]): Html {
+  return html`<ul class="choices">${choices.map((p) => {
+    const available = p.available !== false;
+    return html`<li${available ? '' : html` class="unavailable"`}><label><input type="radio" name="practice" value="${p.id}" required${available ? '' : html` disabled`}>
+<span class="text"><span class="name">${p.name}</span>${where(p) ? html`<span class="where">${where(p)}</span>` : ''}${
+      available ? '' : html`<span class="note">Not connecting right now: try again later</span>`
+    }</span></label></li>`;
+  })}</ul>`;
+}
+
+/** A form that starts the sign-in at one practice again (the retry of every failure page). */
+const retryForm = (practiceId: string, label = 'Try again') =>
+  html`<form method="post" action="/connect"><input type="hidden" name="practice" value="${practiceId}"><button type="submit">${label}</button></form>`;
+
+const chooseAnother = html`<a class="button secondary-action" href="/connect">Choose another practice</a>`;
+
 export function registerWebRoutes(app: FastifyInstance, deps: WebDeps): void {
   const { vault, practices } = deps;
+  registerAssetRoutes(app);
   app.addHook('preHandler', async (request) => {
     if (request.method === 'POST' && request.url.startsWith('/connect'))
       assertSameOrigin(request, deps.config.publicUrl);
   });
 
-  const send = (reply: FastifyReply, title: string, body: ReturnType<typeof html>, status = 200) =>
+  const send = (
+    reply: FastifyReply,
+    title: string,
+    body: Html,
+    status = 200,
+    options: PageOptions = {},
+  ) =>
     withPageHeaders(reply)
       .code(status)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(page(title, body));
+      .send(page(title, body, options));
+
+  /** Without a query: the configured practices. With one: a search of the whole directory. */
+  async function results(q: string, show: number): Promise<Html> {
+    if (q === '') {
+      const configured = deps.config.practices.map((p) => ({
+        id: p.id,
+        name: p.name,
+        city: null,
+        state: null,
+      }));
+      return html`<form method="post" action="/connect" class="pick"><h2>Practices</h2>${choiceList(configured)}<button type="submit">Connect</button></form>`;
+    }
+    // One more than shown tells whether there are more.
+    const found = await deps.searchPractices(q, show + 1);
+    if (found.length === 0) {
+      return html`<p class="empty" role="status">No practice matches “${q}”. Check the spelling, or try the practice's city or its doctor's name.</p>`;
+    }
+    const more =
+      found.length > show && show < MAX_SHOWN
+        ? html`<a class="more" href="/connect?q=${encodeURIComponent(q)}&amp;show=${show + PAGE_SIZE}">Show more practices</a>`
+        : '';
+    return html`<form method="post" action="/connect" class="pick"><input type="hidden" name="q" value="${q}">${choiceList(found.slice(0, show))}${more}<div><button type="submit">Connect</button></div></form>`;
+  }
+
+  function searchPage(q: string, list: Html, notice?: string): Html {
+    return html`<h1>Connect your health record</h1>
+<p>Find your doctor's practice. You will sign in at the practice's patient portal (healow) and choose what to share.</p>
+<form method="get" action="/connect" class="search" id="search" role="search">
+<label for="q">Practice name, city or doctor</label>
+<input id="q" name="q" type="search" value="${q}" placeholder="e.g. Riverside Family Medicine" autocomplete="off" aria-controls="results">
+<button type="submit" class="secondary-action">Search</button>
+</form>${notice ? html`<p class="notice" role="alert">${notice}</p>` : ''}
+<div id="results" aria-live="polite">${list}</div>`;
+  }
+
+  const readSearch = (request: FastifyRequest) => {
+    const parsed = searchQuery.safeParse(request.query);
+    const q = parsed.success ? (parsed.data.q ?? '').trim().slice(0, 100) : '';
+    return { q, show: (parsed.success ? parsed.data.show : undefined) ?? PAGE_SIZE };
+  };
 
   app.get('/', (_request, reply) => reply.redirect('/connect', 302));
 
-  // Without a query: the configured practices. With one: a search of the whole directory (it
-  // may hold 17,000 practices, too many for a list).
   app.get('/connect', async (request, reply) => {
-    const raw = (request.query as Record<string, unknown>).q;
-    const q = typeof raw === 'string' ? raw.trim().slice(0, 100) : '';
-    const choices: PracticeChoice[] = q
-      ? await deps.searchPractices(q, SEARCH_RESULTS)
-      : deps.config.practices.map((p) => ({ id: p.id, name: p.name, city: null, state: null }));
-    const where = (p: PracticeChoice) => [p.city, p.state].filter(Boolean).join(', ');
-    return send(
-      reply,
-      'Connect your health record',
-      html`<h1>Connect your health record</h1>
-<p>Find your doctor's practice. You will sign in at the practice's patient portal (healow) and choose what to share.</p>
-<form method="get" action="/connect" class="search">
-<label for="q">Practice name or city</label>
-<input id="q" name="q" type="search" value="${q}" placeholder="e.g. Riverside or Columbus" autocomplete="off">
-<button type="submit" class="secondary-action">Search</button>
-</form>
-${
-  choices.length === 0
-    ? html`<p class="empty">No practice matches “${q}”. Check the spelling, or try the city.</p>`
-    : html`<form method="post" action="/connect"><ul class="choices">${choices.map(
-        (
-          p,
-          i,
-        ) => html`<li><label><input type="radio" name="practice" value="${p.id}"${i === 0 ? html` checked` : ''}>
-<span class="name">${p.name}</span>${where(p) ? html`<span class="where">${where(p)}</span>` : ''}</label></li>`,
-      )}</ul><button type="submit">Connect</button></form>`
-}`,
-    );
+    const { q, show } = readSearch(request);
+    return send(reply, 'Connect your health record', searchPage(q, await results(q, show)), 200, {
+      scripts: ['connect.js'],
+    });
+  });
+
+  // The results alone, for search as you type.
+  app.get('/connect/results', async (request, reply) => {
+    const { q, show } = readSearch(request);
+    return withPageHeaders(reply)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send((await results(q, show)).value);
   });
 
   app.post('/connect', async (request: FastifyRequest, reply) => {
     deps.signIns.admitRequest('connect', request, reply);
-    const practice = (request.body as Record<string, unknown> | undefined)?.practice;
-    if (typeof practice !== 'string' || practice === '')
-      throw new BridgeError('invalid_request', 'choose a practice');
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const practice = body.practice;
+    if (typeof practice !== 'string' || practice === '') {
+      const q = typeof body.q === 'string' ? body.q.trim().slice(0, 100) : '';
+      return send(
+        reply,
+        'Choose your practice',
+        searchPage(q, await results(q, PAGE_SIZE), 'Choose your practice from the list first.'),
+        400,
+        { scripts: ['connect.js'] },
+      );
+    }
     await deps.signIns.admitNewSignIn(reply);
     const secret = ensureBrowserSecret(request, reply, deps.secureCookies);
-    const { launchUrl } = await vault.start({ practice, userRef: webUserRef(secret) });
-    return reply.redirect(launchUrl, 303);
+    try {
+      const { launchUrl } = await vault.start({ practice, userRef: webUserRef(secret) });
+      return reply.redirect(launchUrl, 303);
+    } catch (error) {
+      if (error instanceof BridgeError && error.code === 'too_many_requests') throw error;
+      // The cause is the operator's (discovery, configuration, budget): logged, not shown.
+      request.log.warn({ err: error, practice }, 'a sign-in could not start');
+      const known = await practices.get(practice).catch(() => undefined);
+      return send(reply, 'Not available', startFailure(error, practice, known?.name), 503);
+    }
   });
 
   app.get('/connect/done', async (request, reply) => {
@@ -142,70 +219,48 @@ ${
       return send(
         reply,
         'Not found',
-        html`<h1>Nothing to show</h1><p>This sign-in is unknown.</p><a class="button" href="/connect">Start again</a>`,
+        html`<h1>Nothing to show</h1><p>We don't know this sign-in: the link may be incomplete. You can start again from the beginning.</p><a class="button" href="/connect">Start again</a>`,
         404,
       );
     }
+    const outcome = parsed.data.outcome;
     // Only the browser that connected from these pages sees the details. A connection the app
     // started through the API ends here too (its default returnTo): say how it went, no more.
     if (!secret || connection.userRef !== webUserRef(secret)) {
-      const outcome = parsed.data.outcome;
-      const [status, title, text] =
-        outcome === 'connected' && connection.state === 'active'
-          ? [
-              'ok',
-              'Connected',
-              'Your records are now available to the app. You can close this window and return to it.',
-            ]
-          : outcome === 'declined'
-            ? [
-                'warn',
-                'Not shared',
-                'Nothing was shared. You can close this window and return to the app.',
-              ]
-            : [
-                'bad',
-                'Not connected',
-                'The sign-in did not complete. Return to the app to try again.',
-              ];
-      return send(
-        reply,
-        title,
-        html`<span class="status ${status}">${title}</span><h1>${title}</h1><p>${text}</p>`,
-      );
+      return send(reply, ...appOutcome(outcome, connection));
     }
     const practice = await practices.byBase(connection.practiceBase);
-    const practiceName = practice?.name ?? connection.practiceBase;
-    if (parsed.data.outcome === 'declined') {
+    const practiceName = practice?.name ?? 'your practice';
+    const retry = practice ? retryForm(practice.id) : '';
+    if (outcome === 'declined') {
       return send(
         reply,
         'Not shared',
         html`<span class="status warn">Not shared</span><h1>You chose not to share</h1>
-<p>Nothing was shared from ${practiceName}. You can connect again at any time.</p><a class="button" href="/connect">Try again</a>`,
+<p>Nothing was shared from ${practiceName}. You can connect again at any time.</p><div class="actions">${retry}${chooseAnother}</div>`,
       );
     }
-    if (parsed.data.outcome === 'error' || connection.state !== 'active') {
+    if (connection.state === 'revoked' || connection.state === 'expired') {
+      return send(reply, 'Disconnected', ended(practiceName, connection));
+    }
+    if (outcome === 'error' || connection.state !== 'active') {
+      request.log.info(
+        { connectionId: connection.id, state: connection.state, reason: connection.stateReason },
+        'a sign-in ended without a connection',
+      );
       return send(
         reply,
         'Not connected',
-        html`<span class="status bad">Not connected</span><h1>Something went wrong</h1>
-<p>${practiceName} did not complete the sign-in${connection.stateReason ? html`: ${connection.stateReason}` : ''}.</p><a class="button" href="/connect">Try again</a>`,
+        html`<span class="status bad">Not connected</span><h1>We couldn't finish connecting to ${practiceName}</h1>
+<p>The practice's sign-in did not complete, so nothing was shared. This is often temporary.</p>
+<p>Try again; if it keeps happening, choose another practice or try later.</p><div class="actions">${retry}${chooseAnother}</div>`,
       );
     }
     const name = await deps.readPatientName(connection.id).catch((error) => {
       request.log.warn({ err: error, connectionId: connection.id }, 'could not read the patient');
       return undefined;
     });
-    return send(
-      reply,
-      'Connected',
-      html`<span class="status ok">Connected</span><h1>${name ? `Welcome, ${name}` : 'You are connected'}</h1>
-<p>Your records at ${practiceName} are now available to the app.</p>
-<dl><dt>Practice</dt><dd>${practiceName}</dd><dt>Patient id</dt><dd data-testid="patient-id">${connection.patientId}</dd>
-<dt>Shared</dt><dd>${connection.grantedScopes.filter((s) => s.startsWith('patient/')).length} kinds of records</dd></dl>
-<form method="post" action="/connect/disconnect"><input type="hidden" name="connection" value="${connection.id}">
-<button class="secondary" type="submit">Disconnect</button></form>`,
-    );
+    return send(reply, 'Connected', connected(name, practiceName, connection));
   });
 
   app.post('/connect/disconnect', async (request, reply) => {
@@ -226,6 +281,107 @@ ${
   });
 }
 
+/** The done page: whose record, which practice, what was shared, in words. */
+function connected(name: string | undefined, practiceName: string, c: ConnectionRecord): Html {
+  const shared = sharedRecords(c.grantedScopes);
+  const what = shared.everything
+    ? html`<p>Everything in your record at ${practiceName}${
+        shared.kinds.length > 0 ? html`, including ${listInWords(shared.kinds)}` : ''
+      }.</p>`
+    : shared.kinds.length > 0
+      ? html`<ul class="shared">${shared.kinds.map((k) => html`<li>${k[0]?.toUpperCase()}${k.slice(1)}</li>`)}</ul>`
+      : html`<p>Your sign-in only: the practice shared no records.</p>`;
+  return html`<span class="status ok">Connected</span><h1>${name ? `Welcome, ${name}` : 'You are connected'}</h1>
+<p>${name ? html`${name}'s record` : 'Your record'} at ${practiceName} is now available to the app.</p>
+<dl><dt>Record of</dt><dd data-testid="patient-name">${name ?? 'You (the practice did not give a name)'}</dd><dt>Practice</dt><dd>${practiceName}</dd></dl>
+<h2>What you shared</h2>${what}
+<p>You can stop sharing at any time.</p>
+<form method="post" action="/connect/disconnect"><input type="hidden" name="connection" value="${c.id}">
+<button class="secondary" type="submit">Disconnect</button></form>`;
+}
+
+/** A connection that has since ended: the app disconnected, or the patient's consent ran out. */
+function ended(practiceName: string, c: ConnectionRecord): Html {
+  const expired = c.state === 'expired';
+  return html`<span class="status warn">${expired ? 'Expired' : 'Disconnected'}</span><h1>This connection has ended</h1>
+<p>${
+    expired
+      ? `Your permission to share your records at ${practiceName} has run out.`
+      : `The app no longer has access to your records at ${practiceName}.`
+  } Nothing more is shared. To share again, connect again.</p><a class="button" href="/connect">Connect again</a>`;
+}
+
+/** The outcome shown to a browser that did not start the sign-in here: how it went, no details. */
+function appOutcome(
+  outcome: 'connected' | 'declined' | 'error',
+  c: ConnectionRecord,
+): [string, Html] {
+  const say = (status: string, title: string, text: string): [string, Html] => [
+    title,
+    html`<span class="status ${status}">${title}</span><h1>${title}</h1><p>${text}</p>`,
+  ];
+  if (outcome === 'connected' && c.state === 'active')
+    return say(
+      'ok',
+      'Connected',
+      'Your records are now available to the app. You can close this window and return to it.',
+    );
+  if (c.state === 'revoked' || c.state === 'expired')
+    return say(
+      'warn',
+      'Connection ended',
+      'This connection has ended: the app no longer has access. Return to the app to connect again.',
+    );
+  if (outcome === 'declined')
+    return say(
+      'warn',
+      'Not shared',
+      'Nothing was shared. You can close this window and return to the app.',
+    );
+  return say(
+    'bad',
+    'Not connected',
+    'The sign-in did not complete and nothing was shared. Return to the app to try again.',
+  );
+}
+
+/** A sign-in that could not start, in a patient's words, with a way on. */
+function startFailure(error: unknown, practiceId: string, practiceName?: string): Html {
+  const code = error instanceof BridgeError ? error.code : 'internal';
+  const name = practiceName ?? 'this practice';
+  if (code === 'not_found') {
+    return html`<span class="status bad">Not found</span><h1>We don't know that practice</h1>
+<p>It may have left the directory. Search for it again, or choose another practice.</p><div class="actions">${chooseAnother}</div>`;
+  }
+  if (code === 'budget_exhausted' || code === 'rate_limited') {
+    return html`<span class="status warn">Busy</span><h1>${name} is busy right now</h1>
+<p>Its patient portal is taking too many requests at the moment. Nothing is wrong with your records or your account.</p>
+<p>Please try again in a minute.</p><div class="actions">${retryForm(practiceId)}${chooseAnother}</div>`;
+  }
+  if (code === 'discovery_failed' || code === 'upstream_error' || code === 'host_not_allowed') {
+    return html`<span class="status bad">Not available</span><h1>We couldn't reach ${name}</h1>
+<p>Its patient portal did not answer us just now. This is usually temporary, and nothing is wrong with your records or your account.</p>
+<p>Try again in a few minutes, or choose another practice.</p><div class="actions">${retryForm(practiceId)}${chooseAnother}</div>`;
+  }
+  return html`<span class="status bad">Problem</span><h1>We couldn't start the sign-in</h1>
+<p>Something went wrong on our side, not yours; it has been recorded for the people who run this service.</p>
+<p>Please try again later.</p><div class="actions">${retryForm(practiceId)}${chooseAnother}</div>`;
+}
+
+/** What a patient is told, per error code, when a browser route fails. */
+const PATIENT_WORDS: Partial<Record<ErrorAnswer['code'], [title: string, text: string]>> = {
+  invalid_state: [
+    'This sign-in link no longer works',
+    'Each sign-in link works once, in the browser that opened it, for a few minutes. Start again to get a new one.',
+  ],
+  forbidden: [
+    'Please start from this site',
+    'For your safety, this form only works from this site’s own page.',
+  ],
+  not_found: ['Nothing here', 'This page does not exist. Start again from the beginning.'],
+  access_denied: ['Nothing was shared', 'The sign-in was cancelled at your practice.'],
+};
+
 /** The page a patient sees when a browser route fails (a used or foreign sign-in, a bad form). */
 export function errorPage(answer: ErrorAnswer): string {
   if (answer.code === 'too_many_requests') {
@@ -234,8 +390,15 @@ export function errorPage(answer: ErrorAnswer): string {
       html`<span class="status warn">Busy</span><h1>Please wait a moment</h1><p>${answer.message}</p><p>Nothing is wrong with your records or your account.</p><a class="button" href="/connect">Try again</a>`,
     );
   }
+  const [title, text] = PATIENT_WORDS[answer.code] ?? [
+    'We could not finish',
+    answer.status >= 500
+      ? 'Your practice’s system or ours did not answer as expected, so nothing was shared. This is usually temporary.'
+      : 'The sign-in could not be completed, so nothing was shared.',
+  ];
   return page(
     'Sign-in problem',
-    html`<span class="status bad">Problem</span><h1>We could not finish</h1><p>${answer.message}</p><a class="button" href="/connect">Start again</a>`,
+    html`<span class="status bad">Problem</span><h1>${title}</h1><p>${text}</p><a class="button" href="/connect">Start again</a>
+<details class="technical"><summary>Details for support</summary><p>${answer.message}</p></details>`,
   );
 }

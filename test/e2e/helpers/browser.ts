@@ -1,5 +1,8 @@
 // Real Chromium (Debian's /usr/bin/chromium) driven by playwright-core. Never a downloaded browser.
-import { type Browser, chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -19,5 +22,42 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Where screenshots go when FHIRBRIDGE_SCREENSHOTS names a folder (for people looking at pages). */
-export const screenshotDir = process.env.FHIRBRIDGE_SCREENSHOTS;
+/** The two widths every page is checked at: a laptop and a phone. */
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+} as const;
+export type ViewportName = keyof typeof VIEWPORTS;
+
+/**
+ * Where screenshots go: FHIRBRIDGE_SCREENSHOTS, or a folder under the system's temp dir; each
+ * test run leaves one PNG per page it visits, named after the page and the width.
+ */
+export const screenshotDir =
+  process.env.FHIRBRIDGE_SCREENSHOTS ?? join(tmpdir(), 'fhirbridge-screenshots');
+
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+/**
+ * What went wrong on a page: script errors, CSP violations, and answers of 400 or more (a
+ * missing asset) other than the favicon nobody serves.
+ */
+export function watchConsole(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    // A failed load is reported below with its URL.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+      problems.push(m.text());
+    }
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) {
+      problems.push(`${r.status()} ${r.url()}`);
+    }
+  });
+  return problems;
+}
