@@ -1,6 +1,8 @@
-// The contract every budget adapter passes (memory now, Redis later): call `budgetContract`
-// from the adapter's test file. Time is a ManualClock and timers are ManualTimers, so windows,
-// deadlines and locks are tested without sleeping.
+// The contract every budget adapter passes (memory, SQLite, Redis): call `budgetContract` from
+// the adapter's test file. Time is a ManualClock and timers are ManualTimers, so windows,
+// deadlines and locks are tested without sleeping. An adapter whose backend several processes
+// share runs it again with two budgets on one backend: callers alternate between them, usage is
+// read from the first and 429s reported to the last, and every promise still holds.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { isBridgeError } from '../common/errors.ts';
@@ -14,9 +16,18 @@ export interface BudgetContractDeps {
   policy: BudgetPolicy;
 }
 
+/** One backend for one test: every budget opened on it shares its counts and queue. */
+export interface BudgetBackend {
+  open(deps: BudgetContractDeps): Budget | Promise<Budget>;
+  /** Waits until every budget opened here has acted on what just happened. */
+  settle?(): Promise<void>;
+  /** After the budgets are closed: drops what the test left in the backend. */
+  close?(): Promise<void>;
+}
+
 export interface BudgetContractOptions {
-  /** Waits until the adapter has acted on what just happened (default: one macrotask). */
-  settle?: () => Promise<void>;
+  /** How many budgets share one backend in each run of the suite: memory [1], shared [1, 2]. */
+  instances?: number[];
 }
 
 const MINUTE = 60_000;
@@ -28,27 +39,84 @@ const A = practiceUrl('AAAAAA');
 
 type Outcome = { state: 'pending' | 'resolved' | 'rejected'; error?: unknown; at?: number };
 
+/**
+ * Timers that let the budget act on what just happened before time moves: an adapter whose
+ * store answers asynchronously sets its next timer only once that answer is in.
+ */
+class SettlingTimers extends ManualTimers {
+  readonly #settle: () => Promise<void>;
+  constructor(clock: ManualClock, settle: () => Promise<void>) {
+    super(clock, settle);
+    this.#settle = settle;
+  }
+  override async advance(ms: number): Promise<void> {
+    await this.#settle();
+    return super.advance(ms);
+  }
+}
+
 export function budgetContract(
   name: string,
-  makeBudget: (deps: BudgetContractDeps) => Budget | Promise<Budget>,
-  { settle = nextMacrotask }: BudgetContractOptions = {},
+  makeBackend: () => BudgetBackend | Promise<BudgetBackend>,
+  { instances = [1] }: BudgetContractOptions = {},
 ): void {
-  describe(`budget contract: ${name}`, () => {
-    const opened: Budget[] = [];
+  for (const count of instances) contractFor(name, makeBackend, count);
+}
+
+function contractFor(
+  name: string,
+  makeBackend: () => BudgetBackend | Promise<BudgetBackend>,
+  count: number,
+): void {
+  const label = count === 1 ? name : `${name}, ${count} budgets on one backend`;
+  describe(`budget contract: ${label}`, () => {
+    const closers: Array<() => Promise<void>> = [];
     afterEach(async () => {
-      await Promise.all(opened.splice(0).map((budget) => budget.close()));
+      for (const close of closers.splice(0).reverse()) await close();
     });
+    let backendSettle: (() => Promise<void>) | undefined;
+    const settle = async () => {
+      await nextMacrotask();
+      if (backendSettle) await backendSettle();
+      await nextMacrotask();
+    };
+
+    /**
+     * In one window's batch, callers of several budgets learn of their grants at each budget's
+     * own step, so only one budget promises the order within a batch; the batches are the same.
+     */
+    const inOrder = (labels: string[]) => (count === 1 ? labels : [...labels].sort());
 
     /** A budget with limit 3 per clock minute unless told otherwise, at a minute boundary. */
     async function setup(policy: BudgetPolicyOptions = {}) {
       const clock = new ManualClock(START);
-      const timers = new ManualTimers(clock, settle);
-      const budget = await makeBudget({
+      const timers = new SettlingTimers(clock, settle);
+      const backend = await makeBackend();
+      backendSettle = backend.settle?.bind(backend);
+      const deps = {
         clock,
         timers,
-        policy: createBudgetPolicy({ limit: 3, windowMs: MINUTE, ...policy }),
+        // No reserve unless a test is about it: the promises below are about order and counts.
+        policy: createBudgetPolicy({ limit: 3, windowMs: MINUTE, reserveShare: 0, ...policy }),
+      };
+      const budgets: Budget[] = [];
+      for (let i = 0; i < count; i++) budgets.push(await backend.open(deps));
+      closers.push(async () => {
+        await Promise.all(budgets.map((b) => b.close()));
+        await backend.close?.();
       });
-      opened.push(budget);
+      let turn = 0;
+      const first = budgets[0]!;
+      const last = budgets[count - 1]!;
+      const budget: Budget = {
+        acquire: (practice, options) => budgets[turn++ % count]!.acquire(practice, options),
+        reportRateLimited: (practice, info) => last.reportRateLimited(practice, info),
+        usage: (practice) => first.usage(practice),
+        usageAll: () => last.usageAll(),
+        close: async () => {
+          await Promise.all(budgets.map((b) => b.close()));
+        },
+      };
       /** Follows a promise without awaiting it; `at` is the clock when it settled. */
       const track = (promise: Promise<unknown>): Outcome => {
         const outcome: Outcome = { state: 'pending' };
@@ -140,9 +208,9 @@ export function budgetContract(
       queue('bg2', 'background');
       queue('live2', 'interactive');
       await timers.advance(MINUTE);
-      expect(order).toEqual(['live1', 'live2', 'refresh1']);
+      expect(inOrder(order)).toEqual(inOrder(['live1', 'live2', 'refresh1']));
       await timers.advance(MINUTE);
-      expect(order).toEqual(['live1', 'live2', 'refresh1', 'bg1', 'bg2']);
+      expect(inOrder(order.slice(3))).toEqual(inOrder(['bg1', 'bg2']));
     });
 
     it('shares a priority round-robin between connections, FIFO within one', async () => {
@@ -153,17 +221,57 @@ export function budgetContract(
         track(
           budget.acquire(A, { priority: 'background', connectionId }).then(() => order.push(label)),
         );
-      for (let i = 0; i < 10; i++) queue(`busy${i}`, 'busy');
+      // One at a time: FIFO is the order in which calls reach the shared queue.
+      for (let i = 0; i < 10; i++) {
+        queue(`busy${i}`, 'busy');
+        await settle();
+      }
       queue('quiet0', 'quiet');
+      await settle();
       queue('quiet1', 'quiet');
       await timers.advance(MINUTE);
-      expect(order).toEqual(['busy0', 'quiet0', 'busy1']);
+      expect(inOrder(order)).toEqual(inOrder(['busy0', 'quiet0', 'busy1']));
       await timers.advance(MINUTE);
-      expect(order.slice(3)).toEqual(['quiet1', 'busy2', 'busy3']);
+      expect(inOrder(order.slice(3))).toEqual(inOrder(['quiet1', 'busy2', 'busy3']));
       await timers.advance(3 * MINUTE);
-      expect(order.filter((label) => label.startsWith('busy'))).toEqual(
-        Array.from({ length: 10 }, (_, i) => `busy${i}`),
+      const busy = order.filter((label) => label.startsWith('busy'));
+      expect(inOrder(busy)).toEqual(inOrder(Array.from({ length: 10 }, (_, i) => `busy${i}`)));
+    });
+
+    it('keeps a reserve for live reads and refreshes that shrinks as the window runs out', async () => {
+      // 10 a window, half of it kept: background may spend 5 at once, then one more each time
+      // the reserve has shrunk enough, all before the guard (the last second), never in it.
+      const { timers, acquire } = await setup({ limit: 10, reserveShare: 0.5 });
+      const syncs = Array.from({ length: 10 }, (_, i) =>
+        acquire('background', { connectionId: `c${i % 2}` }),
       );
+      await settle();
+      expect(syncs.filter((o) => o.state === 'resolved')).toHaveLength(5);
+      const live = acquire('interactive');
+      const refresh = acquire('refresh');
+      await settle();
+      expect([live.state, refresh.state]).toEqual(['resolved', 'resolved']);
+      await timers.advanceTo(START + MINUTE);
+      const times = syncs.map((o) => o.at!).sort((a, b) => a - b);
+      expect(times.slice(0, 5)).toEqual(Array.from({ length: 5 }, () => START));
+      const shrinking = times.slice(5, 8);
+      expect(new Set(shrinking).size).toBe(3);
+      for (const at of shrinking) {
+        expect(at).toBeGreaterThan(START);
+        expect(at).toBeLessThanOrEqual(START + MINUTE - 1_000);
+      }
+      // The window was spent to its limit; the rest waited for the next.
+      expect(times.slice(8)).toEqual([START + MINUTE, START + MINUTE]);
+    });
+
+    it('lets live reads take every call of the window the reserve does not cover', async () => {
+      const { acquire, fill } = await setup({ limit: 10, reserveShare: 0.5 });
+      await fill(5);
+      const waitingSync = acquire('background');
+      const live = Array.from({ length: 5 }, () => acquire('interactive'));
+      await settle();
+      expect(live.map((o) => o.state)).toEqual(live.map(() => 'resolved'));
+      expect(waitingSync.state).toBe('pending');
     });
 
     it('rejects with budget_exhausted when the deadline passes first', async () => {

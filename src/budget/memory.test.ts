@@ -5,9 +5,9 @@ import { budgetContract } from './contract.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
 
-budgetContract('memory', ({ clock, timers, policy }) =>
-  createMemoryBudget({ clock, timers, policy }),
-);
+budgetContract('memory', () => ({
+  open: ({ clock, timers, policy }) => createMemoryBudget({ clock, timers, policy }),
+}));
 
 describe('createMemoryBudget', () => {
   it('runs on real timers and the system clock by default', async () => {

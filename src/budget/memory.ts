@@ -7,6 +7,14 @@ import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import { FairQueue } from './fair-queue.ts';
 import {
+  fits,
+  newWindowState,
+  recordRateLimited,
+  rollForward,
+  type WindowState,
+  wakeAtOf,
+} from './grant.ts';
+import {
   type AcquireOptions,
   type Budget,
   type BudgetPolicy,
@@ -33,16 +41,8 @@ interface Waiter {
   cleanup(): void;
 }
 
-interface PracticeState {
+interface PracticeState extends WindowState {
   practice: string;
-  /** floor(now / windowMs) of the window `used` counts. */
-  window: number;
-  used: number;
-  /** Calls started in this window's guard (its last `guardMs`): they count in the next too. */
-  early: number;
-  lockedUntil: number | null;
-  lockReason: string | null;
-  rateLimited: number;
   queue: FairQueue<Waiter>;
   wake: { at: number; cancel(): void } | null;
 }
@@ -57,8 +57,6 @@ export function createMemoryBudget({
 }: MemoryBudgetDeps): Budget {
   const practices = new Map<string, PracticeState>();
   let closed = false;
-
-  const windowOf = (time: number) => Math.floor(time / policy.windowMs);
 
   /** Runs `fn` once the clock reaches `time`; real timers may fire a little early, so re-arm. */
   function at(time: number, fn: () => void): { cancel(): void } {
@@ -76,12 +74,7 @@ export function createMemoryBudget({
   function newState(practice: string): PracticeState {
     return {
       practice,
-      window: windowOf(clock.now()),
-      used: 0,
-      early: 0,
-      lockedUntil: null,
-      lockReason: null,
-      rateLimited: 0,
+      ...newWindowState(policy, clock.now()),
       queue: new FairQueue(),
       wake: null,
     };
@@ -99,27 +92,16 @@ export function createMemoryBudget({
   /** Rolls the window and the lock forward to now, then hands out every slot it can. */
   function pump(state: PracticeState): void {
     const now = clock.now();
-    const window = windowOf(now);
-    // Only forward: a clock stepping back must not hand out a window's calls twice.
-    if (window > state.window) {
-      // A call from the previous window's guard may still arrive in this one: it counts here too.
-      state.used = window === state.window + 1 ? state.early : 0;
-      state.early = 0;
-      state.window = window;
-    }
-    if (state.lockedUntil !== null && now >= state.lockedUntil) {
-      state.lockedUntil = null;
-      state.lockReason = null;
-    }
+    rollForward(state, policy, now);
     if (state.lockedUntil === null) {
-      const limit = policy.limitFor(state.practice);
       const inGuard = now >= (state.window + 1) * policy.windowMs - policy.guardMs;
       // Strict order: a head waiter that does not fit blocks those behind it (no starvation).
       for (let head = state.queue.peek(); head; head = state.queue.peek()) {
-        if (state.used + head.cost > limit) break;
+        if (!fits(state, policy, state.practice, head, now)) break;
         state.queue.shift();
         state.used += head.cost;
         if (inGuard) state.early += head.cost;
+        if (head.priority !== 'background') state.priorityUsed += head.cost;
         head.cleanup();
         head.resolve();
       }
@@ -128,8 +110,7 @@ export function createMemoryBudget({
   }
 
   function scheduleWake(state: PracticeState): void {
-    const wakeAt =
-      state.queue.size === 0 ? null : (state.lockedUntil ?? (state.window + 1) * policy.windowMs);
+    const wakeAt = wakeAtOf(state, policy, state.practice, state.queue.peek(), clock.now());
     if (state.wake?.at === wakeAt) return;
     state.wake?.cancel();
     state.wake = null;
@@ -242,20 +223,7 @@ export function createMemoryBudget({
     async reportRateLimited(practice, info = {}) {
       const state = stateOf(practice);
       pump(state);
-      const now = clock.now();
-      const windowEnd = (state.window + 1) * policy.windowMs;
-      const retryAfterMs = info.retryAfterMs;
-      const honoured =
-        retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs > 0;
-      // healow blocks the app for the rest of the clock minute; a longer Retry-After wins.
-      const until = Math.max(windowEnd, honoured ? now + retryAfterMs : 0);
-      state.rateLimited += 1;
-      if (state.lockedUntil === null || until >= state.lockedUntil) {
-        state.lockedUntil = until;
-        state.lockReason = honoured
-          ? `upstream 429 at ${new Date(now).toISOString()} with Retry-After ${Math.ceil(retryAfterMs / 1000)} s`
-          : `upstream 429 at ${new Date(now).toISOString()}: blocked until the window ends`;
-      }
+      recordRateLimited(state, policy, clock.now(), info.retryAfterMs);
       scheduleWake(state);
     },
 

@@ -55,6 +55,11 @@ export interface Budget {
 export interface BudgetPolicy {
   /** Calls allowed per window for a practice (see policy.ts for the default of 240). */
   limitFor(practice: string): number;
+  /**
+   * Calls of each window kept for interactive and refresh work: background work may spend only
+   * what is left beside a reserve that shrinks with the time left in the window (policy.ts).
+   */
+  reserveFor(practice: string): number;
   /** Window length; windows are clock-aligned: window = floor(now / windowMs). */
   windowMs: number;
   /**

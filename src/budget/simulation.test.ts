@@ -38,7 +38,8 @@ async function simulate(
   const budget = createMemoryBudget({
     clock,
     timers,
-    policy: createBudgetPolicy({ limit: LIMIT, windowMs: WINDOW }),
+    // The old policy (no reserve): these promises are about counts and locks, not priority.
+    policy: createBudgetPolicy({ limit: LIMIT, windowMs: WINDOW, reserveShare: 0 }),
   });
   const random = seeded(42);
   const sleep = (ms: number) => new Promise<void>((resolve) => timers.setTimeout(resolve, ms));

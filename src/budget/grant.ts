@@ -1,0 +1,210 @@
+// The rules a shared budget store applies inside one atomic step (a SQLite transaction; the Redis
+// adapter's Lua script mirrors them): roll the window, end a lock, record a 429, and grant the
+// queued waiters of every process in one order: priority, then round-robin between lanes
+// (connections), FIFO within a lane, with background work kept beside the reserve.
+import { backgroundFitsAt, backgroundHeadroom, type ReserveShape, reserveOf } from './policy.ts';
+import { type BudgetPolicy, PRIORITIES, type Priority } from './port.ts';
+
+/** One practice's row in the shared store. */
+export interface WindowState {
+  /** floor(now / windowMs) of the window `used` counts. */
+  window: number;
+  used: number;
+  /** Calls started in this window's guard: they count in the next window too. */
+  early: number;
+  lockedUntil: number | null;
+  lockReason: string | null;
+  rateLimited: number;
+  /** Interactive and refresh calls granted in this window, and in the one before (the reserve). */
+  priorityUsed: number;
+  priorityLast: number;
+  /** The store's sequence: waiter order and lane positions in the round-robin ring. */
+  seq: number;
+}
+
+export interface QueuedWaiter {
+  id: string;
+  priority: Priority;
+  lane: string;
+  cost: number;
+  /** Arrival order within the practice. */
+  seq: number;
+}
+
+/** A lane of one priority with its waiters (FIFO by `seq`) and its place in the ring (`pos`). */
+export interface Lane {
+  priority: Priority;
+  lane: string;
+  pos: number;
+  waiters: QueuedWaiter[];
+}
+
+export const windowOf = (policy: BudgetPolicy, time: number): number =>
+  Math.floor(time / policy.windowMs);
+
+export function newWindowState(policy: BudgetPolicy, now: number): WindowState {
+  return {
+    window: windowOf(policy, now),
+    used: 0,
+    early: 0,
+    lockedUntil: null,
+    lockReason: null,
+    rateLimited: 0,
+    priorityUsed: 0,
+    priorityLast: 0,
+    seq: 0,
+  };
+}
+
+/** Moves the window and the lock forward to `now`; a clock stepping back changes nothing. */
+export function rollForward(state: WindowState, policy: BudgetPolicy, now: number): void {
+  const window = windowOf(policy, now);
+  if (window > state.window) {
+    // A call from the previous window's guard may still arrive in this one: it counts here too.
+    state.used = window === state.window + 1 ? state.early : 0;
+    state.early = 0;
+    state.priorityLast = window === state.window + 1 ? state.priorityUsed : 0;
+    state.priorityUsed = 0;
+    state.window = window;
+  }
+  if (state.lockedUntil !== null && now >= state.lockedUntil) {
+    state.lockedUntil = null;
+    state.lockReason = null;
+  }
+}
+
+/**
+ * An upstream 429: healow blocks the app for the rest of the clock minute, so the practice is
+ * locked until the window ends, or for a longer Retry-After.
+ */
+export function recordRateLimited(
+  state: WindowState,
+  policy: BudgetPolicy,
+  now: number,
+  retryAfterMs?: number,
+): void {
+  const windowEnd = (state.window + 1) * policy.windowMs;
+  const honoured = retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs > 0;
+  const until = Math.max(windowEnd, honoured ? now + retryAfterMs : 0);
+  state.rateLimited += 1;
+  if (state.lockedUntil === null || until >= state.lockedUntil) {
+    state.lockedUntil = until;
+    state.lockReason = honoured
+      ? `upstream 429 at ${new Date(now).toISOString()} with Retry-After ${Math.ceil(retryAfterMs / 1000)} s`
+      : `upstream 429 at ${new Date(now).toISOString()}: blocked until the window ends`;
+  }
+}
+
+function shapeOf(state: WindowState, policy: BudgetPolicy, practice: string): ReserveShape {
+  return {
+    limit: policy.limitFor(practice),
+    reserve: reserveOf(policy, practice, state.priorityLast),
+    windowMs: policy.windowMs,
+    guardMs: policy.guardMs,
+  };
+}
+
+/** Whether `waiter` may start now: under the limit, and background beside the reserve. */
+export function fits(
+  state: WindowState,
+  policy: BudgetPolicy,
+  practice: string,
+  waiter: Pick<QueuedWaiter, 'priority' | 'cost'>,
+  now: number,
+): boolean {
+  const limit = policy.limitFor(practice);
+  if (state.used + waiter.cost > limit) return false;
+  if (waiter.priority !== 'background') return true;
+  const headroom = backgroundHeadroom(
+    shapeOf(state, policy, practice),
+    state.window * policy.windowMs,
+    now,
+  );
+  return state.used + waiter.cost <= limit - headroom;
+}
+
+/** The waiter served next: highest priority, the lane first in its ring, its oldest waiter. */
+function headOf(lanes: readonly Lane[]): { lane: Lane; waiter: QueuedWaiter } | undefined {
+  for (const priority of PRIORITIES) {
+    let best: Lane | undefined;
+    for (const lane of lanes) {
+      if (lane.priority === priority && lane.waiters.length > 0 && (!best || lane.pos < best.pos))
+        best = lane;
+    }
+    if (best) return { lane: best, waiter: best.waiters[0]! };
+  }
+  return undefined;
+}
+
+export interface GrantOutcome {
+  granted: QueuedWaiter[];
+  /** The waiter that did not fit, if any: strict order makes it block those behind it. */
+  head: QueuedWaiter | undefined;
+}
+
+/**
+ * Grants waiters in service order while they fit (after `rollForward`). Mutates `state` and
+ * `lanes`: a served lane moves to the back of its ring (a new `pos`), its waiters shift.
+ */
+export function grantInOrder(
+  state: WindowState,
+  policy: BudgetPolicy,
+  practice: string,
+  lanes: Lane[],
+  now: number,
+): GrantOutcome {
+  const granted: QueuedWaiter[] = [];
+  if (state.lockedUntil !== null) return { granted, head: headOf(lanes)?.waiter };
+  const inGuard = now >= (state.window + 1) * policy.windowMs - policy.guardMs;
+  for (let next = headOf(lanes); next; next = headOf(lanes)) {
+    // Strict order: a head waiter that does not fit blocks those behind it (no starvation).
+    if (!fits(state, policy, practice, next.waiter, now)) return { granted, head: next.waiter };
+    next.lane.waiters.shift();
+    next.lane.pos = ++state.seq;
+    state.used += next.waiter.cost;
+    if (inGuard) state.early += next.waiter.cost;
+    if (next.waiter.priority !== 'background') state.priorityUsed += next.waiter.cost;
+    granted.push(next.waiter);
+  }
+  return { granted, head: undefined };
+}
+
+/**
+ * When the blocked `head` may fit at the earliest: the lock's end, the reserve shrinking enough
+ * for background work, or the next window; null when nothing waits.
+ */
+export function wakeAtOf(
+  state: WindowState,
+  policy: BudgetPolicy,
+  practice: string,
+  head: Pick<QueuedWaiter, 'priority' | 'cost'> | undefined,
+  now: number,
+): number | null {
+  if (!head) return null;
+  if (state.lockedUntil !== null) return state.lockedUntil;
+  const windowStart = state.window * policy.windowMs;
+  const windowEnd = windowStart + policy.windowMs;
+  if (head.priority !== 'background') return windowEnd;
+  const at = backgroundFitsAt(
+    shapeOf(state, policy, practice),
+    windowStart,
+    state.used,
+    head.cost,
+    now,
+  );
+  return at !== null && at > now ? at : windowEnd;
+}
+
+/**
+ * Until when no waiter of any process can be granted whatever happens meanwhile (a lock, or a
+ * window spent to its limit), or null when a waiter leaving may let another in.
+ */
+export function blockedUntilOf(
+  state: WindowState,
+  policy: BudgetPolicy,
+  practice: string,
+): number | null {
+  if (state.lockedUntil !== null) return state.lockedUntil;
+  if (state.used >= policy.limitFor(practice)) return (state.window + 1) * policy.windowMs;
+  return null;
+}

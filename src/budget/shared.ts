@@ -1,0 +1,403 @@
+// A budget kept in a store that several processes share (the SQLite file, Redis). Each process
+// queues its callers locally and registers them in the store; one atomic step at a time (per
+// practice) adds and removes this process's waiters and grants, in the one order of grant.ts,
+// every waiter of every process that fits. A waiter granted by another process's step learns of
+// it at this process's next step: see `scheduleWake` for when that runs.
+import type { Clock } from '../common/clock.ts';
+import { BridgeError } from '../common/errors.ts';
+import { randomId } from '../common/random.ts';
+import {
+  type AcquireOptions,
+  type Budget,
+  type BudgetPolicy,
+  type BudgetUsage,
+  PRIORITIES,
+  type Priority,
+} from './port.ts';
+import { realTimers, type Timers } from './timers.ts';
+
+/** A waiter as the store keeps it; `id` is unique across processes. */
+export interface WaiterRecord {
+  id: string;
+  priority: Priority;
+  lane: string;
+  cost: number;
+}
+
+export interface StepInput {
+  practice: string;
+  /** The process (budget instance) taking the step: its waiters' owner. */
+  owner: string;
+  now: number;
+  /** New waiters, or ones the store lost; adding a waiter already there changes nothing. */
+  add: WaiterRecord[];
+  /** Waiters giving up: taken out unless granted already (then they come back as granted). */
+  remove: string[];
+  /** Upstream 429s to record, each with its Retry-After if any. */
+  rateLimited: Array<{ retryAfterMs?: number | undefined }>;
+}
+
+export interface StepOutput {
+  /** This owner's waiters at the practice granted by now (by this step or another's). */
+  granted: string[];
+  /** The waiters of `remove` taken out before being granted. */
+  removed: string[];
+  /** This owner's waiters still queued at the practice. */
+  queued: number;
+  usage: BudgetUsage;
+  /** When the first waiter left queued may fit, at the earliest; null when none waits. */
+  wakeAt: number | null;
+  /** Until when nothing can be granted whatever happens (a lock, a spent window), or null. */
+  blockedUntil: number | null;
+}
+
+/** The shared store's side of a budget: one atomic step, and a listing. */
+export interface BudgetStore {
+  step(input: StepInput): Promise<StepOutput>;
+  /** Every practice in the store, sorted, as seen at `now`. */
+  usageAll(now: number): Promise<BudgetUsage[]>;
+  close(): Promise<void>;
+}
+
+export interface SharedBudgetDeps {
+  clock: Clock;
+  policy: BudgetPolicy;
+  store: BudgetStore;
+  timers?: Timers;
+  /** Jitter for the polls; Math.random by default. */
+  random?: () => number;
+  /**
+   * While a slot may come free at any moment (the window is not spent), how often this process
+   * looks for grants made on its behalf: a waiter of another process giving up lets the next
+   * in line in, and only a step of ours tells us so.
+   */
+  pollMs?: number;
+  /**
+   * The longest this process sleeps with waiters queued, so that other processes see it alive
+   * and keep its waiters' places (the store drops the waiters of an owner silent for longer).
+   */
+  heartbeatMs?: number;
+}
+
+export const DEFAULT_POLL_MS = 200;
+export const DEFAULT_HEARTBEAT_MS = 2_000;
+/** An owner not heard from for this long is gone: its waiters leave the queue. */
+export const OWNER_STALE_MS = 15_000;
+
+interface LocalWaiter {
+  record: WaiterRecord;
+  enqueuedAt: number;
+  resolve(): void;
+  reject(error: BridgeError): void;
+  cleanup(): void;
+  /** Why it gives up, once it does. */
+  giveUp?: { why: string; cause?: unknown };
+}
+
+interface Local {
+  practice: string;
+  waiters: Map<string, LocalWaiter>;
+  toAdd: WaiterRecord[];
+  toRemove: Set<string>;
+  rateLimits: Array<{ retryAfterMs?: number | undefined }>;
+  running: Promise<void> | null;
+  again: boolean;
+  wake: { at: number; cancel(): void } | null;
+  usage: BudgetUsage | null;
+}
+
+const ANONYMOUS_LANE = '';
+
+export function validateAcquire(
+  policy: BudgetPolicy,
+  practice: string,
+  options: AcquireOptions,
+): number {
+  const cost = options.cost ?? 1;
+  if (!PRIORITIES.includes(options.priority)) {
+    throw new BridgeError('invalid_request', `unknown budget priority "${options.priority}"`);
+  }
+  const limit = policy.limitFor(practice);
+  if (!Number.isInteger(cost) || cost < 1 || cost > limit) {
+    throw new BridgeError(
+      'invalid_request',
+      `budget cost must be an integer from 1 to ${limit} for practice ${practice}`,
+    );
+  }
+  return cost;
+}
+
+export function createSharedBudget({
+  clock,
+  policy,
+  store,
+  timers = realTimers,
+  random = Math.random,
+  pollMs = DEFAULT_POLL_MS,
+  heartbeatMs = DEFAULT_HEARTBEAT_MS,
+}: SharedBudgetDeps): Budget & { settled(): Promise<void> } {
+  const owner = randomId('bo', 9);
+  const locals = new Map<string, Local>();
+  let seq = 0;
+  let closed = false;
+
+  /** Runs `fn` once the clock reaches `time`; real timers may fire a little early, so re-arm. */
+  function at(time: number, fn: () => void): { cancel(): void } {
+    let handle: unknown;
+    const arm = () => {
+      handle = timers.setTimeout(
+        () => (clock.now() >= time ? fn() : arm()),
+        Math.max(0, time - clock.now()),
+      );
+    };
+    arm();
+    return { cancel: () => timers.clearTimeout(handle) };
+  }
+
+  function localOf(practice: string): Local {
+    let local = locals.get(practice);
+    if (!local) {
+      local = {
+        practice,
+        waiters: new Map(),
+        toAdd: [],
+        toRemove: new Set(),
+        rateLimits: [],
+        running: null,
+        again: false,
+        wake: null,
+        usage: null,
+      };
+      locals.set(practice, local);
+    }
+    return local;
+  }
+
+  function exhausted(practice: string, waiter: LocalWaiter, why: string, cause?: unknown) {
+    const waitedMs = clock.now() - waiter.enqueuedAt;
+    return new BridgeError(
+      'budget_exhausted',
+      `no call budget for practice ${practice}: waited ${waitedMs} ms, ${why}`,
+      { details: { practice, priority: waiter.record.priority, waitedMs }, cause },
+    );
+  }
+
+  /** Steps one at a time per practice; a request during a step runs one more after it. */
+  function kick(local: Local): Promise<void> {
+    if (local.running) {
+      local.again = true;
+      return local.running;
+    }
+    local.running = (async () => {
+      try {
+        do {
+          local.again = false;
+          await stepOnce(local);
+        } while (local.again && !closed);
+      } finally {
+        local.running = null;
+      }
+    })();
+    return local.running;
+  }
+
+  async function stepOnce(local: Local): Promise<void> {
+    const add = local.toAdd.splice(0);
+    const remove = [...local.toRemove];
+    local.toRemove.clear();
+    const rateLimited = local.rateLimits.splice(0);
+    let out: StepOutput;
+    try {
+      out = await store.step({
+        practice: local.practice,
+        owner,
+        now: clock.now(),
+        add,
+        remove,
+        rateLimited,
+      });
+    } catch (error) {
+      // The store could not be reached: every waiter of this step's practice fails rather than
+      // hang, and the work they were for retries as after any failed call.
+      for (const [id, waiter] of local.waiters) {
+        local.waiters.delete(id);
+        waiter.cleanup();
+        waiter.reject(exhausted(local.practice, waiter, 'the budget store failed', error));
+      }
+      local.toAdd.length = 0;
+      local.toRemove.clear();
+      scheduleWake(local, null);
+      throw error;
+    }
+    local.usage = out.usage;
+    for (const id of out.granted) {
+      const waiter = local.waiters.get(id);
+      if (!waiter) continue;
+      local.waiters.delete(id);
+      waiter.cleanup();
+      waiter.resolve();
+    }
+    for (const id of remove) {
+      const waiter = local.waiters.get(id);
+      if (!waiter) continue;
+      // Removed, or not in the store at all: either way it was never granted.
+      local.waiters.delete(id);
+      waiter.cleanup();
+      waiter.reject(
+        exhausted(local.practice, waiter, waiter.giveUp?.why ?? 'gave up', waiter.giveUp?.cause),
+      );
+    }
+    // Fewer queued than this process keeps: the store dropped some (this process was silent
+    // longer than OWNER_STALE_MS). Adding again is harmless for those still there.
+    const pending = [...local.waiters.values()].filter((w) => !local.toRemove.has(w.record.id));
+    if (out.queued < pending.length - local.toAdd.length) {
+      const queuedIds = new Set(local.toAdd.map((r) => r.id));
+      for (const waiter of pending) {
+        if (!queuedIds.has(waiter.record.id)) local.toAdd.push(waiter.record);
+      }
+      local.again = true;
+    }
+    scheduleWake(local, out);
+  }
+
+  /**
+   * When to step again while waiters remain. A lock or a spent window: at its end, when every
+   * process steps again and the first to do so grants the whole window's worth in order, for
+   * all of them. Otherwise a slot may come free when a waiter of another process gives up, and
+   * only polling shows it here: a short poll, jittered so that processes do not step in
+   * lockstep, and never past the instant the head waiter may fit (the reserve shrinking, the
+   * window's end). Never longer than the heartbeat either, so this process keeps its place.
+   */
+  function scheduleWake(local: Local, out: StepOutput | null): void {
+    if (closed) return;
+    const now = clock.now();
+    let wakeAt: number | null = null;
+    if (local.waiters.size > 0 && out) {
+      const poll = now + Math.ceil(pollMs * (0.5 + random() / 2));
+      const candidate = out.blockedUntil ?? Math.min(poll, out.wakeAt ?? poll);
+      wakeAt = Math.min(candidate, now + heartbeatMs);
+    }
+    if (local.wake?.at === wakeAt) return;
+    local.wake?.cancel();
+    local.wake = null;
+    if (wakeAt === null) return;
+    local.wake = {
+      at: wakeAt,
+      ...at(wakeAt, () => {
+        local.wake = null;
+        void kick(local).catch(() => {});
+      }),
+    };
+  }
+
+  function giveUp(local: Local, waiter: LocalWaiter, why: string, cause?: unknown): void {
+    if (!local.waiters.has(waiter.record.id) || waiter.giveUp) return;
+    waiter.giveUp = { why, cause };
+    local.toRemove.add(waiter.record.id);
+    void kick(local).catch(() => {});
+  }
+
+  return {
+    acquire(practice, options) {
+      return new Promise<void>((resolve, reject) => {
+        const cost = validateAcquire(policy, practice, options);
+        const record: WaiterRecord = {
+          id: `${owner}.${++seq}`,
+          priority: options.priority,
+          lane: options.connectionId ?? ANONYMOUS_LANE,
+          cost,
+        };
+        const waiter: LocalWaiter = {
+          record,
+          enqueuedAt: clock.now(),
+          resolve,
+          reject,
+          cleanup: () => {},
+        };
+        if (closed) throw exhausted(practice, waiter, 'the budget is closed');
+        const { signal, deadline } = options;
+        if (signal?.aborted) throw exhausted(practice, waiter, 'the caller aborted', signal.reason);
+
+        const local = localOf(practice);
+        local.waiters.set(record.id, waiter);
+        local.toAdd.push(record);
+        if (deadline !== undefined && deadline <= clock.now()) {
+          // Added, granted if a slot is free this very instant, else taken out: one step.
+          waiter.giveUp = { why: 'the deadline had passed' };
+          local.toRemove.add(record.id);
+        }
+        const deadlineTimer =
+          deadline === undefined || waiter.giveUp
+            ? undefined
+            : at(deadline, () => giveUp(local, waiter, 'the deadline passed'));
+        const onAbort = () => giveUp(local, waiter, 'the caller aborted', signal?.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        waiter.cleanup = () => {
+          deadlineTimer?.cancel();
+          signal?.removeEventListener('abort', onAbort);
+        };
+        void kick(local).catch(() => {});
+      });
+    },
+
+    async reportRateLimited(practice, info = {}) {
+      const local = localOf(practice);
+      local.rateLimits.push({ retryAfterMs: info.retryAfterMs });
+      await kick(local);
+    },
+
+    async usage(practice) {
+      const local = localOf(practice);
+      await kick(local);
+      if (!local.usage) throw new BridgeError('internal', `no budget usage for ${practice}`);
+      return local.usage;
+    },
+
+    usageAll() {
+      return store.usageAll(clock.now());
+    },
+
+    /** Resolves once no step is under way (tests wait on it instead of on time). */
+    async settled() {
+      for (;;) {
+        const running = [...locals.values()].flatMap((l) => (l.running ? [l.running] : []));
+        if (running.length === 0) return;
+        await Promise.allSettled(running);
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const gone: string[][] = [];
+      for (const local of locals.values()) {
+        local.wake?.cancel();
+        local.wake = null;
+        const ids = [...local.waiters.keys()];
+        for (const waiter of local.waiters.values()) {
+          waiter.cleanup();
+          waiter.reject(exhausted(local.practice, waiter, 'the budget is closed'));
+        }
+        local.waiters.clear();
+        gone.push(ids);
+      }
+      // Take this process's waiters out of the queue of the others, once its steps are done.
+      await Promise.allSettled([...locals.values()].map((l) => l.running));
+      await Promise.allSettled(
+        [...locals.values()].map((local, i) =>
+          gone[i]!.length === 0
+            ? undefined
+            : store.step({
+                practice: local.practice,
+                owner,
+                now: clock.now(),
+                add: [],
+                remove: gone[i]!,
+                rateLimited: [],
+              }),
+        ),
+      );
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+// The SQLite budget against the budget contract, alone and as two handles on one file (what two
+// processes on one machine are), plus what only it promises.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../common/clock.ts';
+import { budgetContract } from './contract.ts';
+import { createBudgetPolicy } from './policy.ts';
+import { createSqliteBudget } from './sqlite.ts';
+import { ManualTimers, nextMacrotask } from './timers.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fhirbridge-budget-'));
+  dirs.push(dir);
+  return join(dir, 'fhirbridge.db');
+}
+
+budgetContract(
+  'sqlite',
+  () => {
+    const path = tempFile();
+    const opened: Array<ReturnType<typeof createSqliteBudget>> = [];
+    return {
+      open: (deps) => {
+        const budget = createSqliteBudget({ path, ...deps });
+        opened.push(budget);
+        return budget;
+      },
+      settle: async () => {
+        await Promise.all(opened.map((budget) => budget.settled()));
+      },
+    };
+  },
+  { instances: [1, 2] },
+);
+
+describe('createSqliteBudget', () => {
+  const START = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const P = 'https://fhir4.healow.com/fhir/r4/JAFJCD';
+
+  it('keeps the count in the file: a budget opened later sees what an earlier one spent', async () => {
+    const path = tempFile();
+    const clock = new ManualClock(START);
+    const policy = createBudgetPolicy({ limit: 5, reserveShare: 0 });
+    const first = createSqliteBudget({ path, clock, policy, timers: new ManualTimers(clock) });
+    for (let i = 0; i < 3; i++) await first.acquire(P, { priority: 'background' });
+    await first.reportRateLimited(P);
+    await first.close();
+    const second = createSqliteBudget({ path, clock, policy, timers: new ManualTimers(clock) });
+    expect(await second.usage(P)).toMatchObject({
+      used: 3,
+      rateLimited: 1,
+      lockedUntil: START + 60_000,
+    });
+    await second.close();
+    const db = new Sqlite(path, { readonly: true });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM budget_waiters').get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('drops the waiters of a process silent for longer than the heartbeat allows', async () => {
+    const path = tempFile();
+    const clock = new ManualClock(START);
+    const policy = createBudgetPolicy({ limit: 1, reserveShare: 0 });
+    const timers = new ManualTimers(clock);
+    const live = createSqliteBudget({ path, clock, policy, timers });
+    // A process that died: its timers never fire again, so it never steps again.
+    const deadClock = new ManualClock(START);
+    const dead = createSqliteBudget({
+      path,
+      clock: deadClock,
+      policy,
+      timers: new ManualTimers(deadClock),
+    });
+    await live.acquire(P, { priority: 'background' });
+    void dead.acquire(P, { priority: 'interactive' }).catch(() => {});
+    await nextMacrotask();
+    const mine = live.acquire(P, { priority: 'background' });
+    let served = false;
+    void mine.then(() => {
+      served = true;
+    });
+    expect((await live.usage(P)).waiting).toEqual({ interactive: 1, refresh: 0, background: 1 });
+    await timers.advanceTo(START + 14_000);
+    expect((await live.usage(P)).waiting).toEqual({ interactive: 1, refresh: 0, background: 1 });
+    // Silent for 15 s: its waiter leaves the queue, and the next window's call is this one's.
+    await timers.advanceTo(START + 15_001);
+    expect((await live.usage(P)).waiting).toEqual({ interactive: 0, refresh: 0, background: 1 });
+    await timers.advanceTo(START + 60_000);
+    expect(served).toBe(true);
+    await live.close();
+    await dead.close();
+  });
+});
