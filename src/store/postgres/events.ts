@@ -2,7 +2,7 @@
 import { BridgeError } from '../../common/errors.ts';
 import type { EventRecord, EventRepository } from '../port.ts';
 import { type ColumnMap, insertOf, selectList } from './columns.ts';
-import { guardWrite, type PostgresDb } from './database.ts';
+import { guardWrite, LOCK_KEY, type PostgresDb, type Queryable } from './database.ts';
 
 export const EVENT_COLUMNS: ColumnMap<EventRecord> = {
   id: 'id',
@@ -14,15 +14,24 @@ export const EVENT_COLUMNS: ColumnMap<EventRecord> = {
 
 type EventRow = Omit<EventRecord, 'data'> & { data: string };
 
-/** The INSERT of one event (webhooks.ts appends with it too). */
-export const insertEvent = (event: EventRecord) =>
-  insertOf('events', EVENT_COLUMNS, event, { data: (v) => JSON.stringify(v) });
+/**
+ * Appends one event inside `client`'s transaction (webhooks.ts appends with it too). Readers
+ * page by `seq`, so seq order must be commit order: an identity value is taken at insert, and
+ * two writers could commit out of order, letting a webhook cursor pass an event that commits a
+ * moment later. The transaction lock makes appends take their seq and commit one at a time.
+ */
+export async function insertEvent(client: Queryable, event: EventRecord): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`, ['events:append']);
+  const { sql, args } = insertOf('events', EVENT_COLUMNS, event, {
+    data: (v) => JSON.stringify(v),
+  });
+  await guardWrite('event', () => client.query(sql, args));
+}
 
 export function createEventRepository(db: PostgresDb): EventRepository {
   return {
     async append(event) {
-      const { sql, args } = insertEvent(event);
-      await guardWrite('event', () => db.query(sql, args));
+      await db.tx((client) => insertEvent(client, event));
     },
     async list({ connectionId, after, limit }) {
       let afterSeq = 0;

@@ -2,16 +2,22 @@
 // only several processes on one database can show (each store below has its own pool, so its
 // own server sessions, as a second process would).
 import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../common/clock.ts';
 import { createSealer } from '../../common/seal.ts';
 import { loadConfig } from '../../config/load.ts';
 import { createKeyService } from '../../keys/service.ts';
-import { connection, storeContract } from '../contract.ts';
+import { connection, event, storeContract } from '../contract.ts';
 import { openStore, storeConfigOf } from '../index.ts';
 import type { Store } from '../port.ts';
+import { openPool } from './database.ts';
+import { insertEvent } from './events.ts';
 import { openPostgresStore } from './index.ts';
+import { DEFAULT_MIGRATIONS_DIR } from './migrate.ts';
 import {
   dropSchema,
   emptiedStores,
@@ -133,6 +139,67 @@ describe('postgres store across processes', () => {
       loadConfig({ env: { FHIRBRIDGE_STORE: 'mysql://root:hunter2@db/x' } });
     } catch (error) {
       expect(String((error as Error).message)).not.toContain('hunter2');
+    }
+  });
+
+  it('an append waits for an open append to commit, so readers by seq never pass an event', async () => {
+    const name = schema();
+    const store = await open(name);
+    const db = openPool({ url: TEST_POSTGRES_URL, schema: name, maxClients: 2 });
+    let release: () => void = () => {};
+    try {
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let firstInserted: () => void = () => {};
+      const inserted = new Promise<void>((resolve) => {
+        firstInserted = resolve;
+      });
+      const first = db.tx(async (client) => {
+        await insertEvent(client, event({ id: 'evt_first' }));
+        firstInserted();
+        await held;
+      });
+      await inserted;
+      let secondDone = false;
+      const second = store.events.append(event({ id: 'evt_second' })).then(() => {
+        secondDone = true;
+      });
+      // While the first append is uncommitted, the second neither commits nor is visible.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(secondDone).toBe(false);
+      expect(await store.events.list({ limit: 10 })).toEqual([]);
+      release();
+      await Promise.all([first, second]);
+      expect((await store.events.list({ limit: 10 })).map((e) => e.id)).toEqual([
+        'evt_first',
+        'evt_second',
+      ]);
+    } finally {
+      // A failed expectation must not leave the first transaction open (close would wait).
+      release();
+      await db.close();
+    }
+  });
+
+  it('refuses a schema whose applied migration changed, or that a newer build migrated', async () => {
+    const name = schema();
+    const dir = mkdtempSync(join(tmpdir(), 'fhirbridge-pg-migrations-'));
+    try {
+      cpSync(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
+      await open(name);
+      writeFileSync(join(dir, '008_api_key_roles.sql'), '-- edited\nSELECT 1;\n');
+      await expect(
+        openPostgresStore({ url: TEST_POSTGRES_URL, schema: name, migrationsDir: dir }),
+      ).rejects.toThrow(/migration 008_api_key_roles\.sql was changed after it was applied/);
+
+      cpSync(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
+      rmSync(join(dir, '008_api_key_roles.sql'));
+      await expect(
+        openPostgresStore({ url: TEST_POSTGRES_URL, schema: name, migrationsDir: dir }),
+      ).rejects.toThrow(/database has migration 8 \(api_key_roles\) that this build does not know/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

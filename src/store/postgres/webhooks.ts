@@ -142,8 +142,7 @@ export function createWebhookRepository(db: PostgresDb): WebhookRepository {
           [onceKey, event.id, event.createdAt],
         );
         if ((claimed.rowCount ?? 0) === 0) return false;
-        const { sql, args } = insertEvent(event);
-        await guardWrite('event', () => client.query(sql, args));
+        await insertEvent(client, event);
         return true;
       }),
   };
