@@ -1,7 +1,6 @@
 // Wiring, once: config → store → keys → vault → budget → FHIR client. The server, the CLI and
 // the tests all build a Runtime; everything it opens, `close()` closes.
-import { createMemoryBudget } from './budget/memory.ts';
-import { createBudgetPolicy } from './budget/policy.ts';
+import { openBudget } from './budget/index.ts';
 import type { Budget } from './budget/port.ts';
 import { type Clock, systemClock } from './common/clock.ts';
 import { BridgeError } from './common/errors.ts';
@@ -92,7 +91,7 @@ export async function createRuntime({
     }
     const metrics = createMetrics();
     const budget = observeBudget(
-      createMemoryBudget({ clock, policy: createBudgetPolicy(config.budget) }),
+      await openBudget({ config, clock }),
       metrics,
       clock,
     );

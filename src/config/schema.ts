@@ -208,8 +208,13 @@ export const configSchema = z
         windowMs: z.number().int().min(1).default(60_000),
         /** Per practice base URL. */
         limits: z.record(z.string(), z.number().int().min(1)).default({}),
+        /**
+         * The share of each window kept for live reads and refreshes, handed to background work
+         * as the window runs out; 0 turns it off.
+         */
+        reserveShare: z.number().min(0).lt(1).default(0.25),
       })
-      .default({ limit: 240, windowMs: 60_000, limits: {} }),
+      .default({ limit: 240, windowMs: 60_000, limits: {}, reserveShare: 0.25 }),
     /**
      * Plain-http FHIR, auth and directory servers on loopback hosts (the simulator). Default: on
      * unless a production registration exists; it cannot be turned on beside one, since a
