@@ -15,6 +15,7 @@ const BENCHMARKS = [
   { name: 'proxy', file: './proxy.ts', entry: 'benchProxy' },
   { name: 'directory', file: './directory.ts', entry: 'benchDirectory' },
   { name: 'sync', file: './sync.ts', entry: 'benchSync' },
+  { name: 'store', file: './store.ts', entry: 'benchStore' },
 ] as const;
 
 function machine(): string {
