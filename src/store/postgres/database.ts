@@ -16,7 +16,10 @@ export interface PostgresDb extends Queryable {
   readonly schema: string;
   /** Runs `work` in one READ COMMITTED transaction on one client; rolls back when it throws. */
   tx<T>(work: (client: Queryable) => Promise<T>): Promise<T>;
-  /** Runs `work` on one client of its own, outside any transaction (session advisory locks). */
+  /**
+   * Runs `work` on one client of its own, outside any transaction (session advisory locks). When
+   * `work` throws, the client is closed instead of going back to the pool.
+   */
   session<T>(work: (client: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
@@ -83,10 +86,16 @@ export function openPool({ url, schema, maxClients = 10 }: PoolOptions): Postgre
     },
     async session(work) {
       const client = await pool.connect();
+      let failed = false;
       try {
         return await work(client);
+      } catch (error) {
+        failed = true;
+        throw error;
       } finally {
-        client.release();
+        // A session that failed may still hold an advisory lock it could not release: it is
+        // closed, not pooled, and the server releases what it held.
+        client.release(failed);
       }
     },
     close: () => pool.end(),

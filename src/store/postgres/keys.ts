@@ -53,9 +53,8 @@ export function createKeyRepository(db: PostgresDb): KeyRepository {
         try {
           return await task();
         } finally {
-          await client
-            .query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [`keyring:${keyring}`])
-            .catch(() => {});
+          // Should the unlock fail, the error closes this session, which releases the lock.
+          await client.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [`keyring:${keyring}`]);
         }
       });
     },

@@ -76,11 +76,11 @@ export async function migrate(
       }
       return done;
     } finally {
-      await client
-        .query("SELECT pg_advisory_unlock(hashtextextended('fhirbridge:migrate:' || $1, 0))", [
-          db.schema,
-        ])
-        .catch(() => {});
+      // Should the unlock fail, the error closes this session, which releases the lock.
+      await client.query(
+        "SELECT pg_advisory_unlock(hashtextextended('fhirbridge:migrate:' || $1, 0))",
+        [db.schema],
+      );
     }
   });
 }
