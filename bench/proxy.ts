@@ -294,6 +294,46 @@ async function inProcess(
   };
 }
 
+/** Proxied reads all at once on a connection whose access token has lapsed. */
+const EXPIRED_READS = 1000;
+
+/**
+ * `EXPIRED_READS` concurrent proxied reads after both clocks pass the access token's end: the
+ * token endpoint's calls (the refresh token is single-use at healow) and the answers.
+ */
+async function expiredToken(stack: Stack, connectionId: string): Promise<BenchResult> {
+  const connection = await stack.runtime.vault.get(connectionId);
+  stack.clock.shift((connection.accessExpiresAt ?? 0) - stack.clock.now() + 1000);
+  const refreshes = async () =>
+    ((await (await stack.admin(`/counters/${PRACTICE}`)).json()) as { refreshes: number })
+      .refreshes;
+  const before = await refreshes();
+  const started = performance.now();
+  const path = `/api/connections/${connectionId}/fhir/Patient/${connection.patientId}`;
+  const statuses = await Promise.all(
+    Array.from({ length: EXPIRED_READS }, async () => {
+      const res = await stack.api(path);
+      await res.arrayBuffer();
+      return res.status;
+    }),
+  );
+  const figures = {
+    reads: EXPIRED_READS,
+    answered_200: statuses.filter((s) => s === 200).length,
+    token_calls: (await refreshes()) - before,
+    wall_ms: Math.round(performance.now() - started),
+  };
+  return {
+    name: 'proxy: reads on an expired access token',
+    inputs: `${EXPIRED_READS} proxied Patient reads sent at once, in one process, after the access token's end; token calls counted by the simulator`,
+    figures,
+    targets: [
+      target(figures, 'token_calls', '==', 1),
+      target(figures, 'answered_200', '==', EXPIRED_READS),
+    ],
+  };
+}
+
 export async function benchProxy({ preset }: BenchOptions): Promise<BenchResult[]> {
   const results = [await separateProcesses(preset)];
   const stack = await startStack({
@@ -325,6 +365,7 @@ export async function benchProxy({ preset }: BenchOptions): Promise<BenchResult[
         accessToken,
         requests,
       ),
+      await expiredToken(stack, connectionId),
     );
   } finally {
     await stack.close();

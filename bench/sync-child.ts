@@ -100,8 +100,19 @@ async function runFhirclient(
   const results: unknown[] = [];
   let resources = 0;
   for (const search of input.searches) {
-    // pageLimit 0: every page, kept in memory as fhirclient does (an array of Bundles).
-    const pages = (await client.request(search, { pageLimit: 0 })) as Array<{ entry?: unknown[] }>;
+    // healow refuses `Patient?_id=`: the patient is read by id instead, as the engine falls back.
+    const byId = /^Patient\?_id=([^&]+)$/.exec(search);
+    if (byId) {
+      results.push(await client.request(`Patient/${byId[1]}`));
+      resources++;
+      continue;
+    }
+    // pageLimit 0: every page, kept in memory as fhirclient does (an array of Bundles). A search
+    // the server refuses (healow has none for Provenance) holds nothing to keep.
+    const pages = (await client.request(search, { pageLimit: 0 }).catch((error: unknown) => {
+      if ((error as { status?: number }).status === 400) return [];
+      throw error;
+    })) as Array<{ entry?: unknown[] }>;
     for (const page of pages) resources += page.entry?.length ?? 0;
     results.push(pages);
   }

@@ -15,15 +15,16 @@ import { createBudgetPolicy } from '../src/budget/policy.ts';
 import { createFhirClient, REFERENCE_ONLY_TYPES } from '../src/fhir/index.ts';
 import { createSyncEngine, type SyncPlan } from '../src/sync/index.ts';
 import { connectPatient } from '../test/e2e/helpers/connect.ts';
+import { expectedRecord, grantedTypesOf, type Truth } from '../test/e2e/helpers/ground-truth.ts';
 import { type Stack, startStack } from '../test/e2e/helpers/stack.ts';
-import { ratio, round } from './stats.ts';
+import { ratio, round, target } from './stats.ts';
 import type { ChildInput, ChildOutput } from './sync-child.ts';
-import type { BenchResult } from './types.ts';
+import type { BenchOptions, BenchResult, Preset } from './types.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const LARGE = 50_000;
-/** Runs per measured client in the large bench; the fastest counts. */
-const ROUNDS = 2;
+/** Resources of the large patient, and runs per measured client (the fastest counts), by preset. */
+const LARGE = { quick: 5_000, full: 50_000 } as const;
+const ROUNDS = { quick: 1, full: 2 } as const;
 const HEAP_CAP_MB = 64;
 
 /** Scopes of types read by reference: unticked for the searches-only comparison. */
@@ -135,6 +136,49 @@ async function fhirclientInput(
   };
 }
 
+/** Whether a planned search returns `resource`: its type, and its category and status if it names them. */
+function returns(search: SyncPlan['searches'][number], resource: Truth): boolean {
+  if (resource.resourceType !== search.type) return false;
+  const { category, status } = search.params;
+  if (status !== undefined && !status.split(',').includes(String(resource.status))) return false;
+  if (category === undefined) return true;
+  const codes = new Set(category.split(',').map((t) => t.slice(t.lastIndexOf('|') + 1)));
+  const categories = [resource.category ?? []].flat() as Array<{
+    coding?: Array<{ code?: string }>;
+  }>;
+  return categories.some((c) => c.coding?.some((coding) => codes.has(coding.code ?? '')));
+}
+
+/**
+ * The fewest calls that can fetch the patient's complete record, from the simulator's ground
+ * truth rather than the engine's own counts: each planned search's pages at the server's page
+ * size (at least one), plus one read per resource of the record that no search returns (the
+ * types read by reference, and e.g. a lab result no category search covers).
+ */
+async function floorOf(
+  stack: Stack,
+  username: string,
+  plan: SyncPlan,
+  scopes: readonly string[],
+): Promise<{ pages: number; reads: number; calls: number; resources: number }> {
+  const res = await stack.admin(`/data/JAFJCD/${username}/resources`);
+  const truth = ((await res.json()) as { entry: Array<{ resource: Truth }> }).entry.map(
+    (e) => e.resource,
+  );
+  const expected = expectedRecord(truth, grantedTypesOf(scopes));
+  const inRecord = truth.filter((r) => expected.has(`${r.resourceType}/${r.id}`));
+  const found = new Map(plan.searches.map((s) => [s, 0]));
+  let reads = 0;
+  for (const resource of inRecord) {
+    const search = plan.searches.find((s) => returns(s, resource));
+    if (search) found.set(search, (found.get(search) ?? 0) + 1);
+    else reads++;
+  }
+  let pages = 0;
+  for (const n of found.values()) pages += Math.max(1, Math.ceil(n / plan.pageSize));
+  return { pages, reads, calls: pages + reads, resources: expected.size };
+}
+
 /** Calls of a full sync of a default-size patient against the floor, and fhirclient's. */
 async function benchCalls(): Promise<BenchResult> {
   const stack = await up();
@@ -145,13 +189,8 @@ async function benchCalls(): Promise<BenchResult> {
     const before = await callsTotal(stack);
     const result = await engine.run(connectionId, { mode: 'full' });
     const upstream = (await callsTotal(stack)) - before;
-    const checkpoints = await stack.runtime.store.sync.checkpoints(connectionId);
-    // The floor: every search needs at least one page, and a page holds at most pageSize.
-    const floor = checkpoints.reduce(
-      (sum, c) => sum + Math.max(1, Math.ceil(c.resourcesDone / plan.pageSize)),
-      0,
-    );
-    const searched = checkpoints.reduce((sum, c) => sum + c.resourcesDone, 0);
+    const connection = await stack.runtime.vault.get(connectionId);
+    const floor = await floorOf(stack, 'AdultFemaleFHIR', plan, connection.grantedScopes);
     const defaultPages = await measured(stack, await fhirclientInput(stack, connectionId, plan));
     const maxPages = await measured(
       stack,
@@ -162,24 +201,28 @@ async function benchCalls(): Promise<BenchResult> {
       config: stack.runtime.config,
       connectionId,
     });
+    const figures = {
+      resources_in_record: floor.resources,
+      resources_total: result.totals.resources,
+      search_pages: result.totals.pages,
+      reads_by_reference: result.totals.calls - result.totals.pages,
+      upstream_calls: upstream,
+      floor_search_pages: floor.pages,
+      floor_reads: floor.reads,
+      floor_calls: floor.calls,
+      calls_over_floor: ratio(upstream, floor.calls),
+      fhirclient_calls_default_page_size: defaultPages.calls,
+      fhirclient_calls_count_max: maxPages.calls,
+      fhirclient_resources: maxPages.resources,
+      fhirclient_default_over_floor: ratio(defaultPages.calls, floor.calls),
+      fhirbridge_peak_rss_mb: child.peakRssMb,
+      fhirbridge_wall_ms: child.wallMs,
+    };
     return {
       name: 'sync: calls per full sync',
-      inputs: `AdultFemaleFHIR (default size), healow profile, ${plan.searches.length} searches, _count=${plan.pageSize}`,
-      figures: {
-        resources_searched: searched,
-        resources_total: result.totals.resources,
-        search_pages: result.totals.pages,
-        floor_pages: floor,
-        pages_over_floor: ratio(result.totals.pages, floor),
-        reads_by_reference: result.totals.calls - result.totals.pages,
-        upstream_calls: upstream,
-        fhirclient_calls_default_page_size: defaultPages.calls,
-        fhirclient_calls_count_max: maxPages.calls,
-        fhirclient_resources: maxPages.resources,
-        fhirclient_default_over_floor: ratio(defaultPages.calls, floor),
-        fhirbridge_peak_rss_mb: child.peakRssMb,
-        fhirbridge_wall_ms: child.wallMs,
-      },
+      inputs: `AdultFemaleFHIR (default size), healow profile, ${plan.searches.length} searches, _count=${plan.pageSize}; the floor from the simulator's ground truth (each search's pages at that page size, plus one read per resource pointed at that no search returns); upstream calls counted by the simulator`,
+      figures,
+      targets: [target(figures, 'calls_over_floor', '<=', 1.05)],
     };
   } finally {
     await close();
@@ -188,8 +231,10 @@ async function benchCalls(): Promise<BenchResult> {
 }
 
 /** A 50,000-resource patient: wall time and peak RSS, each client in its own process. */
-async function benchLarge(): Promise<BenchResult> {
-  const stack = await up(LARGE);
+async function benchLarge(preset: Preset): Promise<BenchResult> {
+  const size = LARGE[preset];
+  const rounds = ROUNDS[preset];
+  const stack = await up(size);
   const { engine, close } = engineOf(stack);
   try {
     const config = stack.runtime.config;
@@ -213,9 +258,9 @@ async function benchLarge(): Promise<BenchResult> {
     const ours = await best(
       stack,
       { mode: 'fhirbridge', config, connectionId: searchesOnly.connectionId },
-      ROUNDS,
+      rounds,
     );
-    const theirs = await best(stack, theirsInput, ROUNDS);
+    const theirs = await best(stack, theirsInput, rounds);
     // Memory does not grow with the record: the same sync within a 64 MiB JavaScript heap.
     const capped = await runChild(
       { mode: 'fhirbridge', config, connectionId: searchesOnly.connectionId },
@@ -230,29 +275,45 @@ async function benchLarge(): Promise<BenchResult> {
       connectionId: complete.connectionId,
     });
     const above = (mb: number) => round(mb - baseline.peakRssMb, 1);
+    const completePlan = await engine.plan(complete.connectionId);
+    const floor = await floorOf(
+      stack,
+      'AdultFemaleFHIR',
+      completePlan,
+      (await stack.runtime.vault.get(complete.connectionId)).grantedScopes,
+    );
+    const figures = {
+      resources: ours.resources,
+      fhirbridge_wall_ms: ours.wallMs,
+      fhirclient_wall_ms: theirs.wallMs,
+      wall_ratio_fhirbridge_over_fhirclient: ratio(ours.wallMs, theirs.wallMs),
+      baseline_process_rss_mb: baseline.peakRssMb,
+      fhirbridge_peak_rss_mb: ours.peakRssMb,
+      fhirclient_peak_rss_mb: theirs.peakRssMb,
+      fhirbridge_rss_above_baseline_mb: above(ours.peakRssMb),
+      fhirclient_rss_above_baseline_mb: above(theirs.peakRssMb),
+      rss_ratio_fhirbridge_over_fhirclient: ratio(above(ours.peakRssMb), above(theirs.peakRssMb)),
+      [`fhirbridge_with_${HEAP_CAP_MB}mb_heap`]: capped,
+      fhirbridge_calls: ours.calls,
+      fhirclient_calls: theirs.calls,
+      complete_record_resources: whole.resources,
+      complete_record_calls: whole.calls,
+      complete_record_floor_calls: floor.calls,
+      complete_record_floor_reads: floor.reads,
+      complete_record_calls_over_floor: ratio(whole.calls, floor.calls),
+      complete_record_wall_ms: whole.wallMs,
+      complete_record_peak_rss_mb: whole.peakRssMb,
+      note: 'fhirbridge stores every resource in SQLite as it goes; fhirclient keeps them in memory',
+    };
     return {
-      name: 'sync: 50,000-resource patient',
-      inputs: `AdultFemaleFHIR with resourcesPerPatient=${LARGE}, ${plan.searches.length} searches, _count=${plan.pageSize}, each client in its own process, best of ${ROUNDS}`,
-      figures: {
-        resources: ours.resources,
-        fhirbridge_wall_ms: ours.wallMs,
-        fhirclient_wall_ms: theirs.wallMs,
-        wall_ratio_fhirbridge_over_fhirclient: ratio(ours.wallMs, theirs.wallMs),
-        baseline_process_rss_mb: baseline.peakRssMb,
-        fhirbridge_peak_rss_mb: ours.peakRssMb,
-        fhirclient_peak_rss_mb: theirs.peakRssMb,
-        fhirbridge_rss_above_baseline_mb: above(ours.peakRssMb),
-        fhirclient_rss_above_baseline_mb: above(theirs.peakRssMb),
-        rss_ratio_fhirbridge_over_fhirclient: ratio(above(ours.peakRssMb), above(theirs.peakRssMb)),
-        [`fhirbridge_with_${HEAP_CAP_MB}mb_heap`]: capped,
-        fhirbridge_calls: ours.calls,
-        fhirclient_calls: theirs.calls,
-        complete_record_resources: whole.resources,
-        complete_record_calls: whole.calls,
-        complete_record_wall_ms: whole.wallMs,
-        complete_record_peak_rss_mb: whole.peakRssMb,
-        note: 'fhirbridge stores every resource in SQLite as it goes; fhirclient keeps them in memory',
-      },
+      name: `sync: ${size.toLocaleString('en-US')}-resource patient`,
+      inputs: `AdultFemaleFHIR with resourcesPerPatient=${size}, ${plan.searches.length} searches, _count=${plan.pageSize}, each client in its own process, best of ${rounds}; the complete record's floor from the simulator's ground truth`,
+      figures,
+      targets: [
+        target(figures, 'wall_ratio_fhirbridge_over_fhirclient', '<=', 1),
+        target(figures, 'rss_ratio_fhirbridge_over_fhirclient', '<=', 0.5),
+        target(figures, 'complete_record_calls_over_floor', '<=', 1.05),
+      ],
     };
   } finally {
     await close();
@@ -260,13 +321,13 @@ async function benchLarge(): Promise<BenchResult> {
   }
 }
 
-export async function benchSync(): Promise<BenchResult[]> {
-  return [await benchCalls(), await benchLarge()];
+export async function benchSync({ preset }: BenchOptions): Promise<BenchResult[]> {
+  return [await benchCalls(), await benchLarge(preset)];
 }
 
 // `node bin/run-ts.mjs bench/sync.ts` runs it alone and prints the figures.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  for (const result of await benchSync()) {
+  for (const result of await benchSync({ preset: process.argv[2] === 'full' ? 'full' : 'quick' })) {
     console.log(`${result.name} (${result.inputs})`);
     for (const [key, value] of Object.entries(result.figures)) console.log(`  ${key}: ${value}`);
   }
