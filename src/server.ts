@@ -6,6 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Patient } from 'fhir/r4.js';
 import { createApp } from './api/app.ts';
+import { registerEventRoutes } from './api/events.ts';
 import { registerFhirProxyRoutes } from './api/fhir-proxy.ts';
 import { registerPracticeRoutes } from './api/practices.ts';
 import { registerResourceRoutes } from './api/resources.ts';
@@ -72,6 +73,7 @@ export function buildApp(runtime: Runtime): FastifyInstance {
       (api) => registerResourceRoutes(api, runtime),
       (api) => registerSyncRoutes(api, runtime),
       (api) => registerWebhookRoutes(api, runtime),
+      (api) => registerEventRoutes(api, runtime),
       (api) => registerMetricsRoute(api, runtime.metrics),
     ],
   });

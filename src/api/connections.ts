@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { BridgeError } from '../common/errors.ts';
 import { callerOf } from './api-keys.ts';
 import type { AppDeps } from './app.ts';
-import { connectionsOf, storedUserRef, viewFor } from './ownership.ts';
+import { decodeCursor, encodeCursor, listConnections, parseStates } from './connection-list.ts';
+import { storedUserRef, viewFor } from './ownership.ts';
 import { checkReturnTo } from './return-to.ts';
 
 const createBody = z.object({
@@ -19,7 +20,17 @@ const reconnectBody = z.object({ returnTo: z.string().max(2048).optional() }).st
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  offset: z.coerce.number().int().min(0).optional(),
+  /** From the last page's nextCursor; not with offset. */
+  cursor: z.string().max(512).optional(),
+  /** One state or several, comma-separated. */
+  state: z
+    .string()
+    .regex(/^[a-z_]+(,[a-z_]+)*$/, 'is not a state list')
+    .optional(),
+  /** A practice id. */
+  practice: z.string().min(1).max(128).optional(),
+  userRef: z.string().min(1).max(256).optional(),
 });
 
 const idParams = z.object({
@@ -64,9 +75,36 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
 
   // The caller's connections only: an app key lists its app's, an admin key every one.
   app.get('/api/connections', async (request) => {
-    const page = parse(listQuery, request.query, 'query');
-    const rows = await connectionsOf(deps.store, callerOf(request), page);
-    return { connections: rows.map((c) => viewFor(request, c)), ...page };
+    const query = parse(listQuery, request.query, 'query');
+    if (query.offset !== undefined && query.cursor !== undefined) {
+      throw new BridgeError(
+        'invalid_request',
+        'invalid query: offset and cursor cannot be combined',
+      );
+    }
+    const states = query.state === undefined ? undefined : parseStates(query.state);
+    const practice =
+      query.practice === undefined ? undefined : await deps.practices.get(query.practice);
+    // An unknown practice has no connections.
+    const page =
+      query.practice !== undefined && !practice
+        ? { connections: [], next: null }
+        : await listConnections(deps.store, callerOf(request), {
+            limit: query.limit,
+            ...(query.offset === undefined ? {} : { offset: query.offset }),
+            ...(query.cursor === undefined ? {} : { cursor: decodeCursor(query.cursor) }),
+            filter: {
+              ...(states ? { states } : {}),
+              ...(practice ? { practiceBase: practice.base } : {}),
+              ...(query.userRef === undefined ? {} : { userRef: query.userRef }),
+            },
+          });
+    return {
+      connections: page.connections.map((c) => viewFor(request, c)),
+      limit: query.limit,
+      ...(query.offset === undefined ? {} : { offset: query.offset }),
+      nextCursor: page.next ? encodeCursor(page.next) : null,
+    };
   });
 
   app.get('/api/connections/:id', async (request) => {
