@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
 import type { Budget } from './port.ts';
+import { createRedisBudget } from './redis.ts';
 import { createSqliteBudget } from './sqlite.ts';
 
 export type * from './port.ts';
@@ -26,6 +27,7 @@ export interface OpenBudgetOptions {
 
 export async function openBudget({ config, clock }: OpenBudgetOptions): Promise<Budget> {
   const policy = createBudgetPolicy(config.budget);
+  if (config.redis) return createRedisBudget({ url: config.redis.url, clock, policy });
   const path = budgetPathOf(config);
   // A private in-memory store has no file to share: nothing else can reach its budget either.
   if (path === ':memory:' || path.startsWith('file:')) return createMemoryBudget({ clock, policy });
