@@ -1,0 +1,308 @@
+// A scale-out deployment for end-to-end tests: the simulator in this process; a Redis server of
+// the test's own (append-only file, so a restart keeps the queue, as in production); a PostgreSQL
+// schema of its own; and `fhirbridge serve` child processes in the api and worker roles, all on
+// one config file. A runtime in the test process (serving nothing) creates the API key and reads
+// the store and the queue.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { createApiKey } from '../../../src/api/api-keys.ts';
+import { sandboxDefaults } from '../../../src/cli/setup.ts';
+import { registerAtSimulator } from '../../../src/cli/start.ts';
+import { createLogger } from '../../../src/common/logger.ts';
+import { type Config, type ConfigInput, loadConfig } from '../../../src/config/index.ts';
+import { createRuntime, type Runtime } from '../../../src/runtime.ts';
+import type { Role } from '../../../src/server.ts';
+import {
+  createSimulator,
+  type Simulator,
+  type SimulatorOptionsInput,
+} from '../../../src/simulator/index.ts';
+import type { StoredResource } from '../../../src/store/port.ts';
+import {
+  dropSchema,
+  freshSchema,
+  TEST_POSTGRES_URL,
+} from '../../../src/store/postgres/test-schema.test-helper.ts';
+import { expectedRecord, grantedTypesOf, type Truth } from './ground-truth.ts';
+import { freePort, type Stack } from './stack.ts';
+
+const BIN = fileURLToPath(new URL('../../../bin/fhirbridge.mjs', import.meta.url));
+
+/** Polls `probe` until it returns a value; `what` names the wait when it times out. */
+export async function until<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export interface RedisServer {
+  url: string;
+  /** Kills it (SIGKILL: every write it acknowledged is in its append-only file) and waits. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and file. */
+  start(): Promise<void>;
+  ping(): Promise<boolean>;
+}
+
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'fhirbridge-redis-'));
+  let child: ChildProcess | undefined;
+  const url = `redis://127.0.0.1:${port}`;
+  const ping = async () => {
+    const client = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      return (await client.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      client.disconnect();
+    }
+  };
+  const start = async () => {
+    child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+      ],
+      { stdio: 'ignore' },
+    );
+    await until(async () => ((await ping()) ? true : undefined), 'redis-server to answer', 10_000);
+  };
+  await start();
+  return {
+    url,
+    ping,
+    start,
+    async kill() {
+      const running = child;
+      if (!running || running.exitCode !== null) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface BridgeProcess {
+  role: Role;
+  url: string;
+  child: ChildProcess;
+  exited: Promise<number | NodeJS.Signals | null>;
+  output(): string;
+}
+
+export interface Deployment {
+  sim: Simulator;
+  redis: RedisServer;
+  /** The test's view: the same store and queue as the children. */
+  runtime: Runtime;
+  config: Config;
+  apiKey: string;
+  apis: BridgeProcess[];
+  workers: BridgeProcess[];
+  /** A Stack-shaped handle on one API process, for the connect helper. */
+  via(api: BridgeProcess): Stack;
+  admin(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface DeploymentOptions {
+  apis: number;
+  workers: number;
+  simulator?: SimulatorOptionsInput;
+  /** Deep-merged over the deployment's config. */
+  config?: Record<string, unknown>;
+}
+
+function spawnBridge(configFile: string, role: Role, port: number): BridgeProcess {
+  const child = spawn(
+    process.execPath,
+    [BIN, '--config', configFile, 'serve', '--role', role, '--port', String(port)],
+    {
+      // No FHIRBRIDGE_* from the test's environment: the config file says everything.
+      env: Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith('FHIRBRIDGE_')),
+      ),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
+  return { role, url: `http://127.0.0.1:${port}`, child, exited, output: () => output };
+}
+
+export async function startDeployment(options: DeploymentOptions): Promise<Deployment> {
+  const sim = await createSimulator({ port: 0, adminEnabled: true, ...options.simulator });
+  const redis = await startRedisServer();
+  const schema = freshSchema();
+  const dataDir = mkdtempSync(join(tmpdir(), 'fhirbridge-scale-'));
+  const ports = await Promise.all(
+    Array.from({ length: options.apis + options.workers }, () => freePort()),
+  );
+  // Browsers come back to the first API process (the registered redirect URI).
+  const publicUrl = `http://127.0.0.1:${ports[0]}`;
+  const input = {
+    host: '127.0.0.1',
+    publicUrl,
+    dataDir,
+    logLevel: 'info',
+    store: { kind: 'postgres', url: TEST_POSTGRES_URL, schema },
+    redis: { url: redis.url },
+    sync: {
+      onConnect: false,
+      intervalMs: 0,
+      leaseMs: 3_000,
+      pollIntervalMs: 100,
+      progressIntervalMs: 0,
+      retryDelayMs: 500,
+    },
+    ...options.config,
+  };
+  const config = loadConfig({
+    env: {},
+    base: sandboxDefaults(sim.url, publicUrl),
+    overrides: input as ConfigInput,
+  });
+  const configFile = join(dataDir, 'config.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  // The test's runtime opens the store first: migrations and the signing key exist before any
+  // child starts.
+  const runtime = await createRuntime({ config, logger: createLogger({ level: 'silent' }) });
+  await registerAtSimulator(runtime, sim.url);
+  const { secret } = await createApiKey(runtime.store, runtime.clock, 'scale-out');
+
+  const roles: Role[] = [
+    ...Array.from({ length: options.apis }, () => 'api' as const),
+    ...Array.from({ length: options.workers }, () => 'worker' as const),
+  ];
+  const processes = roles.map((role, i) => spawnBridge(configFile, role, ports[i] as number));
+  const close = async () => {
+    for (const p of processes) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await Promise.all(processes.map((p) => p.exited));
+    await runtime.close();
+    await redis.kill();
+    await sim.close();
+    await dropSchema(schema);
+  };
+  try {
+    for (const p of processes) {
+      await until(
+        async () => ((await fetch(`${p.url}/readyz`)).status === 200 ? true : undefined),
+        `${p.role} ${p.url} to be ready: ${p.output().slice(-500)}`,
+      );
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const api =
+    (base: string) =>
+    (path: string, init: RequestInit = {}) =>
+      fetch(`${base}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Bearer ${secret}`,
+          ...(init.body ? { 'content-type': 'application/json' } : {}),
+          ...(init.headers as Record<string, string>),
+        },
+      });
+  return {
+    sim,
+    redis,
+    runtime,
+    config,
+    apiKey: secret,
+    apis: processes.filter((p) => p.role === 'api'),
+    workers: processes.filter((p) => p.role === 'worker'),
+    via: (p) => ({ api: api(p.url), url: p.url }) as unknown as Stack,
+    admin: (path, init = {}) =>
+      fetch(`${sim.url}/admin${path}`, {
+        ...init,
+        headers: {
+          'content-type': 'application/json',
+          ...(init.headers as Record<string, string>),
+        },
+      }),
+    close,
+  };
+}
+
+/** The process ids of the workers that started each job, from their logs. */
+export function jobStarts(workers: readonly BridgeProcess[]): Map<string, number[]> {
+  const starts = new Map<string, number[]>();
+  for (const w of workers) {
+    for (const line of w.output().split('\n')) {
+      if (!line.includes('"job started"')) continue;
+      const { jobId, pid } = JSON.parse(line) as { jobId: string; pid: number };
+      starts.set(jobId, [...(starts.get(jobId) ?? []), pid]);
+    }
+  }
+  return starts;
+}
+
+/** Expects the connection's stored record to equal the simulator's ground truth, once each. */
+export async function expectGroundTruth(
+  d: Deployment,
+  connectionId: string,
+  practice: string,
+  username: string,
+): Promise<number> {
+  const connection = await d.runtime.vault.get(connectionId);
+  const granted = grantedTypesOf(connection.grantedScopes);
+  const truthRes = await d.admin(`/data/${practice}/${username}/resources`);
+  const truth = ((await truthRes.json()) as { entry: Array<{ resource: Truth }> }).entry.map(
+    (e) => e.resource,
+  );
+  const expected = expectedRecord(truth, granted);
+  const rows: StoredResource[] = [];
+  for await (const r of d.runtime.store.resources.iterate(connectionId)) rows.push(r);
+  const got = new Map(rows.map((r) => [`${r.type}/${r.id}`, r.json]));
+  expect(rows.length, `${connectionId}: no duplicates`).toBe(got.size);
+  expect([...got.keys()].sort(), `${connectionId}: the same resources`).toEqual(
+    [...expected.keys()].sort(),
+  );
+  for (const [k, json] of expected) {
+    expect(JSON.stringify(JSON.parse(got.get(k) ?? 'null')), k).toBe(json);
+  }
+  return rows.length;
+}
