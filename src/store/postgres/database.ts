@@ -31,6 +31,8 @@ export interface PoolOptions {
   schema: string;
   /** Clients in the pool. */
   maxClients?: number;
+  /** How long opening a connection may take before the call fails (ms). */
+  connectTimeoutMs?: number;
 }
 
 const INT8_OID = 20;
@@ -54,11 +56,18 @@ export function assertSchemaName(schema: string): void {
   }
 }
 
-export function openPool({ url, schema, maxClients = 10 }: PoolOptions): PostgresDb {
+export function openPool({
+  url,
+  schema,
+  maxClients = 10,
+  connectTimeoutMs = 10_000,
+}: PoolOptions): PostgresDb {
   assertSchemaName(schema);
   const pool = new pg.Pool({
     connectionString: url,
     max: maxClients,
+    // A server that cannot be reached fails the call (and /readyz) instead of hanging it.
+    connectionTimeoutMillis: connectTimeoutMs,
     types,
     // Unqualified table names resolve in the store's schema, and only there.
     options: `-c search_path=${schema}`,

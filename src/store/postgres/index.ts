@@ -22,6 +22,8 @@ export interface PostgresOptions {
   schema?: string;
   /** Clients in the pool (each process holds its own pool). */
   maxClients?: number;
+  /** How long opening a connection may take before the call fails (ms); 10 s by default. */
+  connectTimeoutMs?: number;
   /** Where the `NNN_name.sql` files live; the store's own by default (tests point elsewhere). */
   migrationsDir?: string;
   /** Stamps `schema_migrations.applied_at`. */
@@ -35,12 +37,13 @@ export async function openPostgresStore({
   url,
   schema = DEFAULT_SCHEMA,
   maxClients,
+  connectTimeoutMs,
   migrationsDir = DEFAULT_MIGRATIONS_DIR,
   clock = systemClock,
 }: PostgresOptions): Promise<Store> {
   // Read the migrations before connecting, so a bad migration set touches no database.
   const migrations = loadMigrations(migrationsDir);
-  const db = openPool({ url, schema, maxClients });
+  const db = openPool({ url, schema, maxClients, connectTimeoutMs });
   try {
     await migrate(db, migrations, clock);
   } catch (error) {

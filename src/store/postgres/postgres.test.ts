@@ -202,4 +202,24 @@ describe('postgres store across processes', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a server that never answers fails the open after the connect timeout instead of hanging', async () => {
+    const { createServer } = await import('node:net');
+    // A port that accepts and then says nothing: what a firewalled or stopped database looks like.
+    const silent = createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      await expect(
+        openPostgresStore({
+          url: `postgres://postgres@127.0.0.1:${port}/test`,
+          schema: 'unused',
+          connectTimeoutMs: 300,
+        }),
+      ).rejects.toThrow(/timeout/i);
+    } finally {
+      silent.close();
+    }
+  });
 });
