@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../common/clock.ts';
@@ -127,6 +127,18 @@ describe('postgres store across processes', () => {
     await store.connections.insert(connection());
     const other = await open(name);
     expect((await other.connections.get('con_1'))?.id).toBe('con_1');
+  });
+
+  it('a postgres store in a config file needs its URL; FHIRBRIDGE_STORE=sqlite picks the file again', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fhirbridge-pg-config-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ store: { kind: 'postgres' } }));
+    expect(() => loadConfig({ env: {}, file })).toThrowError(/store\.url: /);
+    const config = loadConfig({
+      env: { FHIRBRIDGE_STORE: 'sqlite', FHIRBRIDGE_DATA_DIR: '/d' },
+      file,
+    });
+    expect(storeConfigOf(config)).toEqual({ kind: 'sqlite', path: join('/d', 'fhirbridge.db') });
+    rmSync(dirname(file), { recursive: true, force: true });
   });
 
   it('FHIRBRIDGE_STORE with another scheme is refused without echoing the URL', () => {
