@@ -92,17 +92,19 @@ function where(filter: PracticeFilter, p: (value: unknown) => string): string {
   return parts.join(' AND ');
 }
 
+/** What an import writes over a known record: its listing and status, never health or first import. */
+const IMPORT_WRITES = ALL_COLUMNS.filter(
+  (c) => !['id', 'imported_at', 'last_checked_at', 'discovery_ok', 'last_error'].includes(c),
+);
+
 /** Writes many records in one statement: a JSON array expanded by the server. */
 async function upsertAll(client: Queryable, records: PracticeRecord[]): Promise<void> {
   if (records.length === 0) return;
-  const rows = records.map((r) =>
-    Object.fromEntries(ALL_COLUMNS.map((c, i) => [c, recordValues(r)[i]])),
-  );
-  const updates = ALL_COLUMNS.filter(
-    (c) => c !== 'id' && c !== 'imported_at' && !c.startsWith('last_') && c !== 'discovery_ok',
-  )
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ');
+  const rows = records.map((r) => {
+    const values = recordValues(r);
+    return Object.fromEntries(ALL_COLUMNS.map((c, i) => [c, values[i]]));
+  });
+  const updates = IMPORT_WRITES.map((c) => `${c} = excluded.${c}`).join(', ');
   await client.query(
     `INSERT INTO practices (${ALL_COLUMNS.join(', ')})
      SELECT ${ALL_COLUMNS.join(', ')} FROM json_populate_recordset(NULL::practices, $1::json)
