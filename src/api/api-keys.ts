@@ -9,6 +9,7 @@ import { sha256Hex } from '../common/hash.ts';
 import { randomId, randomToken } from '../common/random.ts';
 import type { ApiKeyRecord, ApiKeyRole, Store } from '../store/port.ts';
 import { parse } from './connections.ts';
+import { zodRoute } from './openapi.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -128,7 +129,7 @@ export function registerApiKeyRoutes(
   { store, clock }: { store: Store; clock: Clock },
 ): void {
   const admin = { config: { access: 'admin' as const } };
-  app.post('/api/apikeys', admin, async (request, reply) => {
+  app.post('/api/apikeys', { ...admin, ...zodRoute({ body: keyBody }) }, async (request, reply) => {
     const body = parse(keyBody, request.body, 'body');
     const { record, secret } = await createApiKey(store, clock, body.name, body.role);
     return reply.code(201).send({ ...viewApiKey(record), secret });
@@ -138,7 +139,8 @@ export function registerApiKeyRoutes(
     keys: (await store.apiKeys.list()).map(viewApiKey),
   }));
 
-  app.post('/api/apikeys/:id/revoke', admin, async (request) => {
+  const revokeRoute = { ...admin, ...zodRoute({ params: keyIdParams }) };
+  app.post('/api/apikeys/:id/revoke', revokeRoute, async (request) => {
     const { id } = parse(keyIdParams, request.params, 'path');
     if (!(await store.apiKeys.revoke(id, clock.now())))
       throw new BridgeError('not_found', `no live API key "${id}"`);

@@ -1,5 +1,6 @@
 // The fastify app: JWKS, the launch and callback of the SMART flow, the JSON API (API keys),
 // the patient pages. `createApp(deps)` opens nothing itself; main wires and listens.
+import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, {
@@ -24,6 +25,7 @@ import { assertAccess, authenticateApiKey, callerOf, registerApiKeyRoutes } from
 import { browserSecret, ensureBrowserSecret } from './browser.ts';
 import { parse, registerConnectionRoutes } from './connections.ts';
 import { installErrorHandling } from './errors.ts';
+import { describeRoutes, registerOpenApiRoutes } from './openapi.ts';
 import { connectionFor } from './ownership.ts';
 
 export interface AppDeps {
@@ -65,6 +67,9 @@ class OneLinePerRequest extends LogController {
   }
 }
 
+/** The version of the JSON API's contract (`/openapi.json`). */
+export const API_VERSION = '1.0.0';
+
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export function createApp(deps: AppDeps): FastifyInstance {
@@ -75,9 +80,23 @@ export function createApp(deps: AppDeps): FastifyInstance {
     bodyLimit: 1024 * 1024,
     trustProxy: config.trustProxy,
     logController: new OneLinePerRequest(),
+    // Every log line of a request carries its id, and the answer names it (X-Request-Id): a
+    // caller's own id is kept when it is a plain token, so its logs and ours line up.
+    requestIdHeader: false,
+    requestIdLogLabel: 'requestId',
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given)
+        ? given
+        : randomUUID();
+    },
   }) as unknown as FastifyInstance;
 
   installErrorHandling(app, { errorPage });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  const described = describeRoutes(app);
   app.register(cookie);
   app.register(formbody);
   app.decorateRequest('apiKey', undefined);
@@ -137,6 +156,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     api.get('/api/budget', async () => deps.budget.usageAll());
     for (const routes of deps.apiRoutes ?? []) routes(api);
   });
+  registerOpenApiRoutes(app, described, { serverUrl: config.publicUrl, version: API_VERSION });
 
   registerWebRoutes(app, {
     ...deps.web,

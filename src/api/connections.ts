@@ -5,6 +5,7 @@ import { BridgeError } from '../common/errors.ts';
 import { callerOf } from './api-keys.ts';
 import type { AppDeps } from './app.ts';
 import { decodeCursor, encodeCursor, listConnections, parseStates } from './connection-list.ts';
+import { zodRoute } from './openapi.ts';
 import { storedUserRef, viewFor } from './ownership.ts';
 import { checkReturnTo } from './return-to.ts';
 
@@ -49,7 +50,7 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
 export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { vault, config } = deps;
 
-  app.post('/api/connections', async (request, reply) => {
+  app.post('/api/connections', zodRoute({ body: createBody }), async (request, reply) => {
     if (request.body === undefined || request.body === null) {
       throw new BridgeError(
         'invalid_request',
@@ -74,7 +75,7 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
   });
 
   // The caller's connections only: an app key lists its app's, an admin key every one.
-  app.get('/api/connections', async (request) => {
+  app.get('/api/connections', zodRoute({ querystring: listQuery }), async (request) => {
     const query = parse(listQuery, request.query, 'query');
     if (query.offset !== undefined && query.cursor !== undefined) {
       throw new BridgeError(
@@ -107,14 +108,15 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
     };
   });
 
-  app.get('/api/connections/:id', async (request) => {
+  app.get('/api/connections/:id', zodRoute({ params: idParams }), async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewFor(request, await vault.get(id));
   });
 
   // Deleting a connection forgets its record too, unless the app asks to keep it
   // (`?keep=record`): what was synced stays readable and exportable, the tokens are gone.
-  app.delete('/api/connections/:id', async (request, reply) => {
+  const deleteSchema = { params: idParams, querystring: deleteQuery };
+  app.delete('/api/connections/:id', zodRoute(deleteSchema), async (request, reply) => {
     const { id } = parse(idParams, request.params, 'path');
     const { keep } = parse(deleteQuery, request.query, 'query');
     await vault.disconnect(id, { keepRecord: keep === 'record' });
@@ -123,7 +125,8 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
 
   // A new launch for the same user at the same practice: how an app brings back a connection
   // that is declined, revoked, expired or needs reauthorization (the link its events carry).
-  app.post('/api/connections/:id/reconnect', async (request, reply) => {
+  const reconnectSchema = { params: idParams, body: reconnectBody };
+  app.post('/api/connections/:id/reconnect', zodRoute(reconnectSchema), async (request, reply) => {
     const { id } = parse(idParams, request.params, 'path');
     const body = parse(reconnectBody, request.body ?? {}, 'body');
     const returnTo =
@@ -138,7 +141,7 @@ export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): v
     });
   });
 
-  app.post('/api/connections/:id/refresh', async (request) => {
+  app.post('/api/connections/:id/refresh', zodRoute({ params: idParams }), async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewFor(request, await vault.refresh(id, { force: true }));
   });

@@ -10,6 +10,7 @@ import {
 } from '../practices/service.ts';
 import { viewMatch, viewPractice } from '../practices/view.ts';
 import { parse } from './connections.ts';
+import { zodRoute } from './openapi.ts';
 
 export interface PracticeRouteDeps {
   practices: PracticeService;
@@ -51,7 +52,7 @@ export function registerPracticeRoutes(app: FastifyInstance, deps: PracticeRoute
   // Changing what fhirbridge may call is the operator's; apps search and read.
   const admin = { config: { access: 'admin' as const } };
 
-  app.get('/api/practices', async (request) => {
+  app.get('/api/practices', zodRoute({ querystring: listQuery }), async (request) => {
     const query = parse(listQuery, request.query, 'query');
     if (query.q !== undefined && query.q.trim() !== '') {
       const limit = query.limit ?? DEFAULT_SEARCH_LIMIT;
@@ -73,12 +74,13 @@ export function registerPracticeRoutes(app: FastifyInstance, deps: PracticeRoute
     };
   });
 
-  app.get('/api/practices/:id', async (request) => {
+  app.get('/api/practices/:id', zodRoute({ params: idParams }), async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewPractice(await practices.getPractice(id));
   });
 
-  app.post('/api/practices', admin, async (request, reply) => {
+  const practicesRoute = { ...admin, ...zodRoute({ body: addBody }) };
+  app.post('/api/practices', practicesRoute, async (request, reply) => {
     const { address } = parse(addBody, request.body, 'body');
     const body = request.body as Record<string, unknown>;
     const added = await practices.addPractice({
@@ -96,23 +98,27 @@ export function registerPracticeRoutes(app: FastifyInstance, deps: PracticeRoute
     return reply.code(201).send(viewPractice(added));
   });
 
-  app.post('/api/practices/import', admin, async (request) => {
+  const importRoute = { ...admin, ...zodRoute({ body: importBody }) };
+  app.post('/api/practices/import', importRoute, async (request) => {
     const source = parse(importBody, request.body, 'body');
     return practices.importDirectory(source);
   });
 
-  app.post('/api/practices/:id/check', admin, async (request) => {
+  const byId = { ...admin, ...zodRoute({ params: idParams }) };
+  app.post('/api/practices/:id/check', byId, async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewPractice(await practices.checkPractice(id));
   });
 
-  app.post('/api/practices/:id/disable', admin, async (request) => {
+  const disableSchema = { params: idParams, body: disableBody };
+  const disableRoute = { ...admin, ...zodRoute(disableSchema) };
+  app.post('/api/practices/:id/disable', disableRoute, async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     const body = parse(disableBody, request.body ?? undefined, 'body');
     return viewPractice(await practices.disablePractice(id, body?.reason));
   });
 
-  app.post('/api/practices/:id/enable', admin, async (request) => {
+  app.post('/api/practices/:id/enable', byId, async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewPractice(await practices.enablePractice(id));
   });

@@ -12,6 +12,7 @@ import { bundleChunks, exportManifest, ndjsonChunks } from '../sync/export.ts';
 import { KNOWN_TYPES } from '../sync/plan.ts';
 import { parse } from './connections.ts';
 import { operationOutcome, toErrorAnswer } from './errors.ts';
+import { zodRoute } from './openapi.ts';
 import { encodeCursor, parseResourceSearch } from './resource-query.ts';
 
 export interface ResourceRouteDeps {
@@ -65,7 +66,8 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ResourceRoute
     }
   }
 
-  app.get('/api/connections/:id/resources/:type', async (request, reply) => {
+  const resourcesRoute = zodRoute({ params: typeParams });
+  app.get('/api/connections/:id/resources/:type', resourcesRoute, async (request, reply) => {
     const { id, type } = parse(typeParams, request.params, 'path');
     const params = searchParamsOf(request.url);
     const { query, count } = parseResourceSearch(id, type, params);
@@ -86,7 +88,8 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ResourceRoute
       .send(searchset(page, links, (r) => `${self}/${encodeURIComponent(r.id)}`));
   });
 
-  app.get('/api/connections/:id/resources/:type/:resourceId', async (request, reply) => {
+  const readRoute = zodRoute({ params: readParams });
+  app.get('/api/connections/:id/resources/:type/:resourceId', readRoute, async (request, reply) => {
     const { id, type, resourceId } = parse(readParams, request.params, 'path');
     const row = await store.resources.get(id, type, resourceId);
     if (!row) throw new BridgeError('not_found', `${type}/${resourceId} is not in the record`);
@@ -97,7 +100,8 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ResourceRoute
     return reply.type(FHIR_JSON).send(row.json);
   });
 
-  app.get('/api/connections/:id/export', async (request, reply) => {
+  const exportRoute = zodRoute({ querystring: exportQuery });
+  app.get('/api/connections/:id/export', exportRoute, async (request, reply) => {
     // An export is FHIR-shaped like the searches, so its failures are OperationOutcomes too.
     try {
       return await sendExport(request.params, request.query, request.url, reply);

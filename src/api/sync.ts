@@ -15,6 +15,7 @@ import {
 import type { ConnectionRecord, Store, SyncRunRecord } from '../store/port.ts';
 import { describeTypes, typeOutcomes } from '../sync/index.ts';
 import { parse } from './connections.ts';
+import { zodRoute } from './openapi.ts';
 
 export interface SyncRouteDeps {
   jobs: JobQueue;
@@ -178,7 +179,8 @@ export function registerSyncRoutes(
   app: FastifyInstance,
   { jobs, vault, store }: SyncRouteDeps,
 ): void {
-  app.post('/api/connections/:id/sync', async (request, reply) => {
+  const syncSchema = { params: idParams, body: syncBody };
+  app.post('/api/connections/:id/sync', zodRoute(syncSchema), async (request, reply) => {
     const { id } = parse(idParams, request.params, 'path');
     const { mode } = parse(syncBody, request.body ?? undefined, 'body');
     assertSyncable(await vault.get(id));
@@ -187,7 +189,7 @@ export function registerSyncRoutes(
     return reply.code(202).send({ created, ...viewSync(id, job, await lastEndedRun(store, id)) });
   });
 
-  app.get('/api/connections/:id/sync', async (request) => {
+  app.get('/api/connections/:id/sync', zodRoute({ params: idParams }), async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     await vault.get(id); // 404 for an unknown connection
     return viewSync(id, await latestSync(jobs, id), await lastEndedRun(store, id));

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { viewDelivery, type Webhooks } from '../events/webhooks.ts';
 import { parse } from './connections.ts';
+import { zodRoute } from './openapi.ts';
 
 export interface WebhookRouteDeps {
   webhooks: Pick<Webhooks, 'list' | 'get' | 'redeliver'>;
@@ -26,18 +27,20 @@ const idParams = z.object({
 export function registerWebhookRoutes(app: FastifyInstance, { webhooks }: WebhookRouteDeps): void {
   // The outbox holds every app's events: the operator's, like redelivery.
   const admin = { config: { access: 'admin' as const } };
-  app.get('/api/webhooks/deliveries', admin, async (request) => {
+  const deliveriesRoute = { ...admin, ...zodRoute({ querystring: listQuery }) };
+  app.get('/api/webhooks/deliveries', deliveriesRoute, async (request) => {
     const query = parse(listQuery, request.query, 'query');
     const rows = await webhooks.list(query);
     return { deliveries: rows.map(viewDelivery) };
   });
 
-  app.get('/api/webhooks/deliveries/:id', admin, async (request) => {
+  const byId = { ...admin, ...zodRoute({ params: idParams }) };
+  app.get('/api/webhooks/deliveries/:id', byId, async (request) => {
     const { id } = parse(idParams, request.params, 'path');
     return viewDelivery(await webhooks.get(id));
   });
 
-  app.post('/api/webhooks/deliveries/:id/redeliver', admin, async (request, reply) => {
+  app.post('/api/webhooks/deliveries/:id/redeliver', byId, async (request, reply) => {
     const { id } = parse(idParams, request.params, 'path');
     return reply.code(202).send(viewDelivery(await webhooks.redeliver(id)));
   });
