@@ -20,7 +20,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PRACTICE = 'JAFJCD';
 const CONCURRENCY = [8, 32] as const;
 /** Requests per measured run (after a warm-up of a fifth as many), by preset. */
-const REQUESTS = { quick: 1000, full: 6000 } as const;
+const REQUESTS = { quick: 1000, full: 4000 } as const;
 /** Runs per concurrency, direct and proxied alternating; the median run counts. */
 const ROUNDS = { quick: 1, full: 3 } as const;
 /** High enough that neither the simulator's limit nor the bridge's budget ever holds a call. */
