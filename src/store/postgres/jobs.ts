@@ -48,11 +48,16 @@ const fromRow = (row: JobRow): JobRecord => ({
 });
 
 // A runner whose lease lapsed after its last allowed attempt: the job keeps killing its process
-// (or the machine keeps dying), so it ends instead of looping forever.
+// (or the machine keeps dying), so it ends instead of looping forever. Rows another process is
+// changing are skipped (it fails them, or they are no longer lapsed): claims never wait on each
+// other, nor lock rows in orders that could deadlock.
 const FAIL_EXHAUSTED = `UPDATE jobs SET status = 'failed', finished_at = $1, updated_at = $1,
     last_error = 'its runner stopped without finishing (lease lapsed) on the last attempt',
     lease_owner = NULL, lease_until = NULL, failure_notice = 'lease_exhausted'
-  WHERE status = 'running' AND lease_until < $1 AND attempts >= max_attempts`;
+  WHERE id IN (
+    SELECT id FROM jobs
+    WHERE status = 'running' AND lease_until < $1 AND attempts >= max_attempts
+    FOR UPDATE SKIP LOCKED)`;
 
 export function createJobRepository(db: PostgresDb): JobRepository {
   const rowsOf = async (client: Queryable, sql: string, args: unknown[]) =>
