@@ -5,15 +5,11 @@
 // Redis killed and started again mid-run: /readyz says so meanwhile, and every sync finishes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/index.ts';
+import type { StoredResource } from '../../src/store/port.ts';
 import type { SyncProgress } from '../../src/sync/index.ts';
 import { connectPatient } from './helpers/connect.ts';
-import {
-  type Deployment,
-  expectGroundTruth,
-  jobStarts,
-  startDeployment,
-  until,
-} from './helpers/scale-out.ts';
+import { expectedRecord, grantedTypesOf, type Truth } from './helpers/ground-truth.ts';
+import { type Deployment, jobStarts, startDeployment, until } from './helpers/scale-out.ts';
 
 // AdultMaleFHIR is left out: with generated records, a sync of it misses one point-of-care
 // Observation in the embedded single process as well, which is a sync matter, not a scale-out one.
@@ -71,6 +67,33 @@ async function jobsEnded(ids: readonly string[], timeoutMs = 150_000): Promise<J
     'the syncs to end',
     timeoutMs,
   );
+}
+
+/** Expects the connection's stored record to equal the simulator's ground truth, once each. */
+async function expectGroundTruth(
+  d: Deployment,
+  connectionId: string,
+  practice: string,
+  username: string,
+): Promise<number> {
+  const connection = await d.runtime.vault.get(connectionId);
+  const granted = grantedTypesOf(connection.grantedScopes);
+  const truthRes = await d.admin(`/data/${practice}/${username}/resources`);
+  const truth = ((await truthRes.json()) as { entry: Array<{ resource: Truth }> }).entry.map(
+    (e) => e.resource,
+  );
+  const expected = expectedRecord(truth, granted);
+  const rows: StoredResource[] = [];
+  for await (const r of d.runtime.store.resources.iterate(connectionId)) rows.push(r);
+  const got = new Map(rows.map((r) => [`${r.type}/${r.id}`, r.json]));
+  expect(rows.length, `${connectionId}: no duplicates`).toBe(got.size);
+  expect([...got.keys()].sort(), `${connectionId}: the same resources`).toEqual(
+    [...expected.keys()].sort(),
+  );
+  for (const [k, json] of expected) {
+    expect(JSON.stringify(JSON.parse(got.get(k) ?? 'null')), k).toBe(json);
+  }
+  return rows.length;
 }
 
 const typesDone = (job: Job | undefined) =>

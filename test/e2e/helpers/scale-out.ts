@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { expect } from 'vitest';
 import { createApiKey } from '../../../src/api/api-keys.ts';
 import { sandboxDefaults } from '../../../src/cli/setup.ts';
 import { registerAtSimulator } from '../../../src/cli/start.ts';
@@ -22,13 +21,11 @@ import {
   type Simulator,
   type SimulatorOptionsInput,
 } from '../../../src/simulator/index.ts';
-import type { StoredResource } from '../../../src/store/port.ts';
 import {
   dropSchema,
   freshSchema,
   TEST_POSTGRES_URL,
 } from '../../../src/store/postgres/test-schema.test-helper.ts';
-import { expectedRecord, grantedTypesOf, type Truth } from './ground-truth.ts';
 import { freePort, type Stack } from './stack.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/fhirbridge.mjs', import.meta.url));
@@ -278,31 +275,4 @@ export function jobStarts(workers: readonly BridgeProcess[]): Map<string, number
     }
   }
   return starts;
-}
-
-/** Expects the connection's stored record to equal the simulator's ground truth, once each. */
-export async function expectGroundTruth(
-  d: Deployment,
-  connectionId: string,
-  practice: string,
-  username: string,
-): Promise<number> {
-  const connection = await d.runtime.vault.get(connectionId);
-  const granted = grantedTypesOf(connection.grantedScopes);
-  const truthRes = await d.admin(`/data/${practice}/${username}/resources`);
-  const truth = ((await truthRes.json()) as { entry: Array<{ resource: Truth }> }).entry.map(
-    (e) => e.resource,
-  );
-  const expected = expectedRecord(truth, granted);
-  const rows: StoredResource[] = [];
-  for await (const r of d.runtime.store.resources.iterate(connectionId)) rows.push(r);
-  const got = new Map(rows.map((r) => [`${r.type}/${r.id}`, r.json]));
-  expect(rows.length, `${connectionId}: no duplicates`).toBe(got.size);
-  expect([...got.keys()].sort(), `${connectionId}: the same resources`).toEqual(
-    [...expected.keys()].sort(),
-  );
-  for (const [k, json] of expected) {
-    expect(JSON.stringify(JSON.parse(got.get(k) ?? 'null')), k).toBe(json);
-  }
-  return rows.length;
 }
