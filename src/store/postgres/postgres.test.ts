@@ -12,6 +12,8 @@ import { createSealer } from '../../common/seal.ts';
 import { loadConfig } from '../../config/load.ts';
 import { createKeyService } from '../../keys/service.ts';
 import { connection, event, storeContract } from '../contract.ts';
+import { job } from '../contract-jobs.ts';
+import { delivery } from '../contract-webhooks.ts';
 import { openStore, storeConfigOf } from '../index.ts';
 import type { Store } from '../port.ts';
 import { openPool } from './database.ts';
@@ -86,6 +88,36 @@ describe('postgres store across processes', () => {
     );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect((await b.connections.get('con_1'))?.tokenVersion).toBe(8);
+  });
+
+  it('two processes claiming at once never take the same job or delivery', async () => {
+    const name = schema();
+    const [a, b] = [await open(name), await open(name)];
+    const T = Date.UTC(2026, 0, 1);
+    for (let i = 0; i < 8; i++) {
+      await a.jobs.insertUnique(job({ id: `job_${i}`, key: `sync:con_${i}`, runAt: T }));
+    }
+    const claims = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        (i % 2 ? a : b).jobs.claim({ owner: `w${i}`, now: T + 1, leaseUntil: T + 60_000 }),
+      ),
+    );
+    const taken = claims.flatMap((c) => (c ? [c.id] : []));
+    expect(taken.sort()).toEqual(Array.from({ length: 8 }, (_, i) => `job_${i}`));
+    for (const j of await a.jobs.list({ limit: 10 })) expect(j.attempts).toBe(1);
+
+    await a.webhooks.cursor('ep_1', T);
+    const events = Array.from({ length: 6 }, (_, i) => event({ id: `evt_${i}` }));
+    for (const e of events) await a.events.append(e);
+    const deliveries = events.map((e, i) =>
+      delivery({ id: `del_${i}`, eventId: e.id, nextAttemptAt: T }),
+    );
+    expect(await a.webhooks.fanOut('ep_1', null, 'evt_5', deliveries, T)).toBe(true);
+    const batches = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).webhooks.claimDue(T + 1, T + 60_000, 2)),
+    );
+    const claimed = batches.flat().map((d) => d.id);
+    expect(claimed.sort()).toEqual(deliveries.map((d) => d.id));
   });
 
   it('two processes starting on an empty keyring make one active key between them', async () => {
