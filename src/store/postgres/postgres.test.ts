@@ -120,6 +120,20 @@ describe('postgres store across processes', () => {
     expect(claimed.sort()).toEqual(deliveries.map((d) => d.id));
   });
 
+  it('two processes enqueuing for one key at once make one job, and each gets it back', async () => {
+    const name = schema();
+    const [a, b] = [await open(name), await open(name)];
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 ? a : b).jobs.insertUnique(job({ id: `job_${i}`, key: 'sync:con_1' })),
+      ),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const winner = results.find((r) => r.created)?.job.id;
+    expect(new Set(results.map((r) => r.job.id))).toEqual(new Set([winner]));
+    expect(await a.jobs.list({ limit: 20 })).toHaveLength(1);
+  });
+
   it('two processes starting on an empty keyring make one active key between them', async () => {
     const name = schema();
     const clock = new ManualClock();
