@@ -11,6 +11,8 @@ export interface ConnectOptions {
   decision?: 'allow' | 'deny';
   /** Scopes the patient unticks on the consent page. */
   untick?: string[];
+  /** Starts the connection instead of `POST /api/connections` with the stack's key (a client). */
+  start?: () => Promise<{ id: string; authorizeUrl: string }>;
 }
 
 export interface ConnectResult {
@@ -45,16 +47,7 @@ export async function connectPatient(
   stack: Stack,
   options: ConnectOptions = {},
 ): Promise<ConnectResult> {
-  const created = await stack.api('/api/connections', {
-    method: 'POST',
-    body: JSON.stringify({
-      practice: options.practice ?? 'JAFJCD',
-      userRef: options.userRef ?? `user-${Math.random().toString(36).slice(2)}`,
-    }),
-  });
-  if (created.status !== 201)
-    throw new Error(`POST /api/connections: ${created.status} ${await created.text()}`);
-  const { id, authorizeUrl } = (await created.json()) as { id: string; authorizeUrl: string };
+  const { id, authorizeUrl } = options.start ? await options.start() : await start(stack, options);
 
   const launch = await fetch(authorizeUrl, { redirect: 'manual' });
   const cookie = (launch.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
@@ -98,4 +91,20 @@ export async function connectPatient(
     finalUrl,
     cookie,
   };
+}
+
+async function start(
+  stack: Stack,
+  options: ConnectOptions,
+): Promise<{ id: string; authorizeUrl: string }> {
+  const created = await stack.api('/api/connections', {
+    method: 'POST',
+    body: JSON.stringify({
+      practice: options.practice ?? 'JAFJCD',
+      userRef: options.userRef ?? `user-${Math.random().toString(36).slice(2)}`,
+    }),
+  });
+  if (created.status !== 201)
+    throw new Error(`POST /api/connections: ${created.status} ${await created.text()}`);
+  return (await created.json()) as { id: string; authorizeUrl: string };
 }
