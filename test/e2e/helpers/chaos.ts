@@ -830,7 +830,7 @@ export function formatReport(r: ChaosReport): string {
     `- proxied reads: ${r.proxy.calls} (status ${counts(r.proxy.byStatus)}), ${r.proxy.hung} without an answer`,
     `- connections: ${c.total}; final states: ${counts(c.states)}; states reached: ${c.statesSeen.join(', ')}`,
     `- connections lost (given up while the EHR still honours the grant): ${c.lost.length}${c.lost.map((l) => `\n  - ${l.connectionId}: ${l.state} (${l.reason ?? 'no reason'}), token answer lost before: ${l.answerLost ? 'yes' : 'no'}`).join('')}`,
-    `- token answers lost on the way: ${c.answerLost} connections; of them reauthorization_required: ${c.reauthorizedAfterLostAnswer}`,
+    `- refresh answers lost after the EHR rotated: ${c.answerLost}; ended reauthorization_required: ${c.reauthorizedAfterLostAnswer}`,
     `- revoked by the patient (control): ${c.revokedByPatient}`,
     `- resources: ${r.resources.connectionsCompared} connections compared, ${r.resources.expected} expected, ${r.resources.stored} stored; lost ${list(r.resources.lost)}; doubled ${list(r.resources.doubled)}; differing ${list(r.resources.differing)}; extra ${list(r.resources.extra)}`,
     ...(r.resources.differingSample
