@@ -13,6 +13,7 @@ import { BridgeError } from '../common/errors.ts';
 import { rewriteBundleUrls } from '../fhir/bundle-text.ts';
 import type { FhirClient, FhirTarget } from '../fhir/client.ts';
 import { readFailure } from '../fhir/responses.ts';
+import { BUFFERED_BODY_MAX } from '../fhir/transport.ts';
 import { type PracticeBase, parseBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
 import { parse } from './connections.ts';
 import { operationOutcome, toErrorAnswer } from './errors.ts';
@@ -111,9 +112,14 @@ function bundleOntoProxy(text: string, base: PracticeBase, proxyBase: string): s
 
 /** The body as text; the attempt's timeout still runs while it streams in. */
 async function bodyText(upstream: Response, what: string): Promise<string> {
+  // ignoreBOM: a byte order mark stays in the text, so that the answer keeps every byte.
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(await bodyBytes(upstream, what));
+}
+
+/** The body's bytes; the attempt's timeout still runs while they stream in. */
+async function bodyBytes(upstream: Response, what: string): Promise<ArrayBuffer> {
   try {
-    // ignoreBOM: a byte order mark stays in the text, so that the answer keeps every byte.
-    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(await upstream.arrayBuffer());
+    return await upstream.arrayBuffer();
   } catch (cause) {
     const timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
     throw new BridgeError(
@@ -164,7 +170,14 @@ export function registerFhirProxyRoutes(app: FastifyInstance, runtime: FhirProxy
     if (lastModified) reply.header('last-modified', lastModified);
 
     if (!SEARCH_PATH.test(path) || !upstream.body) {
-      return reply.send(upstream.body ? Readable.fromWeb(upstream.body as never) : '');
+      if (!upstream.body) return reply.send('');
+      // A body of modest, known size is already in memory (the FHIR client's transport read it
+      // whole): sent as bytes, without a stream in between. A larger one streams through.
+      const length = Number(upstream.headers.get('content-length') ?? Number.NaN);
+      if (length <= BUFFERED_BODY_MAX) {
+        return reply.send(Buffer.from(await bodyBytes(upstream, what)));
+      }
+      return reply.send(Readable.fromWeb(upstream.body as never));
     }
     let text: string;
     let rewritten: string | undefined;

@@ -12,6 +12,7 @@ import { abortableSleep, backoffDelay, parseRetryAfter } from './backoff.ts';
 import { nextLink, parseBundle, resourcesOf } from './bundles.ts';
 import type { VendorProfile } from './profiles.ts';
 import { checkContentType, discard, failureFrom } from './responses.ts';
+import { pooledFetch } from './transport.ts';
 import {
   assertPinned,
   type PracticeBase,
@@ -102,6 +103,7 @@ export interface FhirClient {
 
 export interface FhirClientDeps {
   budget: Budget;
+  /** The HTTP GET; default `pooledFetch` (undici's pooled `request`). */
   fetch?: typeof fetch;
   clock: Clock;
   logger?: Logger;
@@ -152,7 +154,7 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
     rateLimitRetries = 5,
     maxPages: defaultMaxPages = 1000,
   } = deps;
-  const doFetch = deps.fetch ?? fetch;
+  const doFetch = deps.fetch ?? pooledFetch;
 
   function baseOf(target: FhirTarget): PracticeBase {
     return parseBase(target.base, target.allowHttp);
