@@ -17,6 +17,7 @@ import { registerMetricsRoute } from './metrics/route.ts';
 import { createReadiness, type Readiness, registerHealthRoutes } from './readiness.ts';
 import type { Runtime } from './runtime.ts';
 import { createRefreshScheduler } from './vault/index.ts';
+import { registerAdminRoutes } from './web/admin/routes.ts';
 
 export const ROLES = ['api', 'worker', 'all'] as const;
 export type Role = (typeof ROLES)[number];
@@ -40,7 +41,7 @@ export function displayName(patient: Patient): string | undefined {
 
 export function buildApp(runtime: Runtime): FastifyInstance {
   const { vault, fhir } = runtime;
-  return createApp({
+  const app = createApp({
     ...runtime,
     web: {
       async searchPractices(query, limit) {
@@ -77,6 +78,11 @@ export function buildApp(runtime: Runtime): FastifyInstance {
       (api) => registerMetricsRoute(api, runtime.metrics),
     ],
   });
+  registerAdminRoutes(app, {
+    ...runtime,
+    secureCookies: runtime.config.publicUrl.startsWith('https://'),
+  });
+  return app;
 }
 
 export async function startServer(

@@ -121,6 +121,36 @@ export const signInLimitsSchema = z
   })
   .prefault({});
 
+/**
+ * The operator dashboard (`/admin`): who may sign in, with a password stored only as an scrypt
+ * hash (`hashAdminPassword` in src/web/admin/auth.ts makes one). No user: the dashboard is off.
+ */
+export const adminSchema = z
+  .object({
+    users: z
+      .array(
+        z.object({
+          username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9._@-]'),
+          passwordHash: z
+            .string()
+            .regex(
+              /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/,
+              'must be an scrypt hash',
+            ),
+        }),
+      )
+      .default([]),
+    /** A dashboard session lasts this long from its sign-in. */
+    sessionTtlMs: z
+      .number()
+      .int()
+      .min(60_000)
+      .default(8 * 3_600_000),
+    /** Sign-in attempts per client address and per username. */
+    signInLimit: rateLimit(5, 15 * 60_000),
+  })
+  .prefault({});
+
 const masterKey = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
   /** 32 bytes, base64 or base64url. */
@@ -222,6 +252,7 @@ export const configSchema = z
      */
     allowLoopbackHttp: z.boolean().optional(),
     signIn: signInLimitsSchema,
+    admin: adminSchema,
     /**
      * Behind a reverse proxy: the proxy addresses (or CIDRs) whose X-Forwarded-For is believed,
      * so that the per-address sign-in limits count each patient, not the proxy. `true` believes

@@ -1,0 +1,481 @@
+// The operator dashboard under /admin: sign-in with the admin users of config (scrypt hashes,
+// rate limited), a signed session cookie, a CSRF token on every form; the overview, the
+// connections with filters, and one connection with its syncs, events and actions.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  decodeCursor,
+  encodeCursor,
+  listConnections,
+  parseStates,
+} from '../../api/connection-list.ts';
+import { viewRun } from '../../api/sync.ts';
+import type { Budget } from '../../budget/port.ts';
+import type { Clock } from '../../common/clock.ts';
+import { BridgeError } from '../../common/errors.ts';
+import type { Config } from '../../config/schema.ts';
+import type { Webhooks } from '../../events/webhooks.ts';
+import type { JobQueue } from '../../jobs/port.ts';
+import { requestSync } from '../../jobs/sync-job.ts';
+import type { PracticeRegistry } from '../../practices/registry.ts';
+import type { ConnectionRecord, Store } from '../../store/port.ts';
+import type { Vault } from '../../vault/index.ts';
+import { type Html, html } from '../html.ts';
+import { PAGE_CSP } from '../layout.ts';
+import { createWindowCounter } from '../sign-in-guard.ts';
+import { type AdminSession, createSessionSigner, DECOY_HASH, verifyAdminPassword } from './auth.ts';
+import { type AdminSection, adminPage } from './layout.ts';
+
+export interface AdminDeps {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  vault: Pick<Vault, 'get' | 'disconnect'>;
+  practices: PracticeRegistry;
+  budget: Pick<Budget, 'usageAll'>;
+  jobs: JobQueue;
+  webhooks: Pick<Webhooks, 'list' | 'redeliver'>;
+  secureCookies: boolean;
+}
+
+const COOKIE = 'fb_admin';
+const OPERATOR = { name: 'dashboard', role: 'admin' as const };
+
+const connectionParams = z.object({ id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/) });
+const listQuery = z.object({
+  state: z.string().max(200).optional(),
+  practice: z.string().max(128).optional(),
+  userRef: z.string().max(256).optional(),
+  cursor: z.string().max(512).optional(),
+});
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    adminSession?: AdminSession;
+  }
+}
+
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+
+const STATE_TONE: Record<string, string> = {
+  active: 'ok',
+  pending: 'warn',
+  declined: 'warn',
+  expired: 'warn',
+  revoked: 'bad',
+  reauthorization_required: 'bad',
+  error: 'bad',
+};
+const stateBadge = (state: string) =>
+  html`<span class="status ${STATE_TONE[state] ?? 'warn'}">${state}</span>`;
+
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
+  const { config, store, clock } = deps;
+  const signer = createSessionSigner();
+  const limits = config.admin.signInLimit;
+  const byAddress = createWindowCounter({ clock, ...limits });
+  const byUser = createWindowCounter({ clock, ...limits });
+  const enabled = config.admin.users.length > 0;
+
+  const send = (reply: FastifyReply, body: string, status = 200) =>
+    reply
+      .code(status)
+      .header('content-security-policy', PAGE_CSP)
+      .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'same-origin')
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(body);
+
+  const view = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    section: AdminSection,
+    title: string,
+    body: Html,
+  ) => {
+    const session = request.adminSession as AdminSession;
+    return send(
+      reply,
+      adminPage(title, body, {
+        section,
+        username: session.username,
+        csrf: signer.csrfToken(session),
+      }),
+    );
+  };
+
+  const sameOrigin = (request: FastifyRequest) => {
+    const site = request.headers['sec-fetch-site'];
+    const origin = request.headers.origin;
+    return !(
+      (site !== undefined && site !== 'same-origin' && site !== 'none') ||
+      (origin !== undefined && origin !== new URL(config.publicUrl).origin)
+    );
+  };
+
+  // Every page but the sign-in needs a session; every form a same-origin post with the
+  // session's CSRF token.
+  app.addHook('preHandler', async (request, reply) => {
+    if (!request.url.startsWith('/admin')) return;
+    if (!enabled) {
+      return send(
+        reply,
+        adminPage(
+          'Dashboard off',
+          html`<div class="panel"><h1>The dashboard is off</h1><p>Add an operator to <code>admin.users</code> in the configuration to turn it on.</p></div>`,
+        ),
+        404,
+      );
+    }
+    if (request.method === 'POST' && !sameOrigin(request)) {
+      return send(
+        reply,
+        adminPage(
+          'Refused',
+          html`<div class="panel"><h1>Refused</h1><p>Forms here can only be sent from this site.</p></div>`,
+        ),
+        403,
+      );
+    }
+    const path = request.url.split('?')[0];
+    if (path === '/admin/sign-in') return;
+    const session = signer.read(request.cookies[COOKIE], clock.now());
+    if (!session) return reply.redirect('/admin/sign-in', 303);
+    request.adminSession = session;
+    if (
+      request.method === 'POST' &&
+      !signer.checkCsrf(session, (request.body as Record<string, unknown> | undefined)?.csrf)
+    ) {
+      return send(
+        reply,
+        adminPage(
+          'Refused',
+          html`<div class="panel"><h1>This form has expired</h1><p>Go back, reload the page and try again.</p></div>`,
+        ),
+        403,
+      );
+    }
+  });
+
+  const signInForm = (message?: string, username = '') =>
+    adminPage(
+      'Sign in',
+      html`<div class="card signin"><h1>Operator sign-in</h1>${message ? html`<p class="notice" role="alert">${message}</p>` : ''}
+<form method="post" action="/admin/sign-in"><label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" value="${username}" required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></div>`,
+    );
+
+  app.get('/admin/sign-in', async (_request, reply) => send(reply, signInForm()));
+
+  app.post('/admin/sign-in', async (request, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const username = typeof body.username === 'string' ? body.username.slice(0, 64) : '';
+    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    // Counted before the password is checked, so guessing is bounded per address and per name.
+    const wait = byAddress.hit(request.ip) ?? byUser.hit(username.toLowerCase());
+    if (wait !== undefined) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      return send(
+        reply,
+        signInForm('Too many sign-in attempts. Wait a few minutes and try again.', username),
+        429,
+      );
+    }
+    const user = config.admin.users.find((u) => u.username === username);
+    const ok = await verifyAdminPassword(user?.passwordHash ?? DECOY_HASH, password);
+    if (!user || !ok) {
+      request.log.warn({ username }, 'an operator sign-in failed');
+      return send(reply, signInForm('That username and password do not match.', username), 401);
+    }
+    const { cookie } = signer.issue(user.username, clock.now() + config.admin.sessionTtlMs);
+    reply.setCookie(COOKIE, cookie, {
+      path: '/admin',
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: deps.secureCookies,
+      maxAge: Math.floor(config.admin.sessionTtlMs / 1000),
+    });
+    request.log.info({ username }, 'an operator signed in');
+    return reply.redirect('/admin', 303);
+  });
+
+  app.post('/admin/sign-out', async (_request, reply) => {
+    reply.clearCookie(COOKIE, { path: '/admin' });
+    return reply.redirect('/admin/sign-in', 303);
+  });
+
+  app.get('/admin', async (request, reply) => {
+    const counts = new Map<string, number>();
+    const attention: ConnectionRecord[] = [];
+    for (let offset = 0; ; offset += 500) {
+      const rows = await store.connections.list({ limit: 500, offset });
+      for (const c of rows) {
+        counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+        if (STATE_TONE[c.state] === 'bad' && attention.length < 10) attention.push(c);
+      }
+      if (rows.length < 500) break;
+    }
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    const [usage, dead, practiceList] = await Promise.all([
+      deps.budget.usageAll(),
+      store.webhooks.list({ status: 'dead', limit: 100 }),
+      deps.practices.list(),
+    ]);
+    const names = new Map(practiceList.map((p) => [p.base, p.name]));
+    const now = clock.now();
+    const tile = (n: number | string, label: string) =>
+      html`<div class="tile"><span class="n">${String(n)}</span><span class="l">${label}</span></div>`;
+    return view(
+      request,
+      reply,
+      'overview',
+      'Overview',
+      html`<h1>Overview</h1>
+<div class="tiles">${tile(total, 'connections')}${[
+        'active',
+        'pending',
+        'declined',
+        'expired',
+        'revoked',
+        'reauthorization_required',
+        'error',
+      ].map((s) =>
+        tile(counts.get(s) ?? 0, s.replace('_', ' ')),
+      )}${tile(dead.length, 'webhook deliveries failed')}</div>
+<section class="panel"><h2>Practice budgets</h2>${
+        usage.length === 0
+          ? html`<p>No practice has been called since the start.</p>`
+          : html`<table><thead><tr><th>Practice</th><th>Used / limit this window</th><th></th><th>Waiting</th><th>429s</th><th>Locked</th></tr></thead><tbody>${usage.map(
+              (u) =>
+                html`<tr><td>${names.get(u.practice) ?? u.practice}</td><td>${u.used} / ${u.limit}</td><td><progress max="${u.limit}" value="${Math.min(u.used, u.limit)}">${u.used} of ${u.limit}</progress></td><td>${Object.values(u.waiting).reduce((a, b) => a + b, 0)}</td><td>${u.rateLimited}</td><td>${u.lockedUntil && u.lockedUntil > now ? `until ${iso(u.lockedUntil)}` : 'no'}</td></tr>`,
+            )}</tbody></table>`
+      }</section>
+<section class="panel"><h2>Connections needing attention</h2>${
+        attention.length === 0
+          ? html`<p>None: no connection is revoked, in error or waiting for the patient to sign in again.</p>`
+          : connectionTable(attention, names)
+      }</section>`,
+    );
+  });
+
+  app.get('/admin/connections', async (request, reply) => {
+    const parsed = listQuery.safeParse(request.query);
+    const q = parsed.success ? parsed.data : {};
+    const practices = await deps.practices.list();
+    const names = new Map(practices.map((p) => [p.base, p.name]));
+    let rows: ConnectionRecord[] = [];
+    let next: string | null = null;
+    let problem: string | undefined;
+    try {
+      const practice = q.practice ? practices.find((p) => p.id === q.practice) : undefined;
+      if (!q.practice || practice) {
+        const page = await listConnections(store, OPERATOR, {
+          limit: 50,
+          ...(q.cursor ? { cursor: decodeCursor(q.cursor) } : {}),
+          filter: {
+            ...(q.state ? { states: parseStates(q.state) } : {}),
+            ...(practice ? { practiceBase: practice.base } : {}),
+            ...(q.userRef ? { userRef: q.userRef } : {}),
+          },
+        });
+        rows = page.connections;
+        next = page.next ? encodeCursor(page.next) : null;
+      }
+    } catch (error) {
+      if (!(error instanceof BridgeError)) throw error;
+      problem = error.message;
+    }
+    const keep = new URLSearchParams(
+      Object.entries({ state: q.state, practice: q.practice, userRef: q.userRef }).filter(
+        (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
+      ),
+    );
+    if (next) keep.set('cursor', next);
+    const states = [
+      'active',
+      'pending',
+      'declined',
+      'expired',
+      'revoked',
+      'reauthorization_required',
+      'error',
+    ];
+    return view(
+      request,
+      reply,
+      'connections',
+      'Connections',
+      html`<h1>Connections</h1>
+<form method="get" action="/admin/connections" class="panel filters" role="search">
+<div><label for="state">State</label><select id="state" name="state"><option value="">any</option>${states.map(
+        (s) => html`<option value="${s}"${q.state === s ? html` selected` : ''}>${s}</option>`,
+      )}</select></div>
+<div><label for="practice">Practice</label><select id="practice" name="practice"><option value="">any</option>${practices.map(
+        (p) =>
+          html`<option value="${p.id}"${q.practice === p.id ? html` selected` : ''}>${p.name}</option>`,
+      )}</select></div>
+<div><label for="userRef">userRef</label><input id="userRef" name="userRef" type="text" value="${q.userRef ?? ''}"></div>
+<div><button type="submit">Filter</button></div></form>
+${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
+<section class="panel">${rows.length === 0 ? html`<p>No connection matches.</p>` : connectionTable(rows, names)}${
+        next ? html`<a class="more" href="/admin/connections?${keep.toString()}">Next page</a>` : ''
+      }</section>`,
+    );
+  });
+
+  app.get('/admin/connections/:id', async (request, reply) => {
+    const params = connectionParams.safeParse(request.params);
+    const c = params.success ? await store.connections.get(params.data.id) : undefined;
+    if (!c)
+      return reply
+        .code(404)
+        .send(
+          adminPage(
+            'Not found',
+            html`<div class="panel"><h1>No such connection</h1><a href="/admin/connections">All connections</a></div>`,
+          ),
+        );
+    const practice = await deps.practices.byBase(c.practiceBase);
+    const [events, runs] = await Promise.all([
+      store.events.list({ connectionId: c.id, limit: 200 }),
+      store.sync.listRuns(c.id, 5),
+    ]);
+    const csrf = signer.csrfToken(request.adminSession as AdminSession);
+    const action = (path: string, label: string, extra: Html | '' = '') =>
+      html`<form method="post" action="/admin/connections/${c.id}/${path}"><input type="hidden" name="csrf" value="${csrf}">${extra}<button type="submit"${path === 'disconnect' ? html` class="secondary"` : ''}>${label}</button></form>`;
+    return view(
+      request,
+      reply,
+      'connections',
+      c.id,
+      html`<h1>Connection <span class="mono">${c.id}</span></h1>
+<section class="panel"><dl>
+<dt>State</dt><dd>${stateBadge(c.state)} ${c.stateReason ?? ''}</dd>
+<dt>Practice</dt><dd>${practice?.name ?? c.practiceBase}</dd>
+<dt>Patient</dt><dd class="mono">${c.patientId ?? '—'}</dd>
+<dt>userRef</dt><dd class="mono">${c.userRef}</dd>
+<dt>Granted scopes</dt><dd><ul class="scopes">${c.grantedScopes.map((s) => html`<li>${s}</li>`)}</ul></dd>
+<dt>Access token expires</dt><dd>${iso(c.accessExpiresAt)}</dd>
+<dt>Refresh token expires</dt><dd>${iso(c.refreshExpiresAt)}</dd>
+<dt>Connected</dt><dd>${iso(c.connectedAt)}</dd><dt>Created</dt><dd>${iso(c.createdAt)}</dd></dl>
+<div class="actions">${c.state === 'active' ? action('sync', 'Sync now') : ''}${
+        c.sealedTokens
+          ? action(
+              'disconnect',
+              'Disconnect',
+              html`<label class="confirm"><input type="checkbox" name="confirm" value="yes" required> I am sure: forget the tokens and the synced record</label>`,
+            )
+          : ''
+      }</div></section>
+<section class="panel"><h2>Last syncs</h2>${
+        runs.length === 0
+          ? html`<p>Never synced.</p>`
+          : html`<table><thead><tr><th>Started</th><th>Status</th><th>Per type</th></tr></thead><tbody>${runs.map(
+              (r) => {
+                const v = viewRun(r);
+                return html`<tr><td>${iso(r.startedAt)}</td><td>${r.status}${v?.outcome ? ` (${v.outcome})` : ''}</td><td>${Object.entries(
+                  v?.types ?? {},
+                ).map(
+                  ([type, t]) =>
+                    html`<span class="mono">${type}</span> ${t.outcome} · ${t.resources}<br>`,
+                )}</td></tr>`;
+              },
+            )}</tbody></table>`
+      }</section>
+<section class="panel"><h2>Events</h2>${
+        events.length === 0
+          ? html`<p>No events.</p>`
+          : html`<table><thead><tr><th>When</th><th>Type</th><th>Data</th></tr></thead><tbody>${[
+              ...events,
+            ]
+              .reverse()
+              .map(
+                (e) =>
+                  html`<tr><td>${iso(e.createdAt)}</td><td>${e.type}</td><td><details><summary>${Object.keys(e.data).length} fields</summary><pre class="mono">${JSON.stringify(e.data, null, 2)}</pre></details></td></tr>`,
+              )}</tbody></table>`
+      }</section>`,
+    );
+  });
+
+  const deliveryStatuses = ['pending', 'delivered', 'dead'] as const;
+  const deliveriesQuery = z.object({
+    status: z.enum(deliveryStatuses).optional().catch(undefined),
+  });
+  const deliveryParams = z.object({ id: z.string().regex(/^whd_[A-Za-z0-9_-]{10,64}$/) });
+
+  app.get('/admin/webhooks', async (request, reply) => {
+    const { status } = deliveriesQuery.parse(request.query);
+    const rows = await deps.webhooks.list({ ...(status ? { status } : {}), limit: 100 });
+    const csrf = signer.csrfToken(request.adminSession as AdminSession);
+    const tone = { pending: 'warn', delivered: 'ok', dead: 'bad' } as const;
+    return view(
+      request,
+      reply,
+      'webhooks',
+      'Webhook deliveries',
+      html`<h1>Webhook deliveries</h1>
+<form method="get" action="/admin/webhooks" class="panel filters"><div><label for="status">Status</label><select id="status" name="status"><option value="">any</option>${deliveryStatuses.map(
+        (s) => html`<option value="${s}"${status === s ? html` selected` : ''}>${s}</option>`,
+      )}</select></div><div><button type="submit">Filter</button></div></form>
+<section class="panel">${
+        rows.length === 0
+          ? html`<p>No delivery matches.</p>`
+          : html`<table><thead><tr><th>Event</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Endpoint</th><th>Created</th><th></th></tr></thead><tbody>${rows.map(
+              (
+                d,
+              ) => html`<tr><td>${d.eventType}${d.connectionId ? html`<br><a class="mono" href="/admin/connections/${d.connectionId}">${d.connectionId}</a>` : ''}</td>
+<td><span class="status ${tone[d.status]}">${d.status}</span></td><td>${d.attempts}</td><td>${d.lastStatus === null ? (d.lastError ?? '—') : `HTTP ${d.lastStatus}`}</td>
+<td class="mono">${d.url}</td><td>${iso(d.createdAt)}</td><td>${
+                d.status === 'pending'
+                  ? ''
+                  : html`<form method="post" action="/admin/webhooks/${d.id}/redeliver"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary-action">Redeliver</button></form>`
+              }</td></tr>`,
+            )}</tbody></table>`
+      }</section>`,
+    );
+  });
+
+  app.post('/admin/webhooks/:id/redeliver', async (request, reply) => {
+    const { id } = deliveryParams.parse(request.params);
+    await deps.webhooks.redeliver(id);
+    request.log.info(
+      { deliveryId: id, username: request.adminSession?.username },
+      'an operator redelivered a webhook',
+    );
+    return reply.redirect('/admin/webhooks', 303);
+  });
+
+  app.post('/admin/connections/:id/sync', async (request, reply) => {
+    const { id } = connectionParams.parse(request.params);
+    await deps.vault.get(id);
+    await requestSync(deps.jobs, id);
+    request.log.info(
+      { connectionId: id, username: request.adminSession?.username },
+      'an operator asked for a sync',
+    );
+    return reply.redirect(`/admin/connections/${id}`, 303);
+  });
+
+  app.post('/admin/connections/:id/disconnect', async (request, reply) => {
+    const { id } = connectionParams.parse(request.params);
+    if ((request.body as Record<string, unknown> | undefined)?.confirm !== 'yes') {
+      return reply.redirect(`/admin/connections/${id}`, 303);
+    }
+    await deps.vault.disconnect(id);
+    request.log.info(
+      { connectionId: id, username: request.adminSession?.username },
+      'an operator disconnected a connection',
+    );
+    return reply.redirect(`/admin/connections/${id}`, 303);
+  });
+}
+
+function connectionTable(rows: ConnectionRecord[], names: Map<string, string>): Html {
+  return html`<table><thead><tr><th>Connection</th><th>State</th><th>Practice</th><th>userRef</th><th>Created</th></tr></thead><tbody>${rows.map(
+    (c) =>
+      html`<tr><td class="mono"><a href="/admin/connections/${c.id}">${c.id}</a></td><td>${stateBadge(c.state)}</td><td>${names.get(c.practiceBase) ?? c.practiceBase}</td><td class="mono">${c.userRef}</td><td>${iso(c.createdAt)}</td></tr>`,
+  )}</tbody></table>`;
+}

@@ -1,0 +1,205 @@
+// The operator dashboard in real Chromium at 1280 and 390 px: sign-in (a wrong password, then
+// the right one), the overview's counts, the connections filtered by state, one connection's
+// patient, scopes and events as the API reports them, and a confirmed disconnect; the sign-in's
+// rate limit and the CSRF check over plain HTTP.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashAdminPassword } from '../../src/web/admin/auth.ts';
+import {
+  launchBrowser,
+  shot,
+  VIEWPORTS,
+  type ViewportName,
+  watchConsole,
+} from './helpers/browser.ts';
+import { connectPatient } from './helpers/connect.ts';
+import { type Stack, startStack } from './helpers/stack.ts';
+
+const PASSWORD = 'correct horse battery staple';
+let browser: Browser;
+let stack: Stack | undefined;
+let passwordHash: string;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  passwordHash = await hashAdminPassword(PASSWORD);
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+const withAdmin = () =>
+  startStack({ config: { admin: { users: [{ username: 'ops', passwordHash }] } } });
+
+async function signIn(page: Page, password = PASSWORD) {
+  await page.fill('#username', 'ops');
+  await page.fill('#password', password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForLoadState();
+}
+
+describe.each(['desktop', 'phone'] as const)(
+  'the operator dashboard (%s)',
+  (width: ViewportName) => {
+    it('signs in, shows the connections by state, and disconnects one after a confirmation', async () => {
+      stack = await withAdmin();
+      const { connectionId } = await connectPatient(stack);
+      const view = (await (await stack.api(`/api/connections/${connectionId}`)).json()) as {
+        patient: string;
+        scopes: string[];
+      };
+      const context = await browser.newContext({ viewport: VIEWPORTS[width] });
+      const page = await context.newPage();
+      const problems = watchConsole(page);
+
+      await page.goto(`${stack.url}/admin`);
+      expect(new URL(page.url()).pathname).toBe('/admin/sign-in');
+      await shot(page, `admin-sign-in-${width}`);
+      await signIn(page, 'wrong password');
+      expect(await page.textContent('[role="alert"]')).toBe(
+        'That username and password do not match.',
+      );
+      // That page's 401 was the point; from here on, nothing may fail.
+      problems.length = 0;
+      await signIn(page);
+      await page.waitForURL(`${stack.url}/admin`);
+      const tile = (label: string) =>
+        page
+          .locator('.tile', { has: page.locator('.l', { hasText: new RegExp(`^${label}$`) }) })
+          .locator('.n');
+      expect(await tile('connections').textContent()).toBe('1');
+      expect(await tile('active').textContent()).toBe('1');
+      expect(await tile('revoked').textContent()).toBe('0');
+      await shot(page, `admin-overview-${width}`);
+
+      await page.getByRole('link', { name: 'Connections', exact: true }).click();
+      await page.selectOption('#state', 'revoked');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      expect(await page.textContent('main')).toContain('No connection matches.');
+      await page.selectOption('#state', 'active');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL(/state=active/);
+      expect(await page.locator('tbody tr').count()).toBe(1);
+      await shot(page, `admin-connections-${width}`);
+
+      await page.getByRole('link', { name: connectionId }).click();
+      await page.waitForURL(new RegExp(`/admin/connections/${connectionId}$`));
+      const dd = (label: string) => page.locator(`dt:text-is("${label}") + dd`);
+      expect(await dd('Patient').textContent()).toBe(view.patient);
+      expect(await page.locator('.scopes li').allTextContents()).toEqual(view.scopes);
+      expect(await page.locator('td', { hasText: /^connection\.connected$/ }).count()).toBe(1);
+      await shot(page, `admin-connection-${width}`);
+
+      // Unconfirmed, nothing happens; confirmed, the connection is revoked.
+      await page.check('input[name="confirm"]');
+      await page.getByRole('button', { name: 'Disconnect' }).click();
+      await page.waitForURL(new RegExp(`/admin/connections/${connectionId}$`));
+      expect(await page.locator('dt:text-is("State") + dd .status').textContent()).toBe('revoked');
+      const after = (await (await stack.api(`/api/connections/${connectionId}`)).json()) as {
+        state: string;
+      };
+      expect(after.state).toBe('revoked');
+      expect(problems).toEqual([]);
+      await context.close();
+    });
+  },
+);
+
+describe('the operator dashboard in Chromium', () => {
+  it('lists a webhook delivery that failed for good and redelivers it', async () => {
+    stack = await startStack({
+      config: {
+        admin: { users: [{ username: 'ops', passwordHash }] },
+        // A closed port: the one attempt fails and the delivery is dead at once.
+        webhooks: [{ url: 'http://127.0.0.1:1/hooks', secret: `whsec_${'A'.repeat(32)}` }],
+        webhookDelivery: { pollIntervalMs: 50, maxAttempts: 1, timeoutMs: 500 },
+        sync: { onConnect: false },
+      },
+    });
+    const { connectionId } = await connectPatient(stack);
+    const dead = async () =>
+      (
+        (await (await stack!.api('/api/webhooks/deliveries?status=dead')).json()) as {
+          deliveries: Array<{ id: string; redeliveries: number; connectionId: string }>;
+        }
+      ).deliveries;
+    await expect.poll(async () => (await dead()).length, { timeout: 10_000 }).toBe(1);
+    const [delivery] = await dead();
+    expect(delivery!.connectionId).toBe(connectionId);
+
+    const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+    await page.goto(`${stack.url}/admin/webhooks?status=dead`);
+    await signIn(page);
+    await page.goto(`${stack.url}/admin/webhooks?status=dead`);
+    const row = page.locator('tbody tr');
+    expect(await row.count()).toBe(1);
+    expect(await row.locator('td').first().textContent()).toBe(
+      `connection.connected${connectionId}`,
+    );
+    expect(await row.locator('.status').textContent()).toBe('dead');
+    await shot(page, 'admin-webhooks-desktop');
+    await row.getByRole('button', { name: 'Redeliver' }).click();
+    await page.waitForURL(`${stack.url}/admin/webhooks`);
+    const again = (await (await stack.api(`/api/webhooks/deliveries/${delivery!.id}`)).json()) as {
+      redeliveries: number;
+    };
+    expect(again.redeliveries).toBe(1);
+    await page.context().close();
+  });
+});
+
+describe('the operator dashboard over HTTP', () => {
+  it('limits sign-in attempts and refuses a form without its CSRF token', async () => {
+    stack = await withAdmin();
+    const { connectionId } = await connectPatient(stack);
+    const post = (path: string, body: string, cookie = '') =>
+      fetch(`${stack!.url}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: stack!.url,
+          cookie,
+        },
+        body,
+      });
+    const good = await post(
+      '/admin/sign-in',
+      `username=ops&password=${encodeURIComponent(PASSWORD)}`,
+    );
+    expect(good.status).toBe(303);
+    const setCookie = good.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(
+      /^fb_admin=[^;]+; Max-Age=28800; Path=\/admin; HttpOnly; SameSite=Strict$/,
+    );
+    const cookie = setCookie.split(';')[0]!;
+
+    // The session's own form works only with its token.
+    const forged = await post(
+      `/admin/connections/${connectionId}/disconnect`,
+      'confirm=yes',
+      cookie,
+    );
+    expect(forged.status).toBe(403);
+    expect((await stack.runtime.vault.get(connectionId)).state).toBe('active');
+
+    // Four more wrong attempts are answered; the next is refused before the password is checked.
+    for (let i = 0; i < 4; i++) {
+      expect((await post('/admin/sign-in', 'username=ops&password=nope')).status).toBe(401);
+    }
+    const refused = await post(
+      '/admin/sign-in',
+      `username=ops&password=${encodeURIComponent(PASSWORD)}`,
+    );
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Without a session every page sends the browser to the sign-in.
+    const anonymous = await fetch(`${stack.url}/admin/connections`, { redirect: 'manual' });
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get('location')).toBe('/admin/sign-in');
+  });
+});
