@@ -243,6 +243,11 @@ export const configSchema = z
          * as the window runs out; 0 turns it off.
          */
         reserveShare: z.number().min(0).lt(1).default(0.25),
+        /**
+         * The end of each window whose calls count in the next one too (default 1 s of a minute,
+         * 1/20 of a shorter window): longer where calls take longer to reach the practice.
+         */
+        guardMs: z.number().int().min(0).optional(),
       })
       .default({ limit: 240, windowMs: 60_000, limits: {}, reserveShare: 0.25 }),
     /**
