@@ -652,9 +652,15 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
     await rateLimit(250);
     timePasses();
     for (const p of patients) {
-      const record = await connection(p);
-      if (record?.state !== 'active') continue;
-      await refreshInProcess(p, 'final');
+      if ((await connection(p))?.state === 'active') await refreshInProcess(p, 'final');
+      // Judged like any ending, then signed in again, so that every record is compared.
+      const after = await connection(p);
+      if (after && TERMINAL_BAD.has(after.state)) {
+        await judgeEnded(s, p, after, report);
+        p.answerLost = false;
+        p.revokedByPatient = false;
+      }
+      if (after?.state !== 'active') await connectAgain(p);
       if ((await connection(p))?.state !== 'active') continue;
       // Twice: a job left failed is not resumed; the second run is the one that must finish.
       if ((await syncInProcess(p, 'final')) !== 'synced') await syncInProcess(p, 'final, again');
