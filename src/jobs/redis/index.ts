@@ -34,7 +34,9 @@ export async function openRedisJobs({
     repo: createRedisJobRepository({ redis, prefix }),
     ping: () => redis.ping(),
     async close() {
-      await redis.quit().catch(() => redis.disconnect());
+      // QUIT waits for a connection; while Redis is away there is none to wait for.
+      if (redis.status !== 'ready') redis.disconnect();
+      else await redis.quit().catch(() => redis.disconnect());
     },
   };
 }

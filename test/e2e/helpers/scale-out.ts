@@ -138,7 +138,7 @@ export interface DeploymentOptions {
   apis: number;
   workers: number;
   simulator?: SimulatorOptionsInput;
-  /** Deep-merged over the deployment's config. */
+  /** Over the deployment's config (`sync` merged key by key). */
   config?: Record<string, unknown>;
 }
 
@@ -177,6 +177,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   );
   // Browsers come back to the first API process (the registered redirect URI).
   const publicUrl = `http://127.0.0.1:${ports[0]}`;
+  const { sync, ...rest } = options.config ?? {};
   const input = {
     host: '127.0.0.1',
     publicUrl,
@@ -191,8 +192,9 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
       pollIntervalMs: 100,
       progressIntervalMs: 0,
       retryDelayMs: 500,
+      ...(sync as Record<string, unknown> | undefined),
     },
-    ...options.config,
+    ...rest,
   };
   const config = loadConfig({
     env: {},
