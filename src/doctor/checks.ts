@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { budgetPathOf } from '../budget/index.ts';
 import type { Clock } from '../common/clock.ts';
 import { privatePathsOf, widerThanPrivate } from '../config/private-files.ts';
 import { type Config, isLoopback, type Registration } from '../config/schema.ts';
@@ -343,16 +344,32 @@ export function checkFileModes(config: Pick<Config, 'dataDir' | 'store'>): Check
 }
 
 /**
- * healow counts calls per practice across every process of the app; the budget here is each
- * process's own memory, so more than one process would spend it more than once.
+ * healow counts calls per practice across every process of the app, so the processes must
+ * share one budget: Redis across machines, the SQLite file among processes of one machine; an
+ * in-memory store's budget is its process's alone.
  */
-export function checkBudget(config: Pick<Config, 'budget'>, processes: number): CheckResult {
+export function checkBudget(
+  config: Pick<Config, 'budget' | 'store' | 'dataDir' | 'redis'>,
+  processes: number,
+): CheckResult {
   const perWindow = `${config.budget.limit} calls per ${config.budget.windowMs / 1000} s per practice`;
-  if (processes <= 1) return pass('budget', `${perWindow}, in this one process`);
-  return fail(
+  if (config.redis) return pass('budget', `${perWindow}, shared through Redis by every process`);
+  const path = budgetPathOf(config);
+  const inMemory = path === ':memory:' || path.startsWith('file:');
+  if (processes <= 1) {
+    return pass('budget', `${perWindow}, ${inMemory ? 'in this process' : `kept in ${path}`}`);
+  }
+  if (inMemory) {
+    return fail(
+      'budget',
+      `${processes} processes would each spend ${perWindow}: an in-memory store's budget is its process's alone`,
+      'store the data in a file (store.path) or set FHIRBRIDGE_REDIS, so that the processes share the budget',
+    );
+  }
+  return warn(
     'budget',
-    `${processes} processes would each spend ${perWindow}: the budget is per process`,
-    `run one process, or give each a share: budget.limit ${Math.floor(config.budget.limit / processes)}`,
+    `${perWindow}, shared through ${path} by the processes of this machine only`,
+    'processes on other machines need FHIRBRIDGE_REDIS to share it',
   );
 }
 
