@@ -99,4 +99,34 @@ describe('followJob', () => {
     expect(runs).toBe(2);
     expect(notices).toHaveLength(1);
   });
+
+  it('announces a job whose runners all died on their last attempt, once, with no worker', async () => {
+    const { job } = await requestSync(queue, 'con_a');
+    for (let attempt = 1; attempt <= job.maxAttempts; attempt++) {
+      expect(await queue.claim(`killed-${attempt}`)).toBeDefined();
+      clock.advance(6_001); // each process was killed holding the lease
+    }
+    const lapsed: string[] = [];
+    const follow = () =>
+      followJob(job.id, {
+        queue,
+        owner: 'cli',
+        clock,
+        timers,
+        handler: {
+          async run() {
+            throw new Error('unreachable: the job has no attempt left');
+          },
+          onLapsed: async (j) => void lapsed.push(j.id),
+        },
+      });
+    const result = await follow();
+    expect(result.status).toBe('failed');
+    expect(result.job.lastError).toBe(
+      'its runner stopped without finishing (lease lapsed) on the last attempt',
+    );
+    expect(lapsed).toEqual([job.id]);
+    await follow(); // a second look at the failed job announces nothing more
+    expect(lapsed).toEqual([job.id]);
+  });
 });

@@ -6,7 +6,7 @@ import { realTimers, type Timers } from '../budget/timers.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Job, JobQueue } from './port.ts';
-import { type JobHandler, type JobOutcome, runJob } from './runner.ts';
+import { announceLapsed, type JobHandler, type JobOutcome, runJob } from './runner.ts';
 
 export type FollowNotice =
   /** Another process holds the job's lease; its progress is shown from the job row. */
@@ -62,7 +62,14 @@ export async function followJob(jobId: string, deps: FollowDeps): Promise<Follow
     onNotice?.(n);
   };
 
+  const followed = await queue.get(jobId);
+  if (!followed) throw new Error(`job ${jobId} is gone`);
+  const handlers = { [followed.kind]: deps.handler };
+
   for (;;) {
+    // A job whose runners all died on their last attempt fails at the next look; announce it
+    // here too, since a `sync` command may be the only process that ever looks at it again.
+    await announceLapsed(queue, handlers, deps.logger);
     const current = await queue.get(jobId);
     if (!current) throw new Error(`job ${jobId} is gone`);
     if (TERMINAL.has(current.status)) {

@@ -55,6 +55,25 @@ export interface RunJobDeps {
   onProgress?(progress: Record<string, unknown>): void;
 }
 
+/**
+ * Hands the jobs that failed for good without a runner (their process died on the last attempt
+ * and the lease lapsed) to their handlers, once each across processes. Every process that claims
+ * jobs calls it (the worker loop and the `sync` command alike), so such a failure is announced
+ * even where no worker runs.
+ */
+export async function announceLapsed(
+  queue: JobQueue,
+  handlers: Readonly<Record<string, JobHandler | undefined>>,
+  logger?: Logger,
+): Promise<void> {
+  for (const job of await queue.takeLapsedFailures()) {
+    logger?.warn({ jobId: job.id, kind: job.kind }, 'job failed for good: its lease lapsed');
+    await handlers[job.kind]?.onLapsed?.(job).catch((error: unknown) => {
+      logger?.error({ jobId: job.id, err: error }, 'announcing a lapsed job failed');
+    });
+  }
+}
+
 /** A failure's message for the job row and the API: a BridgeError's own, else a generic one. */
 export function failureMessage(error: unknown): string {
   if (error instanceof BridgeError) return error.message;

@@ -7,7 +7,7 @@ import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomToken } from '../common/random.ts';
 import type { JobQueue } from './port.ts';
-import { type JobHandler, type JobOutcome, runJob } from './runner.ts';
+import { announceLapsed, type JobHandler, type JobOutcome, runJob } from './runner.ts';
 
 export interface WorkerDeps {
   queue: JobQueue;
@@ -68,17 +68,6 @@ export function createWorker({
     }, pollIntervalMs);
   };
 
-  /** Hands jobs that failed for good without a runner to their handler, to be announced. */
-  async function announceLapsed(): Promise<void> {
-    for (const job of await queue.takeLapsedFailures()) {
-      const handler = handlers[job.kind];
-      logger.warn({ jobId: job.id, kind: job.kind }, 'job failed for good: its lease lapsed');
-      await handler?.onLapsed?.(job).catch((error: unknown) => {
-        logger.error({ jobId: job.id, err: error }, 'announcing a lapsed job failed');
-      });
-    }
-  }
-
   /** Claims jobs until the worker is full or none is due. One fill at a time. */
   async function fill(): Promise<void> {
     if (claiming) {
@@ -89,7 +78,7 @@ export function createWorker({
     try {
       do {
         again = false;
-        await announceLapsed();
+        await announceLapsed(queue, handlers, logger);
         while (!shutdown.signal.aborted && runs.size < concurrency) {
           const job = await queue.claim(owner, { kinds });
           if (!job) break;
