@@ -196,3 +196,18 @@ describe('/docs/api', () => {
     for (const { op } of operations()) expect(html).toContain(`id="${op.operationId}"`);
   });
 });
+
+describe('request ids', () => {
+  it("names each answer's request id: the caller's plain one kept, any other replaced by a UUID", async () => {
+    const kept = await fetch(`${stack.url}/healthz`, { headers: { 'x-request-id': 'app-req.42' } });
+    expect(kept.headers.get('x-request-id')).toBe('app-req.42');
+    const replaced = await fetch(`${stack.url}/healthz`, {
+      headers: { 'x-request-id': 'two words; and {braces}' },
+    });
+    expect(replaced.headers.get('x-request-id')).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
+    const own = await fetch(`${stack.url}/healthz`);
+    expect(own.headers.get('x-request-id')).not.toBe(replaced.headers.get('x-request-id'));
+  });
+});
