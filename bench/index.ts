@@ -16,6 +16,7 @@ const BENCHMARKS = [
   { name: 'directory', file: './directory.ts', entry: 'benchDirectory' },
   { name: 'sync', file: './sync.ts', entry: 'benchSync' },
   { name: 'store', file: './store.ts', entry: 'benchStore' },
+  { name: 'scale-out', file: './scale-out.ts', entry: 'benchScaleOut' },
 ] as const;
 
 function machine(): string {

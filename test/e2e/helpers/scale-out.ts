@@ -126,6 +126,7 @@ export interface Deployment {
   runtime: Runtime;
   config: Config;
   apiKey: string;
+  /** The processes that answer HTTP (the `api` and `all` roles). */
   apis: BridgeProcess[];
   workers: BridgeProcess[];
   /** A Stack-shaped handle on one API process, for the connect helper. */
@@ -137,6 +138,10 @@ export interface Deployment {
 export interface DeploymentOptions {
   apis: number;
   workers: number;
+  /** Processes in the `all` role (started first when there are any). */
+  all?: number;
+  /** The embedded default instead: a SQLite file in the data folder, no Redis. */
+  embedded?: boolean;
   simulator?: SimulatorOptionsInput;
   /** Over the deployment's config (`sync` merged key by key). */
   config?: Record<string, unknown>;
@@ -173,7 +178,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   const schema = freshSchema();
   const dataDir = mkdtempSync(join(tmpdir(), 'fhirbridge-scale-'));
   const ports = await Promise.all(
-    Array.from({ length: options.apis + options.workers }, () => freePort()),
+    Array.from({ length: (options.all ?? 0) + options.apis + options.workers }, () => freePort()),
   );
   // Browsers come back to the first API process (the registered redirect URI).
   const publicUrl = `http://127.0.0.1:${ports[0]}`;
@@ -183,8 +188,9 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     publicUrl,
     dataDir,
     logLevel: 'info',
-    store: { kind: 'postgres', url: TEST_POSTGRES_URL, schema },
-    redis: { url: redis.url },
+    ...(options.embedded
+      ? {}
+      : { store: { kind: 'postgres', url: TEST_POSTGRES_URL, schema }, redis: { url: redis.url } }),
     sync: {
       onConnect: false,
       intervalMs: 0,
@@ -210,6 +216,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   const { secret } = await createApiKey(runtime.store, runtime.clock, 'scale-out');
 
   const roles: Role[] = [
+    ...Array.from({ length: options.all ?? 0 }, () => 'all' as const),
     ...Array.from({ length: options.apis }, () => 'api' as const),
     ...Array.from({ length: options.workers }, () => 'worker' as const),
   ];
@@ -251,7 +258,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     runtime,
     config,
     apiKey: secret,
-    apis: processes.filter((p) => p.role === 'api'),
+    apis: processes.filter((p) => p.role !== 'worker'),
     workers: processes.filter((p) => p.role === 'worker'),
     via: (p) => ({ api: api(p.url), url: p.url }) as unknown as Stack,
     admin: (path, init = {}) =>
