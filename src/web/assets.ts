@@ -15,6 +15,7 @@ const fromPackage = (specifier: string) => createRequire(import.meta.url).resolv
 const FILES: Record<string, { path: () => string; type: string }> = {
   'fhirbridge.css': { path: () => here('fhirbridge.css'), type: 'text/css; charset=utf-8' },
   'connect.js': { path: () => here('connect.js'), type: 'text/javascript; charset=utf-8' },
+  'record.js': { path: () => here('record.js'), type: 'text/javascript; charset=utf-8' },
   // The chart library from npm (uPlot), as its package builds it.
   'uplot.js': {
     path: () => fromPackage('uplot/dist/uPlot.iife.min.js'),

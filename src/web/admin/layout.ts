@@ -8,17 +8,19 @@ export function adminPage(
   title: string,
   body: Html,
   nav?: { section: AdminSection; username: string; csrf: string },
+  assets: { scripts?: string[]; styles?: string[] } = {},
 ): string {
   const link = (section: AdminSection, href: string, label: string) =>
     html`<a href="${href}"${nav?.section === section ? html` aria-current="page"` : ''}>${label}</a>`;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · fhirbridge admin</title><link rel="stylesheet" href="/assets/fhirbridge.css"></head>
+<title>${title} · fhirbridge admin</title><link rel="stylesheet" href="/assets/fhirbridge.css">${(assets.styles ?? []).map((n) => html`<link rel="stylesheet" href="/assets/${n}">`)}</head>
 <body class="admin"><header><span class="brand">fhir<span>bridge</span> <small>operator</small></span>${
     nav
       ? html`<nav>${link('overview', '/admin', 'Overview')}${link('connections', '/admin/connections', 'Connections')}${link('webhooks', '/admin/webhooks', 'Webhooks')}</nav>
 <form method="post" action="/admin/sign-out" class="sign-out"><input type="hidden" name="csrf" value="${nav.csrf}"><span>${nav.username}</span><button type="submit" class="link">Sign out</button></form>`
       : ''
   }</header>
-<main>${body}</main></body></html>`.value;
+<main>${body}</main>${(assets.scripts ?? []).map((n) => html`<script src="/assets/${n}" defer></script>`)}</body></html>`
+    .value;
 }

@@ -25,6 +25,8 @@ import { PAGE_CSP } from '../layout.ts';
 import { createWindowCounter } from '../sign-in-guard.ts';
 import { type AdminSession, createSessionSigner, DECOY_HASH, verifyAdminPassword } from './auth.ts';
 import { type AdminSection, adminPage } from './layout.ts';
+import { readRecord } from './record.ts';
+import { recordPage } from './record-page.ts';
 
 export interface AdminDeps {
   config: Config;
@@ -94,15 +96,17 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     section: AdminSection,
     title: string,
     body: Html,
+    assets: { scripts?: string[]; styles?: string[] } = {},
   ) => {
     const session = request.adminSession as AdminSession;
     return send(
       reply,
-      adminPage(title, body, {
-        section,
-        username: session.username,
-        csrf: signer.csrfToken(session),
-      }),
+      adminPage(
+        title,
+        body,
+        { section, username: session.username, csrf: signer.csrfToken(session) },
+        assets,
+      ),
     );
   };
 
@@ -361,7 +365,7 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
 <dt>Access token expires</dt><dd>${iso(c.accessExpiresAt)}</dd>
 <dt>Refresh token expires</dt><dd>${iso(c.refreshExpiresAt)}</dd>
 <dt>Connected</dt><dd>${iso(c.connectedAt)}</dd><dt>Created</dt><dd>${iso(c.createdAt)}</dd></dl>
-<div class="actions">${c.state === 'active' ? action('sync', 'Sync now') : ''}${
+<div class="actions"><a class="button secondary-action" href="/admin/connections/${c.id}/record">View the record</a>${c.state === 'active' ? action('sync', 'Sync now') : ''}${
         c.sealedTokens
           ? action(
               'disconnect',
@@ -446,6 +450,21 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
       'an operator redelivered a webhook',
     );
     return reply.redirect('/admin/webhooks', 303);
+  });
+
+  // The synced record as a record, with its vital signs and labs charted.
+  app.get('/admin/connections/:id/record', async (request, reply) => {
+    const params = connectionParams.safeParse(request.params);
+    const c = params.success ? await store.connections.get(params.data.id) : undefined;
+    if (!c) return reply.redirect('/admin/connections', 303);
+    const resources: Record<string, unknown>[] = [];
+    for await (const r of store.resources.iterate(c.id)) {
+      if (r.deletedAt === null) resources.push(JSON.parse(r.json) as Record<string, unknown>);
+    }
+    return view(request, reply, 'connections', 'Record', recordPage(readRecord(resources), c.id), {
+      scripts: ['uplot.js', 'record.js'],
+      styles: ['uplot.css'],
+    });
   });
 
   app.post('/admin/connections/:id/sync', async (request, reply) => {

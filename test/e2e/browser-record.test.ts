@@ -1,0 +1,113 @@
+// The record viewer in real Chromium at 1280 and 390 px, checked against the synced data: the
+// patient's name, and each vital sign's chart drawn with every value and date the sync stored.
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashAdminPassword } from '../../src/web/admin/auth.ts';
+import { readRecord } from '../../src/web/admin/record.ts';
+import { launchBrowser, shot, VIEWPORTS, watchConsole } from './helpers/browser.ts';
+import { connectPatient } from './helpers/connect.ts';
+import { type Stack, startStack } from './helpers/stack.ts';
+
+const PASSWORD = 'correct horse battery staple';
+let browser: Browser;
+let stack: Stack | undefined;
+let passwordHash: string;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  passwordHash = await hashAdminPassword(PASSWORD);
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+/** Every synced resource of one type, through the resources API. */
+async function synced(s: Stack, connectionId: string, type: string) {
+  const bundle = (await (
+    await s.api(`/api/connections/${connectionId}/resources/${type}?_count=1000`)
+  ).json()) as { entry?: Array<{ resource: Record<string, unknown> }> };
+  return (bundle.entry ?? []).map((e) => e.resource);
+}
+
+describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) => {
+  it('charts every synced vital sign value on its date, and names the patient', async () => {
+    stack = await startStack({
+      simulator: { rateLimit: { limit: 5000 } },
+      config: { admin: { users: [{ username: 'ops', passwordHash }] } },
+    });
+    const { connectionId } = await connectPatient(stack);
+    expect(
+      (await stack.api(`/api/connections/${connectionId}/sync`, { method: 'POST', body: '{}' }))
+        .status,
+    ).toBe(202);
+    await expect
+      .poll(
+        async () =>
+          (
+            (await (await stack!.api(`/api/connections/${connectionId}/sync`)).json()) as {
+              status: string;
+            }
+          ).status,
+        { timeout: 60_000, interval: 250 },
+      )
+      .toBe('succeeded');
+
+    // What the page must show, from the synced resources themselves.
+    const observations = await synced(stack, connectionId, 'Observation');
+    const [patient] = await synced(stack, connectionId, 'Patient');
+    const expected = readRecord([...observations, patient!]);
+    const vitals = expected.charts.filter((c) => c.kind === 'vital');
+    expect(vitals.map((c) => c.label)).toContain('Body weight');
+
+    const context = await browser.newContext({ viewport: VIEWPORTS[width] });
+    const page = await context.newPage();
+    const problems = watchConsole(page);
+    await page.goto(`${stack.url}/admin/sign-in`);
+    await page.fill('#username', 'ops');
+    await page.fill('#password', PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${stack.url}/admin`);
+    await page.goto(`${stack.url}/admin/connections/${connectionId}/record`);
+    expect(await page.textContent('[data-testid="record-patient"]')).toBe(expected.patient.name);
+
+    for (const chart of vitals) {
+      const figure = page.locator(`[data-chart="${chart.id}"]`);
+      // Drawn: a canvas, and as many points as the sync stored.
+      await expect
+        .poll(() => figure.locator('.plot').getAttribute('data-points'))
+        .toBe(String(chart.series.reduce((n, s) => n + s.points.length, 0)));
+      expect(await figure.locator('canvas').count()).toBeGreaterThan(0);
+      // Each value on its date, as the Observations say.
+      const rows = await figure
+        .locator('table.values tbody tr')
+        .evaluateAll((trs) =>
+          trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)),
+        );
+      const want = chart.series.flatMap((s) =>
+        s.points.map(([t, v]) => [
+          new Date(t).toISOString().slice(0, 10),
+          chart.series.length > 1 ? s.name : '',
+          String(v),
+        ]),
+      );
+      expect(rows).toEqual(want);
+    }
+    // Spot check against one raw Observation: a weight's value and day, without readRecord.
+    const weight = observations.find((o) =>
+      (o.code as { coding: Array<{ code: string }> }).coding.some((c) => c.code === '29463-7'),
+    ) as { effectiveDateTime: string; valueQuantity: { value: number } };
+    const weightRows = await page
+      .locator('[data-chart="29463-7"] table.values tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => tr.textContent));
+    expect(weightRows).toContain(
+      `${weight.effectiveDateTime.slice(0, 10)}${weight.valueQuantity.value}`,
+    );
+    await shot(page, `record-${width}`);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
