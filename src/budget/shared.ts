@@ -353,7 +353,10 @@ export function createSharedBudget({
       return local.usage;
     },
 
-    usageAll() {
+    async usageAll() {
+      // Re-evaluated against the clock first where this process has callers waiting, as every
+      // entry point is: a clock moved by a test (or a timer not yet fired) is seen at once.
+      await Promise.all([...locals.values()].filter((l) => l.waiters.size > 0).map(kick));
       return store.usageAll(clock.now());
     },
 
