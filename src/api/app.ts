@@ -79,11 +79,11 @@ export function createApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger,
     bodyLimit: 1024 * 1024,
     trustProxy: config.trustProxy,
-    logController: new OneLinePerRequest(),
+    // With a log controller, fastify takes the request id's label from it, not from the options.
+    logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     // Every log line of a request carries its id, and the answer names it (X-Request-Id): a
     // caller's own id is kept when it is a plain token, so its logs and ours line up.
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given)
