@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BridgeError } from '../common/errors.ts';
 
 const here = (name: string) => fileURLToPath(new URL(`./assets/${name}`, import.meta.url));
@@ -16,6 +16,11 @@ const FILES: Record<string, { path: () => string; type: string }> = {
   'fhirbridge.css': { path: () => here('fhirbridge.css'), type: 'text/css; charset=utf-8' },
   'connect.js': { path: () => here('connect.js'), type: 'text/javascript; charset=utf-8' },
   'record.js': { path: () => here('record.js'), type: 'text/javascript; charset=utf-8' },
+  'done.js': { path: () => here('done.js'), type: 'text/javascript; charset=utf-8' },
+  'fhirbridge-connect.js': {
+    path: () => here('fhirbridge-connect.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
   // The chart library from npm (uPlot), as its package builds it.
   'uplot.js': {
     path: () => fromPackage('uplot/dist/uPlot.iife.min.js'),
@@ -38,8 +43,7 @@ export function registerAssetRoutes(app: FastifyInstance): void {
       return [name, { body, etag, type: file.type }];
     }),
   );
-  app.get('/assets/:name', async (request, reply) => {
-    const { name } = request.params as { name: string };
+  const serve = async (name: string, request: FastifyRequest, reply: FastifyReply) => {
     const asset = loaded.get(name);
     if (!asset) throw new BridgeError('not_found', `no asset "${name}"`);
     reply
@@ -48,5 +52,12 @@ export function registerAssetRoutes(app: FastifyInstance): void {
       .header('x-content-type-options', 'nosniff');
     if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
     return reply.type(asset.type).send(asset.body);
-  });
+  };
+  app.get('/assets/:name', (request, reply) =>
+    serve((request.params as { name: string }).name, request, reply),
+  );
+  // The embed script at the short address apps put in their pages.
+  app.get('/fhirbridge-connect.js', (request, reply) =>
+    serve('fhirbridge-connect.js', request, reply),
+  );
 }

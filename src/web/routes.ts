@@ -209,6 +209,11 @@ export function registerWebRoutes(app: FastifyInstance, deps: WebDeps): void {
     }
   });
 
+  // Where fhirbridge-connect.js may be listening: the origins apps may return to.
+  const appOrigins = [...new Set(deps.config.returnToAllowList.map((u) => new URL(u).origin))];
+  const outcomeMarker = (connectionId: string, outcome: string) =>
+    html`<div id="fhirbridge-outcome" hidden data-connection="${connectionId}" data-outcome="${outcome}" data-origins="${JSON.stringify(appOrigins)}"></div>`;
+
   app.get('/connect/done', async (request, reply) => {
     const parsed = doneQuery.safeParse(request.query);
     const secret = browserSecret(request);
@@ -227,7 +232,10 @@ export function registerWebRoutes(app: FastifyInstance, deps: WebDeps): void {
     // Only the browser that connected from these pages sees the details. A connection the app
     // started through the API ends here too (its default returnTo): say how it went, no more.
     if (!secret || connection.userRef !== webUserRef(secret)) {
-      return send(reply, ...appOutcome(outcome, connection));
+      const [title, body] = appOutcome(outcome, connection);
+      return send(reply, title, html`${body}${outcomeMarker(connection.id, outcome)}`, 200, {
+        scripts: ['done.js'],
+      });
     }
     const practice = await practices.byBase(connection.practiceBase);
     const practiceName = practice?.name ?? 'your practice';
