@@ -4,9 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/api/api-keys.ts';
 import { syncEngineOf } from '../../src/background.ts';
 import { connectPatient } from './helpers/connect.ts';
+import { type Recorder, startRecorder } from './helpers/front.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 
 let stack: Stack;
+/** The app's webhook receiver: answers 200 to every delivery. */
+let receiver: Recorder;
 /** FHIR requests the bridge sent: those carrying an access token (discovery and token calls do not). */
 let sent = 0;
 const counting: typeof fetch = async (input, init) => {
@@ -16,13 +19,21 @@ const counting: typeof fetch = async (input, init) => {
 
 beforeAll(async () => {
   // The test runs the sync itself: no background worker syncing the same connection.
+  receiver = await startRecorder();
   stack = await startStack({
     fetch: counting,
-    config: { sync: { concurrency: 0, onConnect: false, intervalMs: 0 } },
+    config: {
+      sync: { concurrency: 0, onConnect: false, intervalMs: 0 },
+      webhooks: [
+        { url: `${receiver.url}/hooks`, secret: `whsec_${Buffer.alloc(32, 7).toString('base64')}` },
+      ],
+      webhookDelivery: { pollIntervalMs: 50 },
+    },
   });
 });
 afterAll(async () => {
   await stack.close();
+  await receiver.close();
 });
 
 /** The samples of a scrape, by name with labels as Prometheus prints them. */
@@ -72,6 +83,18 @@ describe('/metrics', () => {
     expect(synced.get(`fhirbridge_budget_utilization_ratio{practice="${base}"}`)).toBeGreaterThan(
       0,
     );
+
+    // The connect and the sync are announced to the app's receiver by the background
+    // dispatcher: each delivery it recorded is counted once, the receiver saw each one.
+    const delivered = 'fhirbridge_webhook_deliveries_total{outcome="delivered"}';
+    let deliveries = 0;
+    for (let i = 0; i < 100; i++) {
+      deliveries = (await scrape()).get(delivered) ?? 0;
+      if (deliveries > 0 && deliveries === receiver.requests.length) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(deliveries).toBeGreaterThan(0);
+    expect(deliveries).toBe(receiver.requests.length);
 
     await stack.runtime.vault.tokenSource(connectionId).refreshed();
     const refreshed = await scrape();
