@@ -17,23 +17,31 @@ export const reportJson = (report: Report): string => `${JSON.stringify(report, 
 const cell = (value: number | string) =>
   (typeof value === 'number' ? value.toLocaleString('en-US') : value).replaceAll('|', '\\|');
 
+/** A Markdown table with padded columns (as the formatter writes them); `right` columns align right. */
+function table(header: string[], rows: string[][], right: ReadonlySet<number>): string[] {
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  const line = (cells: string[]) =>
+    `| ${cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join(' | ')} |`;
+  const rule = widths.map((w, i) => (right.has(i) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)));
+  return [line(header), `| ${rule.join(' | ')} |`, ...rows.map(line)];
+}
+
 function resultMarkdown(result: BenchResult): string[] {
   const targets = new Map((result.targets ?? []).map((t) => [t.figure, t]));
-  const lines = [
+  const rows = Object.entries(result.figures).map(([figure, value]) => {
+    const t = targets.get(figure);
+    return [figure, cell(value), t?.target ?? '', t ? (t.met ? 'met' : '**not met**') : ''];
+  });
+  return [
     `### ${result.name}`,
     '',
     `Inputs: ${result.inputs}`,
     '',
-    '| figure | value | target | met |',
-    '| --- | ---: | --- | --- |',
+    ...table(['figure', 'value', 'target', 'met'], rows, new Set([1])),
+    '',
   ];
-  for (const [figure, value] of Object.entries(result.figures)) {
-    const t = targets.get(figure);
-    lines.push(
-      `| ${figure} | ${cell(value)} | ${t ? t.target : ''} | ${t ? (t.met ? 'met' : '**not met**') : ''} |`,
-    );
-  }
-  return [...lines, ''];
 }
 
 export function reportMarkdown(report: Report): string {
@@ -54,5 +62,5 @@ export function reportMarkdown(report: Report): string {
     if (run.error) lines.push(`Failed: ${run.error}`, '');
     for (const result of run.results) lines.push(...resultMarkdown(result));
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n').trimEnd()}\n`;
 }
