@@ -1,7 +1,7 @@
 // The progress display: bars redrawn in place on a terminal, one line per finished type elsewhere.
 import { describe, expect, it } from 'vitest';
 import type { SyncProgress } from '../sync/index.ts';
-import { createProgressView } from './progress.ts';
+import { createProgressView, typeSummary } from './progress.ts';
 
 function output(isTTY: boolean) {
   const chunks: string[] = [];
@@ -88,5 +88,26 @@ describe('progress view', () => {
       ].join('\n'),
     );
     expect(chunks.join('')).not.toContain('\x1b[');
+  });
+
+  it('says how each type ended: timed out, refused by the server, failed', () => {
+    const line = (outcome: 'timed_out' | 'unsupported' | 'failed', pages = 0) => ({
+      status: 'failed' as const,
+      outcome,
+      resources: pages * 10,
+      pages,
+    });
+    expect(typeSummary('DocumentReference', line('timed_out', 2))).toBe(
+      'DocumentReference: timed out after 20 resources in 2 pages',
+    );
+    expect(typeSummary('Provenance', { ...line('unsupported'), status: 'skipped' })).toBe(
+      'Provenance: not supported by this server',
+    );
+    expect(typeSummary('Goal', line('failed', 1))).toBe(
+      'Goal: failed after 10 resources in 1 page',
+    );
+    expect(
+      typeSummary('Patient', { status: 'done', outcome: 'complete', resources: 1, pages: 1 }),
+    ).toBe('Patient: done, 1 resource in 1 page');
   });
 });

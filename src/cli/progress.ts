@@ -37,10 +37,26 @@ const ESC = '\x1b[';
 const fmt = (n: number) => n.toLocaleString('en-US');
 const plural = (n: number, word: string) => `${fmt(n)} ${word}${n === 1 ? '' : 's'}`;
 
+/** How a type ended, in the words of its outcome when the engine gave one. */
+const ENDED: Record<NonNullable<TypeLine['outcome']>, string> = {
+  complete: 'done,',
+  unsupported: 'not supported by this server after',
+  timed_out: 'timed out after',
+  failed: 'failed after',
+};
+
 export function typeSummary(type: string, line: TypeLine): string {
+  if (line.outcome === 'unsupported' && line.pages === 0) {
+    return `${type}: not supported by this server`;
+  }
   if (line.status === 'skipped') return `${type}: skipped`;
   const counts = `${plural(line.resources, 'resource')} in ${plural(line.pages, 'page')}`;
-  return `${type}: ${line.status === 'failed' ? 'failed after' : 'done,'} ${counts}`;
+  const ended = line.outcome
+    ? ENDED[line.outcome]
+    : line.status === 'failed'
+      ? 'failed after'
+      : 'done,';
+  return `${type}: ${ended} ${counts}`;
 }
 
 function bar(line: TypeLine, tick: number): string {
