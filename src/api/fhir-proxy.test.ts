@@ -12,6 +12,7 @@ import {
   type TestServer,
   testTarget,
 } from '../fhir/test-helpers.ts';
+import { BUFFERED_BODY_MAX, pooledFetch } from '../fhir/transport.ts';
 import { installErrorHandling } from './errors.ts';
 import { registerFhirProxyRoutes } from './fhir-proxy.ts';
 
@@ -34,14 +35,14 @@ afterEach(async () => {
   upstream = undefined;
 });
 
-async function proxyTo(handler: Handler, base?: string) {
+async function proxyTo(handler: Handler, base?: string, transport: typeof fetch = loopbackFetch) {
   upstream = await startServer(handler);
   app = Fastify();
   installErrorHandling(app);
   const fhir = createFhirClient({
     budget: recordingBudget(),
     clock: systemClock,
-    fetch: loopbackFetch,
+    fetch: transport,
     timeoutMs: TIMEOUT_MS,
     sleep: async () => {},
   });
@@ -326,5 +327,35 @@ describe("FHIR proxy: the base's other GETs", () => {
       expect((await get(path)).statusCode, path).toBe(400);
     }
     expect(upstream?.received).toEqual([]);
+  });
+});
+
+describe('FHIR proxy over the pooled transport', () => {
+  const serve =
+    (text: string): Handler =>
+    (_req, res) => {
+      res.writeHead(200, {
+        'content-type': HEALOW_JSON,
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    };
+
+  it('passes a read of modest size on byte for byte (sent as bytes, read whole)', async () => {
+    const text = '{"resourceType" : "Patient", "id":"p1", "weight": 1.50}';
+    await proxyTo(serve(text), undefined, pooledFetch);
+    const res = await get('Patient/p1');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/fhir+json');
+    expect(res.body).toBe(text);
+  });
+
+  it('passes a read larger than the buffered size on byte for byte (streamed)', async () => {
+    const text = `{"resourceType":"Binary","id":"b1","data":"${'A'.repeat(BUFFERED_BODY_MAX)}"}`;
+    await proxyTo(serve(text), undefined, pooledFetch);
+    const res = await get('Binary/b1');
+    expect(res.statusCode).toBe(200);
+    expect(res.body.length).toBe(text.length);
+    expect(res.body === text).toBe(true);
   });
 });
