@@ -4,7 +4,8 @@
 // through both API processes: each sync runs once, spread over the workers, no upstream 429 and no
 // window over healow's limit at any practice, every store equal to the ground truth.
 // A worker killed with SIGKILL mid-sync has its job finished by another, nothing lost or doubled;
-// Redis killed and started again mid-run: /readyz says so meanwhile, and every sync finishes.
+// Redis killed and started again mid-run: /readyz says so meanwhile, and every sync finishes. A
+// worker sent SIGTERM mid-sync hands its job back without counting the attempt and exits 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/index.ts';
 import type { StoredResource } from '../../src/store/port.ts';
@@ -240,5 +241,29 @@ describe('2 API and 3 worker processes on PostgreSQL and Redis', () => {
       const events = await d.runtime.store.events.list({ connectionId: c.connectionId, limit: 50 });
       expect(events.filter((e) => e.type === 'sync.completed')).toHaveLength(1);
     }
+  }, 120_000);
+  it('a worker sent SIGTERM mid-sync hands its job back uncounted and exits 0; another finishes it', async () => {
+    const [c] = await connectAll('FJDBGE', ['ChildFemaleFHIR']);
+    await d.admin('/faults', {
+      method: 'POST',
+      body: JSON.stringify({ route: 'fhir', latencyMs: 60 }),
+    });
+    const [id] = await requestSyncs([c!]);
+    const mid = await until(async () => {
+      const job = await d.runtime.jobs.get(id!);
+      return job?.status === 'running' && typesDone(job) >= 2 ? job : undefined;
+    }, 'the sync to be mid-way');
+    const pid = Number(mid.leaseOwner?.split(':')[1]);
+    const stopping = d.workers.find((w) => w.child.pid === pid)!;
+    stopping.child.kill('SIGTERM');
+    expect(await stopping.exited).toBe(0);
+    await d.admin('/faults', { method: 'DELETE', body: '{}' });
+    const [job] = await jobsEnded([id!]);
+    // Handed back, not lapsed: the stopped run's claim was refunded.
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+    const starts = jobStarts(d.workers).get(id!) ?? [];
+    expect(starts).toHaveLength(2);
+    expect(starts.filter((p) => p !== pid)).toHaveLength(1);
+    await expectGroundTruth(d, c!.connectionId, 'FJDBGE', 'ChildFemaleFHIR');
   }, 120_000);
 });
