@@ -90,11 +90,7 @@ export async function createRuntime({
         await keys.ensure(registration.keyring ?? name);
     }
     const metrics = createMetrics();
-    const budget = observeBudget(
-      await openBudget({ config, clock }),
-      metrics,
-      clock,
-    );
+    const budget = observeBudget(await openBudget({ config, clock }), metrics, clock);
     const discoveryFetch = budgetedDiscovery(budget, fetch ?? globalThis.fetch);
     // The practices we may call: config ones (mirrored into the store) plus the directory's and
     // the operator's, never a vanished or disabled one.
