@@ -152,6 +152,52 @@ describe('the operator dashboard in Chromium', () => {
   });
 });
 
+describe('the operator dashboard: keys', () => {
+  it('rotates a signing key only once its keyring is typed, and the JWKS shows both keys', async () => {
+    stack = await withAdmin();
+    const jwksKids = async () =>
+      (
+        (await (await fetch(`${stack!.url}/jwks/sandbox.json`)).json()) as {
+          keys: Array<{ kid: string }>;
+        }
+      ).keys.map((k) => k.kid);
+    const before = await jwksKids();
+    expect(before).toHaveLength(1);
+    const page = await (await browser.newContext({ viewport: VIEWPORTS.phone })).newPage();
+    await page.goto(`${stack.url}/admin/sign-in`);
+    await signIn(page);
+    await page.goto(`${stack.url}/admin/keys`);
+    const ring = page.locator('[data-keyring="sandbox"]');
+    expect(await ring.locator('tbody tr').count()).toBe(1);
+    // The wrong name: nothing rotates.
+    await ring.locator('input[name="confirm"]').fill('production');
+    await ring.getByRole('button', { name: 'Rotate key' }).click();
+    await page.waitForURL(`${stack.url}/admin/keys`);
+    expect(await ring.locator('tbody tr').count()).toBe(1);
+    expect(await jwksKids()).toEqual(before);
+    await ring.locator('input[name="confirm"]').fill('sandbox');
+    await ring.getByRole('button', { name: 'Rotate key' }).click();
+    await page.waitForURL(`${stack.url}/admin/keys`);
+    // The sandbox publishes a new key with no delay: it signs at once, the old one retires.
+    const rows = await ring
+      .locator('tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [
+          tr.querySelector('td')?.textContent,
+          tr.querySelector('.status')?.textContent,
+        ]),
+      );
+    const status = Object.fromEntries(rows);
+    expect(status[before[0]!]).toBe('retired');
+    expect(Object.values(status).sort()).toEqual(['active', 'retired']);
+    const after = await jwksKids();
+    expect(after).toHaveLength(2);
+    expect(after).toContain(before[0]);
+    await shot(page, 'admin-keys-phone');
+    await page.context().close();
+  });
+});
+
 describe('the operator dashboard over HTTP', () => {
   it('limits sign-in attempts and refuses a form without its CSRF token', async () => {
     stack = await withAdmin();

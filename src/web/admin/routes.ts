@@ -17,6 +17,7 @@ import type { Config } from '../../config/schema.ts';
 import type { Webhooks } from '../../events/webhooks.ts';
 import type { JobQueue } from '../../jobs/port.ts';
 import { requestSync } from '../../jobs/sync-job.ts';
+import type { KeyService } from '../../keys/index.ts';
 import type { PracticeRegistry } from '../../practices/registry.ts';
 import type { ConnectionRecord, Store } from '../../store/port.ts';
 import type { Vault } from '../../vault/index.ts';
@@ -37,6 +38,7 @@ export interface AdminDeps {
   budget: Pick<Budget, 'usageAll'>;
   jobs: JobQueue;
   webhooks: Pick<Webhooks, 'list' | 'redeliver'>;
+  keys: Pick<KeyService, 'list' | 'rotate'>;
   secureCookies: boolean;
 }
 
@@ -465,6 +467,53 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
       scripts: ['uplot.js', 'record.js'],
       styles: ['uplot.css'],
     });
+  });
+
+  const keyringParams = z.object({ keyring: z.string().min(1).max(64) });
+  /** Each registration's keyring, once (registrations may share one). */
+  const keyrings = () => {
+    const out = new Map<string, string[]>();
+    for (const [name, r] of Object.entries(config.registrations)) {
+      const keyring = r.keyring ?? name;
+      out.set(keyring, [...(out.get(keyring) ?? []), name]);
+    }
+    return out;
+  };
+
+  app.get('/admin/keys', async (request, reply) => {
+    const csrf = signer.csrfToken(request.adminSession as AdminSession);
+    const sections = await Promise.all(
+      [...keyrings()].map(async ([keyring, registrations]) => {
+        const keys = await deps.keys.list(keyring);
+        const tone = { active: 'ok', next: 'warn', retired: 'bad' } as Record<string, string>;
+        return html`<section class="panel" data-keyring="${keyring}"><h2>Keyring ${keyring}</h2>
+<p>Signs for ${registrations.join(', ')}. JWKS: ${registrations.map((r) => html`<a href="/jwks/${r}.json">/jwks/${r}.json</a> `)}</p>
+<table><thead><tr><th>Key id (kid)</th><th>Status</th><th>Created</th><th>Signs from</th><th>Leaves the JWKS</th></tr></thead><tbody>${keys.map(
+          (k) =>
+            html`<tr><td class="mono">${k.kid}</td><td><span class="status ${tone[k.status] ?? 'warn'}">${k.status}</span></td><td>${iso(k.createdAt)}</td><td>${iso(k.activatesAt)}</td><td>${iso(k.removeAt)}</td></tr>`,
+        )}</tbody></table>
+<form method="post" action="/admin/keys/${keyring}/rotate" class="rotate"><input type="hidden" name="csrf" value="${csrf}">
+<label for="confirm-${keyring}">To rotate, type the keyring's name (${keyring})</label>
+<div class="actions"><input id="confirm-${keyring}" name="confirm" type="text" autocomplete="off" required><button type="submit">Rotate key</button></div>
+<p>A new key is published in the JWKS at once and signs once healow's cache has seen it; the current key then retires and leaves the JWKS after its grace period.</p></form></section>`;
+      }),
+    );
+    return view(request, reply, 'keys', 'Keys', html`<h1>Signing keys</h1>${sections}`);
+  });
+
+  app.post('/admin/keys/:keyring/rotate', async (request, reply) => {
+    const { keyring } = keyringParams.parse(request.params);
+    if (!keyrings().has(keyring)) return reply.redirect('/admin/keys', 303);
+    // The name typed again: a rotation changes what healow must trust, so no single click does it.
+    if ((request.body as Record<string, unknown> | undefined)?.confirm !== keyring) {
+      return reply.redirect('/admin/keys', 303);
+    }
+    const key = await deps.keys.rotate(keyring);
+    request.log.info(
+      { keyring, kid: key.kid, username: request.adminSession?.username },
+      'an operator rotated a signing key',
+    );
+    return reply.redirect('/admin/keys', 303);
   });
 
   app.post('/admin/connections/:id/sync', async (request, reply) => {
