@@ -17,6 +17,7 @@ const FILES: Record<string, { path: () => string; type: string }> = {
   'connect.js': { path: () => here('connect.js'), type: 'text/javascript; charset=utf-8' },
   'record.js': { path: () => here('record.js'), type: 'text/javascript; charset=utf-8' },
   'done.js': { path: () => here('done.js'), type: 'text/javascript; charset=utf-8' },
+  'sync.js': { path: () => here('sync.js'), type: 'text/javascript; charset=utf-8' },
   'fhirbridge-connect.js': {
     path: () => here('fhirbridge-connect.js'),
     type: 'text/javascript; charset=utf-8',

@@ -152,6 +152,52 @@ describe('the operator dashboard in Chromium', () => {
   });
 });
 
+describe('the operator dashboard: live sync', () => {
+  it('Sync now streams the sync to its end, each type with its count as the sync API reports it', async () => {
+    stack = await startStack({
+      simulator: { rateLimit: { limit: 5000 } },
+      config: { admin: { users: [{ username: 'ops', passwordHash }] }, sync: { onConnect: false } },
+    });
+    const { connectionId } = await connectPatient(stack);
+    const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+    const problems = watchConsole(page);
+    await page.goto(`${stack.url}/admin/sign-in`);
+    await signIn(page);
+    await page.goto(`${stack.url}/admin/connections/${connectionId}`);
+    await expect.poll(() => page.getAttribute('#sync-live', 'data-status')).toBe('never');
+    await page.getByRole('button', { name: 'Sync now' }).click();
+    await page.waitForURL(new RegExp(`/admin/connections/${connectionId}$`));
+    await expect
+      .poll(() => page.getAttribute('#sync-live', 'data-status'), { timeout: 60_000 })
+      .toBe('succeeded');
+    const shown = await page
+      .locator('#sync-live tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)),
+      );
+    const api = (await (await stack.api(`/api/connections/${connectionId}/sync`)).json()) as {
+      progress: {
+        types: Record<
+          string,
+          { outcome?: string; status: string; resources: number; pages: number }
+        >;
+      };
+    };
+    expect(shown).toEqual(
+      Object.entries(api.progress.types).map(([type, t]) => [
+        type,
+        t.outcome ?? t.status,
+        String(t.resources),
+        String(t.pages),
+      ]),
+    );
+    expect(shown.length).toBeGreaterThan(5);
+    await shot(page, 'admin-sync-desktop');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+});
+
 describe('the operator dashboard: keys', () => {
   it('rotates a signing key only once its keyring is typed, and the JWKS shows both keys', async () => {
     stack = await withAdmin();

@@ -28,6 +28,7 @@ import { type AdminSession, createSessionSigner, DECOY_HASH, verifyAdminPassword
 import { type AdminSection, adminPage } from './layout.ts';
 import { readRecord } from './record.ts';
 import { recordPage } from './record-page.ts';
+import { streamSync } from './sync-stream.ts';
 
 export interface AdminDeps {
   config: Config;
@@ -376,6 +377,9 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
             )
           : ''
       }</div></section>
+<section class="panel" id="sync-live" data-stream="/admin/connections/${c.id}/sync/stream"><h2>Sync now</h2>
+<p>Status: <span class="sync-status">…</span></p>
+<table><thead><tr><th>Type</th><th>Status</th><th>Resources</th><th>Pages</th></tr></thead><tbody></tbody></table></section>
 <section class="panel"><h2>Last syncs</h2>${
         runs.length === 0
           ? html`<p>Never synced.</p>`
@@ -403,6 +407,7 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
                   html`<tr><td>${iso(e.createdAt)}</td><td>${e.type}</td><td><details><summary>${Object.keys(e.data).length} fields</summary><pre class="mono">${JSON.stringify(e.data, null, 2)}</pre></details></td></tr>`,
               )}</tbody></table>`
       }</section>`,
+      { scripts: ['sync.js'] },
     );
   });
 
@@ -514,6 +519,12 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
       'an operator rotated a signing key',
     );
     return reply.redirect('/admin/keys', 303);
+  });
+
+  app.get('/admin/connections/:id/sync/stream', async (request, reply) => {
+    const { id } = connectionParams.parse(request.params);
+    await deps.vault.get(id);
+    return streamSync(request, reply, id, { jobs: deps.jobs });
   });
 
   app.post('/admin/connections/:id/sync', async (request, reply) => {

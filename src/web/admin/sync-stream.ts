@@ -1,0 +1,65 @@
+// Live sync progress for the dashboard as server-sent events: the connection's latest sync job,
+// read from the job row (whichever process runs it) every `pollMs`, one `progress` event per
+// change, and `end` once the job has finished.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { viewSync } from '../../api/sync.ts';
+import { realTimers, type Timers } from '../../budget/timers.ts';
+import type { JobQueue } from '../../jobs/port.ts';
+import { latestSync } from '../../jobs/sync-job.ts';
+import { PAGE_CSP } from '../layout.ts';
+
+const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'never']);
+
+export interface SyncStreamOptions {
+  jobs: JobQueue;
+  timers?: Timers;
+  pollMs?: number;
+}
+
+/** What one event carries: the job's status and, per type, its status, outcome and count. */
+export async function syncSnapshot(jobs: JobQueue, connectionId: string) {
+  const view = viewSync(connectionId, await latestSync(jobs, connectionId));
+  const types = Object.entries(view.progress?.types ?? {}).map(([type, t]) => ({
+    type,
+    status: t.status,
+    outcome: t.outcome ?? null,
+    resources: t.resources,
+    pages: t.pages,
+  }));
+  return { status: view.status, error: view.job?.error ?? null, types };
+}
+
+export async function streamSync(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  connectionId: string,
+  { jobs, timers = realTimers, pollMs = 500 }: SyncStreamOptions,
+): Promise<void> {
+  reply.hijack();
+  const out = reply.raw;
+  out.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': PAGE_CSP,
+    'x-accel-buffering': 'no',
+  });
+  let open = true;
+  request.raw.on('close', () => {
+    open = false;
+  });
+  let last = '';
+  while (open) {
+    const snapshot = await syncSnapshot(jobs, connectionId);
+    const data = JSON.stringify(snapshot);
+    if (data !== last) {
+      out.write(`event: progress\ndata: ${data}\n\n`);
+      last = data;
+    }
+    if (FINISHED.has(snapshot.status)) {
+      out.write('event: end\ndata: {}\n\n');
+      break;
+    }
+    await new Promise<void>((resolve) => timers.setTimeout(resolve, pollMs));
+  }
+  out.end();
+}
