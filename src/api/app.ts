@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  // JWKS that healow fetches from the registered URL (healow.md "JWKS URL").
+  // JWKS that healow fetches from the registered URL, over public HTTPS.
   const jwksOf = async (registration: string) => {
     const r = config.registrations[registration];
     if (!r) throw new BridgeError('not_found', `no registration "${registration}"`);

@@ -2,7 +2,10 @@
 import { BridgeError } from '../common/errors.ts';
 import type { BudgetPolicy } from './port.ts';
 
-/** healow's documented limit per practice base URL and clock minute (brief: "Rate limits"). */
+/**
+ * healow's documented limit per practice base URL and clock minute; going over locks the app out
+ * for the rest of that minute.
+ */
 export const HEALOW_CALLS_PER_MINUTE = 250;
 
 /** 10 short of healow's 250, so that clock skew between us and healow cannot tip it over. */

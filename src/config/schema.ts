@@ -8,7 +8,7 @@ import {
   webhooksSchema,
 } from './schema-background.ts';
 
-/** The SMART scopes a healow patient app asks for by default (healow.md, "Scopes known to work"). */
+/** The SMART scopes a healow patient app asks for by default: the ones known to work at healow. */
 export const DEFAULT_SCOPES = [
   'openid',
   'fhirUser',

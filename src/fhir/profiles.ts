@@ -67,7 +67,7 @@ export const genericProfile: VendorProfile = {
 /**
  * eCW's facade rejects some US Core searches that lack a second parameter, e.g.
  * `Observation?patient=X` → 400 "Does not know how to handle get operation with parameter
- * [patient,_count]" (healow.md, "FHIR API"). The extra parameters are the ones US Core 3.1.1
+ * [patient,_count]" (the refusal healow sends). The extra parameters are the ones US Core 3.1.1
  * makes mandatory for those types.
  */
 const HEALOW_EXTRA_PARAMS: Readonly<Record<string, readonly SearchParams[]>> = {

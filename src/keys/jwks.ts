@@ -4,7 +4,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import type { StoredKey } from '../store/port.ts';
 
-/** healow accepts RS384 only for the client_assertion (healow.md, "Token endpoint"). */
+/** healow accepts RS384 only for the client_assertion, so every published key says `alg: RS384`. */
 export const SIGNING_ALG = 'RS384';
 
 export interface RsaPublicJwk {

@@ -1,4 +1,4 @@
-// healow's activated-endpoints Bundle → practice listings (healow.md, "Endpoint directory"):
+// healow's activated-endpoints Bundle → practice listings:
 // Endpoint + Organization pairs share the practice code as `id`; `Endpoint.address` is the FHIR
 // base. The whole file is checked before anything is written: a bad file is one error listing
 // its problems, and nothing of it reaches the store.

@@ -1,6 +1,6 @@
 // Attachments as Binary: checked against a size cap and a content-type allow-list before the
 // read (what the attachment declares) and after it (what the Binary is). healow answers a Binary
-// read as JSON with base64 `data` (healow.md, "FHIR API"), stored like any other resource.
+// read as JSON with base64 `data` (as healow sends it), stored like any other resource.
 import { BridgeError } from '../common/errors.ts';
 import type { FhirClient, FhirTarget } from '../fhir/index.ts';
 import type { Json } from './extract.ts';

@@ -15,7 +15,7 @@ import {
 
 /**
  * The types a wildcard scope (`patient/*.read`) stands for: US Core 3.1.1 / 6.1.0 types and the
- * others healow lists in `scopes_supported` (healow.md, "Scopes").
+ * others healow lists in `scopes_supported`.
  */
 export const KNOWN_TYPES: readonly string[] = [
   'AllergyIntolerance',

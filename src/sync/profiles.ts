@@ -30,7 +30,7 @@ const FOLLOW: SyncProfile['follow'] = { DiagnosticReport: ['result'] };
 
 /**
  * CareTeam status (FHIR R4 ValueSet care-team-status). healow refuses a CareTeam search without
- * `status` (healow.md, "FHIR API"), and OR-lists (`status=a,b`) are unconfirmed there, so one
+ * `status` (as seen on healow), and OR-lists (`status=a,b`) are unconfirmed there, so one
  * search per status: a patient's inactive care teams are part of the record too.
  */
 const CARE_TEAM_STATUSES = ['proposed', 'active', 'suspended', 'inactive', 'entered-in-error'];
