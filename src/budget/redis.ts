@@ -68,6 +68,7 @@ for _, l in ipairs(limited) do
 end
 
 redis.call('HSET', ownersKey, owner, now)
+redis.call('PEXPIRE', ownersKey, 86400000)
 local seen = {}
 local function alive(o)
   if seen[o] == nil then
@@ -100,9 +101,11 @@ for _, a in ipairs(adds) do
     s.seq = s.seq + 1
     redis.call('HSET', waitersKey, a.id, cjson.encode({ owner, a.priority, a.lane, a.cost, s.seq }))
     redis.call('ZADD', laneKey(a.priority, a.lane), s.seq, a.id)
+    redis.call('PEXPIRE', laneKey(a.priority, a.lane), 86400000)
     if redis.call('ZSCORE', lanesKey(a.priority), a.lane) == false then
       s.seq = s.seq + 1
       redis.call('ZADD', lanesKey(a.priority), s.seq, a.lane)
+      redis.call('PEXPIRE', lanesKey(a.priority), 86400000)
     end
   end
 end
@@ -196,6 +199,8 @@ if exists or writes then
     'lockedUntil', s.lockedUntil, 'lockReason', s.lockReason, 'rateLimited', s.rateLimited,
     'priorityUsed', s.priorityUsed, 'priorityLast', s.priorityLast, 'seq', s.seq)
   redis.call('SADD', practicesKey, practice)
+  -- A practice no process has touched for a day leaves nothing behind.
+  for _, key in ipairs({ stateKey, waitersKey, grantedKey }) do redis.call('PEXPIRE', key, 86400000) end
 end
 local headOut = cjson.null
 if head then headOut = { priority = head[2], cost = head[4] } end
