@@ -1,12 +1,17 @@
 // Live reads first under saturation, on a ManualClock with healow's real window: 4 syncs that
 // would take every call at once and a person's live reads arriving at random. With the reserve,
 // live reads wait at most a second at p99 and every window is still spent to >= 98 % of its
-// limit; without it (the old policy), live reads wait for the next window.
-import { describe, expect, it } from 'vitest';
+// limit; without it (the old policy), live reads wait for the next window. On the memory budget,
+// and on the SQLite one as two processes sharing a file (syncs and readers spread over both).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
 import type { Budget, BudgetPolicy } from './port.ts';
+import { createSqliteBudget } from './sqlite.ts';
 import { ManualTimers } from './timers.ts';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -31,13 +36,19 @@ function seeded(seed: number): () => number {
  * and the calls spent in each window.
  */
 async function saturate(
-  makeBudget: (deps: { clock: ManualClock; timers: ManualTimers; policy: BudgetPolicy }) => Budget,
+  makeBudgets: (deps: {
+    clock: ManualClock;
+    timers: ManualTimers;
+    policy: BudgetPolicy;
+  }) => Budget[],
   policy: BudgetPolicy,
   { reads = 360, windows = 6 } = {},
 ): Promise<{ waits: number[]; perWindow: number[] }> {
   const clock = new ManualClock(START);
   const timers = new ManualTimers(clock);
-  const budget = makeBudget({ clock, timers, policy });
+  // Several budgets stand for several processes: syncs and readers spread over them.
+  const budgets = makeBudgets({ clock, timers, policy });
+  const budgetOf = (i: number) => budgets[i % budgets.length]!;
   const random = seeded(7);
   const sleep = (ms: number) => new Promise<void>((done) => timers.setTimeout(done, ms));
   const end = START + windows * WINDOW;
@@ -46,7 +57,7 @@ async function saturate(
   const sync = async (id: number) => {
     const lane = async () => {
       while (!stop) {
-        await budget.acquire(P, { priority: 'background', connectionId: `sync${id}` });
+        await budgetOf(id).acquire(P, { priority: 'background', connectionId: `sync${id}` });
         if (clock.now() >= end) return;
         spent.push(clock.now());
         await sleep(50);
@@ -58,7 +69,7 @@ async function saturate(
   const read = async (at: number) => {
     await sleep(at - clock.now());
     const asked = clock.now();
-    await budget.acquire(P, { priority: 'interactive', connectionId: `person${at % 7}` });
+    await budgetOf(at).acquire(P, { priority: 'interactive', connectionId: `person${at % 7}` });
     waits.push(clock.now() - asked);
     spent.push(clock.now());
   };
@@ -71,7 +82,7 @@ async function saturate(
   stop = true;
   await timers.advanceTo(end + WINDOW);
   await work;
-  await budget.close();
+  await Promise.all(budgets.map((budget) => budget.close()));
   const perWindow = Array.from({ length: windows }, (_, w) => {
     const from = START + w * WINDOW;
     return spent.filter((t) => t >= from && t < from + WINDOW).length;
@@ -84,17 +95,27 @@ const p99 = (samples: number[]) => {
   return sorted[Math.ceil(0.99 * sorted.length) - 1] ?? 0;
 };
 
-describe('live reads first under saturation (memory budget, 240 a minute)', () => {
-  const make = ({
-    clock,
-    timers,
-    policy,
-  }: {
-    clock: ManualClock;
-    timers: ManualTimers;
-    policy: BudgetPolicy;
-  }) => createMemoryBudget({ clock, timers, policy });
+type Deps = { clock: ManualClock; timers: ManualTimers; policy: BudgetPolicy };
 
+const adapters: Array<{ name: string; make: (deps: Deps) => Budget[] }> = [
+  { name: 'memory', make: (deps) => [createMemoryBudget(deps)] },
+  {
+    name: 'SQLite, two processes on one file',
+    make: (deps) => {
+      const dir = mkdtempSync(join(tmpdir(), 'fhirbridge-saturation-'));
+      dirs.push(dir);
+      const path = join(dir, 'fhirbridge.db');
+      return [createSqliteBudget({ path, ...deps }), createSqliteBudget({ path, ...deps })];
+    },
+  },
+];
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe.each(adapters)('live reads first under saturation ($name, 240 a minute)', ({ make }) => {
   it('keeps live reads within 1 s at p99 while every window is spent to >= 98 %', async () => {
     const { waits, perWindow } = await saturate(make, createBudgetPolicy({ limit: LIMIT }));
     expect(waits).toHaveLength(360);
