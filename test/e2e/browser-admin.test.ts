@@ -198,6 +198,35 @@ describe('the operator dashboard: live sync', () => {
   });
 });
 
+describe('the operator dashboard: practices', () => {
+  it('shows each practice with its health and budget, and charts the budget from the samples', async () => {
+    stack = await withAdmin();
+    await connectPatient(stack);
+    const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+    const problems = watchConsole(page);
+    await page.goto(`${stack.url}/admin/sign-in`);
+    await signIn(page);
+    await page.goto(`${stack.url}/admin/practices?q=prodtest`);
+    const rows = page.locator('tbody tr[data-practice]');
+    expect(await rows.count()).toBe(1);
+    const base = (await stack.runtime.practices.get('JAFJCD'))!.base;
+    const usage = (await stack.runtime.budget.usageAll()).find((u) => u.practice === base)!;
+    expect(usage.used).toBeGreaterThan(0);
+    expect(await rows.locator('.budget-now').textContent()).toBe(`${usage.used} / ${usage.limit}`);
+    const history = (await page.evaluate(async () =>
+      (await fetch('/admin/practices/budget.json')).json(),
+    )) as Record<string, unknown[]>;
+    const figure = page.locator(`[data-budget="${base}"]`);
+    await expect
+      .poll(() => figure.locator('.plot').getAttribute('data-points'))
+      .toBe(String(history[base]!.length));
+    expect(await figure.locator('canvas').count()).toBeGreaterThan(0);
+    await shot(page, 'admin-practices-desktop');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+});
+
 describe('the operator dashboard: keys', () => {
   it('rotates a signing key only once its keyring is typed, and the JWKS shows both keys', async () => {
     stack = await withAdmin();

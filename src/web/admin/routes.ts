@@ -19,12 +19,14 @@ import type { JobQueue } from '../../jobs/port.ts';
 import { requestSync } from '../../jobs/sync-job.ts';
 import type { KeyService } from '../../keys/index.ts';
 import type { PracticeRegistry } from '../../practices/registry.ts';
+import type { PracticeService } from '../../practices/service.ts';
 import type { ConnectionRecord, Store } from '../../store/port.ts';
 import type { Vault } from '../../vault/index.ts';
 import { type Html, html } from '../html.ts';
 import { PAGE_CSP } from '../layout.ts';
 import { createWindowCounter } from '../sign-in-guard.ts';
 import { type AdminSession, createSessionSigner, DECOY_HASH, verifyAdminPassword } from './auth.ts';
+import { createBudgetHistory } from './budget-history.ts';
 import { type AdminSection, adminPage } from './layout.ts';
 import { readRecord } from './record.ts';
 import { recordPage } from './record-page.ts';
@@ -40,6 +42,7 @@ export interface AdminDeps {
   jobs: JobQueue;
   webhooks: Pick<Webhooks, 'list' | 'redeliver'>;
   keys: Pick<KeyService, 'list' | 'rotate'>;
+  directory: Pick<PracticeService, 'listPractices' | 'searchPractices'>;
   secureCookies: boolean;
 }
 
@@ -472,6 +475,58 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
       scripts: ['uplot.js', 'record.js'],
       styles: ['uplot.css'],
     });
+  });
+
+  // The budget chart's hour of samples, taken while the server runs.
+  const history = createBudgetHistory({ usageAll: () => deps.budget.usageAll(), clock });
+  app.addHook('onReady', async () => history.start());
+  app.addHook('onClose', async () => history.stop());
+
+  app.get('/admin/practices/budget.json', async (_request, reply) => {
+    await history.sample();
+    return reply.header('cache-control', 'no-store').send(history.read());
+  });
+
+  app.get('/admin/practices', async (request, reply) => {
+    const raw = (request.query as Record<string, unknown>).q;
+    const q = typeof raw === 'string' ? raw.trim().slice(0, 100) : '';
+    const rows = q
+      ? (await deps.directory.searchPractices(q, 50)).map((m) => m.practice)
+      : (await deps.directory.listPractices({ limit: 50 })).practices;
+    const usage = new Map((await deps.budget.usageAll()).map((u) => [u.practice, u]));
+    await history.sample();
+    const samples = history.read();
+    const charted = Object.keys(samples).filter((base) => (samples[base] ?? []).length > 0);
+    const names = new Map(rows.map((p) => [p.base, p.name]));
+    const health = (p: (typeof rows)[number]) =>
+      p.health.discoveryOk === null
+        ? html`<span class="status warn">not checked</span>`
+        : p.health.discoveryOk
+          ? html`<span class="status ok">ok</span>`
+          : html`<span class="status bad">failing</span> <span class="mono">${p.health.lastError ?? ''}</span>`;
+    return view(
+      request,
+      reply,
+      'practices',
+      'Practices',
+      html`<h1>Practices</h1>
+<form method="get" action="/admin/practices" class="panel filters" role="search"><div><label for="q">Name, city or code</label><input id="q" name="q" type="search" value="${q}"></div><div><button type="submit">Search</button></div></form>
+<section class="panel"><h2>Budget, the last hour</h2>${
+        charted.length === 0
+          ? html`<p>No practice has been called yet.</p>`
+          : html`<div class="charts">${charted.map(
+              (base) =>
+                html`<figure class="chart" data-budget="${base}"><figcaption><h3>${names.get(base) ?? base}</h3> <span class="unit">calls this window</span></figcaption><div class="plot"></div></figure>`,
+            )}</div>`
+      }</section>
+<section class="panel"><h2>${q ? `Matching “${q}”` : 'Practices'}</h2><table><thead><tr><th>Practice</th><th>Code</th><th>Status</th><th>Health</th><th>Budget now</th></tr></thead><tbody>${rows.map(
+        (p) => {
+          const u = usage.get(p.base);
+          return html`<tr data-practice="${p.id}"><td>${p.name}</td><td class="mono">${p.id}</td><td>${p.status}</td><td>${health(p)}</td><td class="budget-now">${u ? `${u.used} / ${u.limit}` : '—'}</td></tr>`;
+        },
+      )}</tbody></table></section>`,
+      { scripts: ['uplot.js', 'budget.js'], styles: ['uplot.css'] },
+    );
   });
 
   const keyringParams = z.object({ keyring: z.string().min(1).max(64) });
