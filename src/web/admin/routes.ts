@@ -479,8 +479,10 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
 
   // The budget chart's hour of samples, taken while the server runs.
   const history = createBudgetHistory({ usageAll: () => deps.budget.usageAll(), clock });
-  app.addHook('onReady', async () => history.start());
-  app.addHook('onClose', async () => history.stop());
+  if (enabled) {
+    app.addHook('onReady', async () => history.start());
+    app.addHook('onClose', async () => history.stop());
+  }
 
   app.get('/admin/practices/budget.json', async (_request, reply) => {
     await history.sample();

@@ -15,7 +15,17 @@
     });
     // A slower answer to an older query must not overwrite a newer one.
     if (!response.ok || asked !== latest) return;
-    results.innerHTML = await response.text();
+    const html = await response.text();
+    if (html === results.innerHTML) return;
+    // A choice made while this answer was on its way survives it.
+    const chosen = results.querySelector('input[name="practice"]:checked');
+    results.innerHTML = html;
+    if (chosen) {
+      const again = results.querySelector(
+        `input[name="practice"][value="${CSS.escape(chosen.value)}"]`,
+      );
+      if (again && !again.disabled) again.checked = true;
+    }
     history.replaceState(null, '', q ? `/connect?q=${encodeURIComponent(q)}` : '/connect');
   }
   input.addEventListener('input', () => {
