@@ -269,7 +269,9 @@ export function createSyncEngine(
     await runPool(open, concurrency, controller, async (type) => {
       await runType(ctx, type, byType.get(type) ?? []);
       // The type's outcome is kept at once: a retry after a crash skips it too.
-      await store.sync.updateRun(state.runId, { progress: state.types, updatedAt: clock.now() });
+      await state.save(() =>
+        store.sync.updateRun(state.runId, { progress: state.types, updatedAt: clock.now() }),
+      );
     });
 
     await readReferences(ctx, controller, concurrency);

@@ -89,20 +89,22 @@ async function readReference(ctx: RunContext, ref: SyncReference): Promise<void>
   const found = findReferences(outcome.resource, ctx.base, ctx.wanted, plan.attachments);
   for (const s of found.skipped) state.skip(s);
   await ctx.beforeWrite?.();
-  progress.pages++;
-  progress.resources++;
-  progress.read = (progress.read ?? 0) + 1;
-  const written = await store.resources.savePage({
-    connectionId: plan.connectionId,
-    practiceBase: ctx.target.base,
-    fetchedAt: now,
-    source: 'read',
-    sweep: null,
-    resources: [toResourceWrite(outcome.resource, outcome.json)],
-    references: found.references,
-    run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: ref.type },
+  await state.save(async () => {
+    progress.pages++;
+    progress.resources++;
+    progress.read = (progress.read ?? 0) + 1;
+    const written = await store.resources.savePage({
+      connectionId: plan.connectionId,
+      practiceBase: ctx.target.base,
+      fetchedAt: now,
+      source: 'read',
+      sweep: null,
+      resources: [toResourceWrite(outcome.resource, outcome.json)],
+      references: found.references,
+      run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: ref.type },
+    });
+    state.count(ref.type, written);
   });
-  state.count(ref.type, written);
   await store.sync.resolveReference(plan.connectionId, ref.type, ref.id, {
     status: 'done',
     at: now,

@@ -89,6 +89,8 @@ export function modeOf(types: Readonly<Record<string, TypeProgress>>): RunPassMo
 export class RunState {
   readonly types: Record<string, TypeProgress>;
   readonly skipped: Skip[] = [];
+  /** The last save of the run's progress (see `save`). */
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     readonly runId: string,
@@ -132,6 +134,22 @@ export class RunState {
       { connectionId: this.connectionId, runId: this.runId, skipped: entry },
       'sync skipped something',
     );
+  }
+
+  /**
+   * Runs `save` (a write that stores `types` with the run) after every save started before it
+   * has ended, counts included. A page's counts join `types` once its transaction committed: a
+   * save that began in between would store `types` without them (the store adds only its own
+   * page's), and a process killed before the next save would resume from that progress, short
+   * of those counts.
+   */
+  save<T>(save: () => Promise<T>): Promise<T> {
+    const turn = this.saving.then(save);
+    this.saving = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
   }
 
   count(type: string, result: PageWriteResult): void {

@@ -180,21 +180,23 @@ export async function savePage(
     for (const s of found.skipped) state.skip(s);
   }
   await ctx.beforeWrite?.();
-  ctx.checkpoints.set(search.key, checkpoint);
-  progress.resources += writes.length;
-  progress.pages += 1;
-  const result = await store.resources.savePage({
-    connectionId: plan.connectionId,
-    practiceBase: target.base,
-    fetchedAt: now,
-    source: search.key,
-    // Only a full pass stamps what it saw: the diff at its end looks for the unstamped.
-    sweep: checkpoint.mode === 'full' ? checkpoint.sweep : null,
-    resources: writes,
-    references: [...references.values()],
-    checkpoint,
-    run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: search.type },
+  await state.save(async () => {
+    ctx.checkpoints.set(search.key, checkpoint);
+    progress.resources += writes.length;
+    progress.pages += 1;
+    const result = await store.resources.savePage({
+      connectionId: plan.connectionId,
+      practiceBase: target.base,
+      fetchedAt: now,
+      source: search.key,
+      // Only a full pass stamps what it saw: the diff at its end looks for the unstamped.
+      sweep: checkpoint.mode === 'full' ? checkpoint.sweep : null,
+      resources: writes,
+      references: [...references.values()],
+      checkpoint,
+      run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: search.type },
+    });
+    state.count(search.type, result);
   });
-  state.count(search.type, result);
   state.report();
 }

@@ -35,10 +35,18 @@ function recordingFetch() {
 }
 
 async function up(
-  options: { quirks?: SimulatorOptionsInput['quirks']; fetch?: typeof fetch } = {},
+  options: {
+    quirks?: SimulatorOptionsInput['quirks'];
+    fetch?: typeof fetch;
+    resourcesPerPatient?: number;
+  } = {},
 ): Promise<Stack> {
   stack = await startStack({
-    simulator: { rateLimit: { limit: 5000 }, quirks: options.quirks ?? {} },
+    simulator: {
+      rateLimit: { limit: 5000 },
+      quirks: options.quirks ?? {},
+      ...(options.resourcesPerPatient ? { resourcesPerPatient: options.resourcesPerPatient } : {}),
+    },
     // The tests run the engine themselves: no background worker syncing the same connection.
     config: { sync: { concurrency: 0, onConnect: false, intervalMs: 0 } },
     ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -406,5 +414,49 @@ describe('references worth following', () => {
       await s.runtime.store.resources.get(connectionId, 'DiagnosticReport', report.id),
     ).toBeDefined();
     expect(recorder.calls.filter((c) => c === `Observation/${loose.id}`)).toHaveLength(1);
+  });
+
+  it('every result a DiagnosticReport names is read once; a capped record may hold results no report names', async () => {
+    // The simulator's size cap ends AdultMaleFHIR's record at JAFJCD inside its last lab panel:
+    // the panel's Observations (the last one point-of-care) are kept, its DiagnosticReport is
+    // not. That point-of-care Observation is then named by nothing and in no category the
+    // healow searches ask for: no sync can reach it. Every other one comes by reference.
+    const recorder = recordingFetch();
+    const s = await up({ fetch: recorder.fetch, resourcesPerPatient: 300 });
+    const username = 'AdultMaleFHIR';
+    const { connectionId } = await connectPatient(s, { username });
+    const granted = grantedTypesOf((await s.runtime.vault.get(connectionId)).grantedScopes);
+    const result = await engineOf(s).run(connectionId, { mode: 'full' });
+    expect(result.outcome).toBe('succeeded');
+
+    const truth = await groundTruth(s, username);
+    const reports = truth.filter((r) => r.resourceType === 'DiagnosticReport');
+    const named = new Set(
+      reports.flatMap((r) => (r.result as Array<{ reference: string }>).map((x) => x.reference)),
+    );
+    const pointOfCare = truth.filter(
+      (r) =>
+        r.resourceType === 'Observation' && JSON.stringify(r.category).includes('point-of-care'),
+    );
+    expect(pointOfCare.filter((o) => named.has(`Observation/${o.id}`)).length).toBeGreaterThan(5);
+    const unnamed = pointOfCare.filter((o) => !named.has(`Observation/${o.id}`));
+    // Only the cut panel's: its encounter has no report.
+    const reported = new Set(reports.map((r) => (r.encounter as { reference: string }).reference));
+    for (const o of unnamed) {
+      expect(reported.has((o.encounter as { reference: string }).reference)).toBe(false);
+    }
+
+    const expected = expectedRecord(truth, granted);
+    for (const o of unnamed) expected.delete(`Observation/${o.id}`);
+    const rows = await stored(s, connectionId);
+    expectRecord(rows, expected);
+    for (const ref of named) {
+      const row = rows.get(ref);
+      expect(row, ref).toBeDefined();
+      const reads = recorder.calls.filter((c) => c === ref);
+      // Read by reference when no category search brought it, once; else no call.
+      expect(reads, ref).toHaveLength(row?.source === 'read' ? 1 : 0);
+    }
+    expect(result.totals.inserted).toBe(rows.size);
   });
 });
