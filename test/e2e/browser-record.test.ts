@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashAdminPassword } from '../../src/web/admin/auth.ts';
 import { readRecord } from '../../src/web/admin/record.ts';
-import { launchBrowser, shot, VIEWPORTS, watchConsole } from './helpers/browser.ts';
+import { launchBrowser, shot, shotOf, VIEWPORTS, watchConsole } from './helpers/browser.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 
@@ -107,6 +107,7 @@ describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) =
       `${weight.effectiveDateTime.slice(0, 10)}${weight.valueQuantity.value}`,
     );
     await shot(page, `record-${width}`);
+    await shotOf(page.locator('.charts').first(), `record-vitals-${width}`);
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -39,6 +39,12 @@ export const screenshotDir =
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+/** One part of a page, for a picture small enough to show (a whole record is megabytes). */
+export async function shotOf(part: Locator, name: string): Promise<void> {
+  mkdirSync(screenshotDir, { recursive: true });
+  await part.screenshot({ path: join(screenshotDir, `${name}.png`) });
 }
 
 /**
