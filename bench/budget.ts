@@ -325,6 +325,8 @@ async function benchSaturation(quick: boolean): Promise<BenchResult> {
   const reads = quick ? 180 : 360;
   const stack = await startStack({
     simulator: { rateLimit: { limit: 250, windowMs }, quirks: { foreignLinks: false } },
+    // The bridge's own worker stays idle: every call at the practice is the benchmark's.
+    config: { sync: { onConnect: false, concurrency: 0, intervalMs: 0 } },
   });
   try {
     const { connectionId } = await connectPatient(stack, {
