@@ -34,7 +34,7 @@ async function synced(s: Stack, connectionId: string, type: string) {
 }
 
 describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) => {
-  it('charts every synced vital sign value on its date, and names the patient', async () => {
+  it('charts every synced vital sign value on its date, names the patient, and opens a document as its Binary', async () => {
     stack = await startStack({
       simulator: { rateLimit: { limit: 5000 } },
       config: { admin: { users: [{ username: 'ops', passwordHash }] } },
@@ -105,6 +105,23 @@ describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) =
       .evaluateAll((trs) => trs.map((tr) => tr.textContent));
     expect(weightRows).toContain(
       `${weight.effectiveDateTime.slice(0, 10)}${weight.valueQuantity.value}`,
+    );
+    // A document opens as a download of exactly the synced Binary, with its content type.
+    const link = page.locator('.record-list a[href*="/documents/"]').first();
+    const href = (await link.getAttribute('href')) as string;
+    const binaryId = href.split('/').pop() as string;
+    const binary = (await (
+      await stack.api(`/api/connections/${connectionId}/resources/Binary/${binaryId}`)
+    ).json()) as { contentType: string; data: string };
+    const download = await page.request.get(`${stack.url}${href}`);
+    expect(download.status()).toBe(200);
+    expect(download.headers()['content-type']).toBe(binary.contentType);
+    expect(download.headers()['content-disposition']).toMatch(
+      new RegExp(`^attachment; filename="document-${binaryId}\\.(pdf|xml|html|txt|rtf|bin)"$`),
+    );
+    expect(download.headers()['x-content-type-options']).toBe('nosniff');
+    expect(Buffer.from(await download.body()).equals(Buffer.from(binary.data, 'base64'))).toBe(
+      true,
     );
     await shot(page, `record-${width}`);
     await shotOf(page.locator('.charts').first(), `record-vitals-${width}`);

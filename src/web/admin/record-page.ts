@@ -40,7 +40,7 @@ export function recordPage(r: RecordView, connectionId: string): Html {
 <section class="panel"><h2>Medications</h2>${list(r.medications, 'None.', (m) => html`<li>${m.text} <span class="when">${dayOf(m.date)}${m.status ? ` · ${m.status}` : ''}</span></li>`)}
 <h2>Allergies</h2>${list(r.allergies, 'None recorded.', (a) => html`<li>${a.text}${a.criticality ? html` <span class="when">${a.criticality} criticality</span>` : ''}</li>`)}
 <h2>Immunizations</h2>${list(r.immunizations, 'None.', (i) => html`<li>${i.text} <span class="when">${dayOf(i.date)}</span></li>`)}
-<h2>Documents</h2>${list(r.documents, 'None.', (d) => html`<li>${d.text} <span class="when">${dayOf(d.date)}${d.contentType ? ` · ${d.contentType}` : ''}</span></li>`)}</section>
+<h2>Documents</h2>${list(r.documents, 'None.', (d) => html`<li>${d.binaryId ? html`<a href="/admin/connections/${connectionId}/documents/${d.binaryId}">${d.text}</a>` : d.text} <span class="when">${dayOf(d.date)}${d.contentType ? ` · ${d.contentType}` : ''}</span></li>`)}</section>
 </div>
 <script type="application/json" id="record-charts">${data}</script>`;
 }

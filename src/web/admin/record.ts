@@ -44,7 +44,13 @@ export interface RecordView {
   medications: Array<{ text: string; date: string | null; status: string | null }>;
   allergies: Array<{ text: string; criticality: string | null }>;
   immunizations: Array<{ text: string; date: string | null }>;
-  documents: Array<{ text: string; date: string | null; contentType: string | null }>;
+  documents: Array<{
+    text: string;
+    date: string | null;
+    contentType: string | null;
+    /** The Binary its attachment points at (absolute or relative URL), when it does. */
+    binaryId: string | null;
+  }>;
   charts: Chart[];
 }
 
@@ -158,6 +164,9 @@ export function readRecord(resources: readonly Json[]): RecordView {
       text: d.description ?? text(d.type) ?? 'Document',
       date: d.date ?? null,
       contentType: d.content?.[0]?.attachment?.contentType ?? null,
+      binaryId:
+        /(?:^|\/)Binary\/([A-Za-z0-9.-]{1,64})$/.exec(d.content?.[0]?.attachment?.url ?? '')?.[1] ??
+        null,
     })),
     charts: ordered,
   };

@@ -578,6 +578,52 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
     return reply.redirect('/admin/keys', 303);
   });
 
+  // A document's Binary as synced: always a download (never rendered in our origin), with its
+  // own content type and a file name we make, not one the EHR sent.
+  const EXTENSIONS: Record<string, string> = {
+    'application/pdf': 'pdf',
+    'application/xml': 'xml',
+    'text/xml': 'xml',
+    'text/html': 'html',
+    'text/plain': 'txt',
+    'application/rtf': 'rtf',
+  };
+  const binaryParams = z.object({
+    id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/),
+    binaryId: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/),
+  });
+  app.get('/admin/connections/:id/documents/:binaryId', async (request, reply) => {
+    const params = binaryParams.safeParse(request.params);
+    const stored = params.success
+      ? await store.resources.get(params.data.id, 'Binary', params.data.binaryId)
+      : undefined;
+    const binary = stored
+      ? (JSON.parse(stored.json) as { contentType?: unknown; data?: unknown })
+      : undefined;
+    if (!params.success || typeof binary?.data !== 'string') {
+      return send(
+        reply,
+        adminPage(
+          'Not found',
+          html`<div class="panel"><h1>No such document</h1><p>It was not synced, or it has no content.</p></div>`,
+        ),
+        404,
+      );
+    }
+    const declared = typeof binary.contentType === 'string' ? binary.contentType : '';
+    const type = /^[A-Za-z0-9.+-]+\/[A-Za-z0-9.+-]+$/.test(declared)
+      ? declared.toLowerCase()
+      : 'application/octet-stream';
+    const name = `document-${params.data.binaryId}.${EXTENSIONS[type] ?? 'bin'}`;
+    return reply
+      .header('content-type', type)
+      .header('content-disposition', `attachment; filename="${name}"`)
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "sandbox; default-src 'none'")
+      .header('cache-control', 'no-store')
+      .send(Buffer.from(binary.data, 'base64'));
+  });
+
   app.get('/admin/connections/:id/sync/stream', async (request, reply) => {
     const { id } = connectionParams.parse(request.params);
     await deps.vault.get(id);
