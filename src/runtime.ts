@@ -77,6 +77,8 @@ export async function createRuntime({
   const sealer = createSealer(resolveMasterKeys(config).keys);
   const store = await openStore(storeConfigOf(config));
   let jobBackend: JobBackend | undefined;
+  // The budget holds a handle on the SQLite file (or Redis): closed too if wiring fails later.
+  let openedBudget: Budget | undefined;
   try {
     const keys = createKeyService({
       repo: store.keys,
@@ -90,7 +92,8 @@ export async function createRuntime({
         await keys.ensure(registration.keyring ?? name);
     }
     const metrics = createMetrics();
-    const budget = observeBudget(await openBudget({ config, clock }), metrics, clock);
+    openedBudget = await openBudget({ config, clock });
+    const budget = observeBudget(openedBudget, metrics, clock);
     const discoveryFetch = budgetedDiscovery(budget, fetch ?? globalThis.fetch);
     // The practices we may call: config ones (mirrored into the store) plus the directory's and
     // the operator's, never a vanished or disabled one.
@@ -190,6 +193,7 @@ export async function createRuntime({
       },
     };
   } catch (error) {
+    await openedBudget?.close();
     await jobBackend?.close();
     await store.close();
     throw error;
