@@ -78,7 +78,8 @@ export function operationOutcome(answer: ErrorAnswer): OperationOutcome {
   };
 }
 
-export const isFhirRoute = (url: string) => /^\/api\/connections\/[^/]+\/(fhir|resources)\//.test(url);
+export const isFhirRoute = (url: string) =>
+  /^\/api\/connections\/[^/]+\/(fhir|resources)\//.test(url);
 /** Routes a patient's browser lands on: they answer with a page, not JSON. */
 const isBrowserRoute = (url: string) => /^\/(launch|callback|connect)(\/|\?|$)/.test(url);
 
