@@ -99,7 +99,8 @@ function expectRecord(rows: Map<string, StoredResource>, expected: Map<string, s
   }
 }
 
-describe('a DocumentReference search that never answers', () => {
+// Each of these waits out a type's deadline at least once.
+describe('a DocumentReference search that never answers', { timeout: 90_000 }, () => {
   it('costs that type only, within its deadline; the retry sends only what did not finish', async () => {
     const recorder = recordingFetch();
     const s = await up({ fetch: recorder.fetch });
@@ -115,7 +116,8 @@ describe('a DocumentReference search that never answers', () => {
       pathPrefix: `/fhir/r4/${PRACTICE}/DocumentReference`,
       timeout: true,
     });
-    const engine = engineOf(s, { typeDeadlineMs: 2_000 });
+    // Long enough for every other type on a loaded machine; short beside four 30 s attempts.
+    const engine = engineOf(s, { typeDeadlineMs: 8_000 });
 
     const started = Date.now();
     const first = await engine.run(connectionId, {
@@ -123,14 +125,14 @@ describe('a DocumentReference search that never answers', () => {
       attempt: { number: 1, max: 3 },
     });
     // One deadline, not four 30 s attempts; the rest ran meanwhile.
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeLessThan(40_000);
     expect(first.outcome).toBe('partial');
     expect(first.retrying).toBe(true);
     expect(first.types.DocumentReference).toMatchObject({
       outcome: 'timed_out',
       resources: 0,
       reason:
-        'DocumentReference did not finish within its deadline of 2 s; its unfinished searches resume on the next attempt',
+        'DocumentReference did not finish within its deadline of 8 s; its unfinished searches resume on the next attempt',
     });
     for (const [type, t] of Object.entries(first.types)) {
       if (type !== 'DocumentReference') expect(t.outcome, type).toBe('complete');
@@ -195,7 +197,7 @@ describe('a DocumentReference search that never answers', () => {
   });
 });
 
-describe('the same, as a job: the worker retries the run', () => {
+describe('the same, as a job: the worker retries the run', { timeout: 90_000 }, () => {
   it('a partial attempt says sync.retrying; the retry sends only what did not finish', async () => {
     const recorder = recordingFetch();
     stack = await startStack({
@@ -205,7 +207,7 @@ describe('the same, as a job: the worker retries the run', () => {
           concurrency: 1,
           onConnect: false,
           intervalMs: 0,
-          typeDeadlineMs: 2_000,
+          typeDeadlineMs: 8_000,
           retryDelayMs: 3_000,
           pollIntervalMs: 100,
         },
@@ -416,11 +418,10 @@ describe('references worth following', () => {
     expect(recorder.calls.filter((c) => c === `Observation/${loose.id}`)).toHaveLength(1);
   });
 
-  it('every result a DiagnosticReport names is read once; a capped record may hold results no report names', async () => {
-    // The simulator's size cap ends AdultMaleFHIR's record at JAFJCD inside its last lab panel:
-    // the panel's Observations (the last one point-of-care) are kept, its DiagnosticReport is
-    // not. That point-of-care Observation is then named by nothing and in no category the
-    // healow searches ask for: no sync can reach it. Every other one comes by reference.
+  it('every result a DiagnosticReport names is read once, and the whole capped record arrives', async () => {
+    // At 300 resources the simulator's size cap ends AdultMaleFHIR's record at JAFJCD right
+    // after its last lab panel's results: the cap keeps the panel's report, so its point-of-care
+    // result, in no category the healow searches ask for, still comes by reference.
     const recorder = recordingFetch();
     const s = await up({ fetch: recorder.fetch, resourcesPerPatient: 300 });
     const username = 'AdultMaleFHIR';
@@ -438,16 +439,10 @@ describe('references worth following', () => {
       (r) =>
         r.resourceType === 'Observation' && JSON.stringify(r.category).includes('point-of-care'),
     );
-    expect(pointOfCare.filter((o) => named.has(`Observation/${o.id}`)).length).toBeGreaterThan(5);
-    const unnamed = pointOfCare.filter((o) => !named.has(`Observation/${o.id}`));
-    // Only the cut panel's: its encounter has no report.
-    const reported = new Set(reports.map((r) => (r.encounter as { reference: string }).reference));
-    for (const o of unnamed) {
-      expect(reported.has((o.encounter as { reference: string }).reference)).toBe(false);
-    }
+    expect(pointOfCare.length).toBeGreaterThan(5);
+    for (const o of pointOfCare) expect(named).toContain(`Observation/${o.id}`);
 
     const expected = expectedRecord(truth, granted);
-    for (const o of unnamed) expected.delete(`Observation/${o.id}`);
     const rows = await stored(s, connectionId);
     expectRecord(rows, expected);
     for (const ref of named) {

@@ -4,6 +4,7 @@ import type { FhirResource } from './fhir.ts';
 import { createPatientData, DATA_EPOCH, type PatientData } from './index.ts';
 import { hash128, opaqueId } from './prng.ts';
 import { SEARCH_PARAMS } from './search-params.ts';
+import { type ItemKind, keptItems, VITALS_PER_VISIT, type VisitPlan } from './visits.ts';
 
 const practices: SimPractice[] = [
   {
@@ -284,5 +285,57 @@ describe('prng and ids', () => {
     expect(Math.max(...lengths)).toBe(64);
     for (let i = 0; i < 50; i++)
       expect(opaqueId('b', i)).toMatch(/^[A-Za-z0-9]+\.[A-Za-z0-9]+-[A-Za-z0-9]+$/);
+  });
+});
+
+describe('a visit cut by the size knob', () => {
+  const plan = (...kinds: ItemKind[]): VisitPlan => ({
+    v: 0,
+    items: kinds.map((kind, index) => ({ kind, type: 'Observation', index })),
+    preventive: false,
+    sick: false,
+  });
+  const visit = plan('encounter', 'vital', 'vital', 'lab', 'lab', 'labReport', 'smoking');
+
+  it('keeps the first items, or the report in place of the last vital sign', () => {
+    expect(keptItems(visit, 3)).toEqual([0, 1, 2]);
+    expect(keptItems(visit, 4)).toEqual([0, 1, 2, 3]); // the point-of-care result is not kept
+    expect(keptItems(visit, 5)).toEqual([0, 1, 3, 4, 5]);
+    expect(keptItems(visit, 6)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(keptItems(visit, 99)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('never leaves a point-of-care result that no report names', () => {
+    let reportKeptInstead = 0;
+    for (let size = 100; size <= 460; size += 9) {
+      const d = data('cut-visits', size);
+      for (const user of USERS) {
+        const chart = chartOf(d, user);
+        expect(chart).toHaveLength(size);
+        const named = new Set(
+          ofType(chart, 'DiagnosticReport').flatMap((r: Json) =>
+            (r.result ?? []).map((ref: Json) => ref.reference),
+          ),
+        );
+        const pointOfCare = ofType(chart, 'Observation').filter((o: Json) =>
+          o.category?.some((c: Json) => c.coding?.some((x: Json) => x.code === 'point-of-care')),
+        );
+        for (const o of pointOfCare) expect(named).toContain(`Observation/${o.id}`);
+        // A visit with its report but short of a vital sign is one the rule cut.
+        const visitOf = (r: Json) => r.encounter?.reference as string | undefined;
+        const withReport = new Set(ofType(chart, 'DiagnosticReport').map(visitOf));
+        const vitalsPerVisit = new Map<string | undefined, number>();
+        for (const o of ofType(chart, 'Observation') as Json[]) {
+          if (!o.category?.some((c: Json) => c.coding?.some((x: Json) => x.code === 'vital-signs')))
+            continue;
+          vitalsPerVisit.set(visitOf(o), (vitalsPerVisit.get(visitOf(o)) ?? 0) + 1);
+        }
+        for (const [encounter, n] of vitalsPerVisit) {
+          if (n < VITALS_PER_VISIT && withReport.has(encounter)) reportKeptInstead++;
+        }
+      }
+    }
+    // The sweep does meet cuts right before a report, so the rule above is exercised.
+    expect(reportKeptInstead).toBeGreaterThan(0);
   });
 });

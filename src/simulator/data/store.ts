@@ -160,9 +160,7 @@ export function createPatientStore(
       indexBase,
       v === visitCount - 1 ? lastVisitItems : undefined,
     );
-    items.forEach((g, k) => {
-      insert(g, v * 32 + k);
-    });
+    for (const { k, generated } of items) insert(generated, v * 32 + k);
   }
 
   const materialize = (slot: Slot, linkBase: string): FhirResource => {

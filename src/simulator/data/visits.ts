@@ -191,16 +191,30 @@ export function buildVisitItem(chart: Chart, v: number, k: number, linkBase: str
   return generate(visitContext(chart, v), k, linkBase);
 }
 
-/** The first `keep` items of visit `v` (all by default), sharing one visit context. */
+/**
+ * Which items a visit cut to `keep` items holds: the first `keep`, except that a cut between a
+ * lab panel's last result and its report keeps the report in place of the visit's last vital
+ * sign. That last result is the point-of-care one no category search finds, so without its
+ * report nothing in the record would name it.
+ */
+export function keptItems(plan: VisitPlan, keep: number): number[] {
+  const n = Math.min(keep, plan.items.length);
+  const kept = Array.from({ length: n }, (_, k) => k);
+  if (n === plan.items.length || plan.items[n]?.kind !== 'labReport') return kept;
+  const lastVital = plan.items.findLastIndex((item) => item.kind === 'vital');
+  if (lastVital < 0 || lastVital >= n) return kept;
+  return [...kept.filter((k) => k !== lastVital), n];
+}
+
+/** The items of visit `v` kept under a cut to `keep` (all by default), with their item index. */
 export function buildVisit(
   chart: Chart,
   v: number,
   linkBase: string,
   keep = MAX_ITEMS_PER_VISIT,
-): Generated[] {
+): { k: number; generated: Generated }[] {
   const ctx = visitContext(chart, v);
-  const n = Math.min(keep, ctx.plan.items.length);
-  return Array.from({ length: n }, (_, k) => generate(ctx, k, linkBase));
+  return keptItems(ctx.plan, keep).map((k) => ({ k, generated: generate(ctx, k, linkBase) }));
 }
 
 function generate(ctx: VisitContext, k: number, linkBase: string): Generated {
