@@ -192,6 +192,12 @@ export async function runCampaign(options: CampaignOptions): Promise<ChaosReport
         retryDelayMs: 0,
         maxAttempts: SYNC_ATTEMPTS,
       },
+      // Every patient of the campaign signs in from this one address, hundreds of times: the
+      // per-address and per-browser sign-in limits would refuse it, rightly, with a 429.
+      signIn: {
+        perAddress: { limit: 100_000, windowMs: 60_000 },
+        perBrowser: { limit: 100_000, windowMs: 60_000 },
+      },
     },
   });
   const report: ChaosReport = {
