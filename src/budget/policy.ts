@@ -6,10 +6,10 @@ import type { BudgetPolicy } from './port.ts';
  * healow's documented limit per practice base URL and clock minute; going over locks the app out
  * for the rest of that minute.
  */
-export const HEALOW_CALLS_PER_MINUTE = 250;
+const HEALOW_CALLS_PER_MINUTE = 250;
 
 /** 10 short of healow's 250, so that clock skew between us and healow cannot tip it over. */
-export const DEFAULT_LIMIT = 240;
+export const DEFAULT_LIMIT = HEALOW_CALLS_PER_MINUTE - 10;
 
 export const DEFAULT_WINDOW_MS = 60_000;
 

@@ -28,13 +28,4 @@ export class ManualClock implements Clock {
   }
 }
 
-/** A clock running at real speed from an adjustable offset (the simulator's "shift the clock"). */
-export class OffsetClock implements Clock {
-  offsetMs = 0;
-  constructor(private readonly base: Clock = systemClock) {}
-  now(): number {
-    return this.base.now() + this.offsetMs;
-  }
-}
-
 export const seconds = (ms: number): number => Math.floor(ms / 1000);

@@ -4,7 +4,6 @@ export { type BasePolicy, checkPracticeBase } from './base-policy.ts';
 export { type DirectoryContents, readDirectory, type SkippedEntry } from './directory.ts';
 export { type DirectorySource, readDirectorySource } from './directory-source.ts';
 export {
-  configuredPractices,
   type Practice,
   type PracticeRegistry,
   REFRESH_TOKEN_LIFETIME_MS,

@@ -1,6 +1,6 @@
 // Practices: which FHIR bases fhirbridge may call, under which registration and vendor profile.
-// Only a base listed here (from config now, the endpoint directory later) is ever called.
-import type { Config } from '../config/schema.ts';
+// Only a base in the registry (store-registry.ts: configured practices and directory imports) is
+// ever called.
 
 export type Vendor = 'healow' | 'generic';
 
@@ -19,15 +19,6 @@ export interface PracticeRegistry {
   get(id: string): Promise<Practice | undefined>;
   byBase(base: string): Promise<Practice | undefined>;
   list(): Promise<Practice[]>;
-}
-
-export function configuredPractices(config: Pick<Config, 'practices'>): PracticeRegistry {
-  const byId = new Map(config.practices.map((p) => [p.id, p]));
-  return {
-    get: async (id) => byId.get(id),
-    byBase: async (base) => config.practices.find((p) => p.base === base),
-    list: async () => [...byId.values()],
-  };
 }
 
 /**

@@ -31,8 +31,6 @@ export interface SearchQuery {
   since?: number;
 }
 
-export const EMPTY_QUERY: SearchQuery = { tokens: [], dates: [], lastUpdated: [] };
-
 /** What a slot of the store offers to a query. */
 export interface Searchable {
   id: string;
