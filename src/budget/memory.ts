@@ -22,7 +22,7 @@ import {
   PRIORITIES,
   type Priority,
 } from './port.ts';
-import { realTimers, type Timers } from './timers.ts';
+import { realTimers, runAt, type Timers } from './timers.ts';
 
 export interface MemoryBudgetDeps {
   clock: Clock;
@@ -58,18 +58,7 @@ export function createMemoryBudget({
   const practices = new Map<string, PracticeState>();
   let closed = false;
 
-  /** Runs `fn` once the clock reaches `time`; real timers may fire a little early, so re-arm. */
-  function at(time: number, fn: () => void): { cancel(): void } {
-    let handle: unknown;
-    const arm = () => {
-      handle = timers.setTimeout(
-        () => (clock.now() >= time ? fn() : arm()),
-        Math.max(0, time - clock.now()),
-      );
-    };
-    arm();
-    return { cancel: () => timers.clearTimeout(handle) };
-  }
+  const at = (time: number, fn: () => void) => runAt(clock, timers, time, fn);
 
   function newState(practice: string): PracticeState {
     return {

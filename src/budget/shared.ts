@@ -14,7 +14,7 @@ import {
   PRIORITIES,
   type Priority,
 } from './port.ts';
-import { realTimers, type Timers } from './timers.ts';
+import { realTimers, runAt, type Timers } from './timers.ts';
 
 /** A waiter as the store keeps it; `id` is unique across processes. */
 export interface WaiterRecord {
@@ -141,18 +141,7 @@ export function createSharedBudget({
   let seq = 0;
   let closed = false;
 
-  /** Runs `fn` once the clock reaches `time`; real timers may fire a little early, so re-arm. */
-  function at(time: number, fn: () => void): { cancel(): void } {
-    let handle: unknown;
-    const arm = () => {
-      handle = timers.setTimeout(
-        () => (clock.now() >= time ? fn() : arm()),
-        Math.max(0, time - clock.now()),
-      );
-    };
-    arm();
-    return { cancel: () => timers.clearTimeout(handle) };
-  }
+  const at = (time: number, fn: () => void) => runAt(clock, timers, time, fn);
 
   function localOf(practice: string): Local {
     let local = locals.get(practice);

@@ -1,6 +1,6 @@
 // Timers, injected like the clock: real ones in production, ManualTimers in tests, which fire
 // each due timer at its own instant as the test moves a ManualClock, so no test sleeps.
-import type { ManualClock } from '../common/clock.ts';
+import type { Clock, ManualClock } from '../common/clock.ts';
 
 export type TimerHandle = unknown;
 
@@ -81,4 +81,22 @@ export class ManualTimers implements Timers {
     }
     return best;
   }
+}
+
+/** Runs `fn` once `clock` reaches `time`; real timers may fire a little early, so it re-arms. */
+export function runAt(
+  clock: Clock,
+  timers: Timers,
+  time: number,
+  fn: () => void,
+): { cancel(): void } {
+  let handle: TimerHandle;
+  const arm = () => {
+    handle = timers.setTimeout(
+      () => (clock.now() >= time ? fn() : arm()),
+      Math.max(0, time - clock.now()),
+    );
+  };
+  arm();
+  return { cancel: () => timers.clearTimeout(handle) };
 }
