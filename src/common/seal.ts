@@ -1,7 +1,7 @@
 // Encryption at rest for secrets in the store (token sets, private keys): AES-256-GCM with a
 // key id in every sealed value, so the master key can rotate while old values still open.
 // Format: `v1.<kid>.<iv b64url>.<ciphertext b64url>.<tag b64url>`.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { BridgeError } from './errors.ts';
 
 const TAG_BYTES = 16;
@@ -19,6 +19,11 @@ export interface Sealer {
   open(sealed: string, context: string): string;
   /** True when `sealed` was made with a key other than the active one (re-seal it). */
   isStale(sealed: string): boolean;
+  /**
+   * A 32-byte key for one purpose (HKDF-SHA256 of the active master key, RFC 5869, with the
+   * purpose as `info`): the same in every process that shares the master key.
+   */
+  deriveKey(purpose: string): Buffer;
 }
 
 export function createSealer(keys: readonly MasterKey[]): Sealer {
@@ -78,6 +83,11 @@ export function createSealer(keys: readonly MasterKey[]): Sealer {
     },
     isStale(sealed) {
       return sealed.split('.')[1] !== active.id;
+    },
+    deriveKey(purpose) {
+      return Buffer.from(
+        hkdfSync('sha256', active.key, Buffer.alloc(0), `fhirbridge:${purpose}`, 32),
+      );
     },
   };
 }
