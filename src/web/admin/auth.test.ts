@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSessionSigner, DECOY_HASH, hashAdminPassword, verifyAdminPassword } from './auth.ts';
+import { createSealer } from '../../common/seal.ts';
+import {
+  createSessionSigner,
+  SESSION_KEY_PURPOSE, DECOY_HASH, hashAdminPassword, verifyAdminPassword } from './auth.ts';
 
 describe('admin passwords', () => {
   it('verify against their scrypt hash only', async () => {
@@ -14,7 +18,9 @@ describe('admin passwords', () => {
 });
 
 describe('admin sessions', () => {
-  const signer = createSessionSigner();
+  const masterKey = { id: 'k1', key: randomBytes(32) };
+  const sessionKey = () => createSealer([masterKey]).deriveKey(SESSION_KEY_PURPOSE);
+  const signer = createSessionSigner(sessionKey());
   it('read back until they expire', () => {
     const { cookie, session } = signer.issue('ops', 10_000);
     expect(signer.read(cookie, 9_999)).toEqual(session);
@@ -30,7 +36,21 @@ describe('admin sessions', () => {
     expect(signer.read(`${forged}.${mac}`, 0)).toBeUndefined();
     expect(signer.read(`${body}.${mac.slice(1)}x`, 0)).toBeUndefined();
     expect(signer.read(`${body}.${mac}.x`, 0)).toBeUndefined();
-    expect(createSessionSigner().read(cookie, 0)).toBeUndefined();
+    expect(createSessionSigner(randomBytes(32)).read(cookie, 0)).toBeUndefined();
+    const otherMaster = createSealer([{ id: 'k1', key: randomBytes(32) }]);
+    expect(
+      createSessionSigner(otherMaster.deriveKey(SESSION_KEY_PURPOSE)).read(cookie, 0),
+    ).toBeUndefined();
+    // Another purpose of the same master key is another key.
+    const sameMaster = createSealer([masterKey]);
+    expect(createSessionSigner(sameMaster.deriveKey('other')).read(cookie, 0)).toBeUndefined();
+  });
+
+  it('are read by every process that shares the master key (a second API process, a restart)', () => {
+    const { cookie, session } = signer.issue('ops', 10_000);
+    const restarted = createSessionSigner(sessionKey());
+    expect(restarted.read(cookie, 0)).toEqual(session);
+    expect(restarted.checkCsrf(session, signer.csrfToken(session))).toBe(true);
   });
 
   it('bind the CSRF token to the session', () => {

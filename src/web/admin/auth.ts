@@ -58,11 +58,15 @@ const sessionSchema = z.object({
   n: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
 });
 
+/** The purpose label of the session key derived from the master key. */
+export const SESSION_KEY_PURPOSE = 'admin-session';
+
 /**
- * Signs and reads session cookies with a key made when the dashboard starts: a restart signs
- * every operator out, and no secret needs storing.
+ * Signs and reads session cookies. The key is derived from the master key
+ * (`sealer.deriveKey(SESSION_KEY_PURPOSE)`), so every API process sharing the master key reads
+ * every other's sessions and a restart signs nobody out; no session is stored.
  */
-export function createSessionSigner(key: Buffer = randomBytes(32)) {
+export function createSessionSigner(key: Buffer) {
   const mac = (text: string) => createHmac('sha256', key).update(text).digest('base64url');
   const equal = (a: string, b: string) =>
     a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));

@@ -13,6 +13,7 @@ import { viewRun } from '../../api/sync.ts';
 import type { Budget } from '../../budget/port.ts';
 import type { Clock } from '../../common/clock.ts';
 import { BridgeError } from '../../common/errors.ts';
+import type { Sealer } from '../../common/seal.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Webhooks } from '../../events/webhooks.ts';
 import type { JobQueue } from '../../jobs/port.ts';
@@ -25,7 +26,13 @@ import type { Vault } from '../../vault/index.ts';
 import { type Html, html } from '../html.ts';
 import { PAGE_CSP } from '../layout.ts';
 import { createWindowCounter } from '../sign-in-guard.ts';
-import { type AdminSession, createSessionSigner, DECOY_HASH, verifyAdminPassword } from './auth.ts';
+import {
+  type AdminSession,
+  createSessionSigner,
+  DECOY_HASH,
+  SESSION_KEY_PURPOSE,
+  verifyAdminPassword,
+} from './auth.ts';
 import { createBudgetHistory } from './budget-history.ts';
 import { type AdminSection, adminPage } from './layout.ts';
 import { readRecord } from './record.ts';
@@ -44,6 +51,8 @@ export interface AdminDeps {
   keys: Pick<KeyService, 'list' | 'rotate'>;
   directory: Pick<PracticeService, 'listPractices' | 'searchPractices'>;
   secureCookies: boolean;
+  /** Derives the session key from the master key, the same in every API process. */
+  sealer: Pick<Sealer, 'deriveKey'>;
 }
 
 const COOKIE = 'fb_admin';
@@ -80,7 +89,7 @@ const stateBadge = (state: string) =>
 
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const { config, store, clock } = deps;
-  const signer = createSessionSigner();
+  const signer = createSessionSigner(deps.sealer.deriveKey(SESSION_KEY_PURPOSE));
   const limits = config.admin.signInLimit;
   const byAddress = createWindowCounter({ clock, ...limits });
   const byUser = createWindowCounter({ clock, ...limits });
