@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { createSealer } from '../../common/seal.ts';
 import {
   createSessionSigner,
-  SESSION_KEY_PURPOSE, DECOY_HASH, hashAdminPassword, verifyAdminPassword } from './auth.ts';
+  DECOY_HASH,
+  hashAdminPassword,
+  SESSION_KEY_PURPOSE,
+  verifyAdminPassword,
+} from './auth.ts';
 
 describe('admin passwords', () => {
   it('verify against their scrypt hash only', async () => {
