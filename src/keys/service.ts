@@ -35,6 +35,8 @@ export interface KeyInfo {
 /** Signs with one key; get a fresh one per client_assertion so a rotation is picked up. */
 export interface KeySigner {
   kid: string;
+  /** The private key itself (not extractable), for oauth4webapi's private_key_jwt. */
+  key: CryptoKey;
   signJwt(payload: JWTPayload): Promise<string>;
 }
 
@@ -226,6 +228,7 @@ export function createKeyService({
       const { kid } = active;
       return {
         kid,
+        key,
         // RFC 7523 §3 claims are the caller's; the header is what healow requires (RS384, typ
         // JWT as SMART asks, kid even with a single key).
         signJwt: (payload) =>
