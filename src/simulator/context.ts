@@ -139,6 +139,11 @@ export interface PracticeCounters {
   tokensIssued: number;
   /** Token responses from `refresh_token`. */
   refreshes: number;
+  /**
+   * Refreshes refused because their refresh token was already used: two refreshes of one token
+   * (a rotated token presented again), which loses the token the first one got.
+   */
+  refreshTokenReuses: number;
   /** Refused client assertions, by reason. */
   assertionFailures: Partial<Record<AssertionFailureReason, number>>;
 }
@@ -150,6 +155,7 @@ export interface SimCounters {
   rateLimited(practiceCode: string): void;
   tokenIssued(practiceCode: string): void;
   refreshed(practiceCode: string): void;
+  refreshTokenReused(practiceCode: string): void;
   assertionFailed(practiceCode: string, reason: AssertionFailureReason): void;
   /** Current values of one practice (zeros for an unknown one). */
   get(practiceCode: string): PracticeCounters;

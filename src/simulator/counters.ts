@@ -1,5 +1,6 @@
 // Per-practice counters: ground truth for tests and benchmarks (calls per rate window, 429s,
-// tokens, refreshes, refused client assertions by reason), read at `GET /admin/counters`.
+// tokens, refreshes, refresh tokens used twice, refused client assertions by reason), read at
+// `GET /admin/counters`.
 
 import type { PracticeCounters, SimClock, SimCounters, SimRateLimit } from './context.ts';
 
@@ -20,6 +21,7 @@ const zero = (window: number): Entry => ({
   rateLimited: 0,
   tokensIssued: 0,
   refreshes: 0,
+  refreshTokenReuses: 0,
   assertionFailures: {},
 });
 
@@ -58,6 +60,7 @@ export function createCounters(clock: SimClock, rateLimit: SimRateLimit): SimCou
     rateLimited: e.rateLimited,
     tokensIssued: e.tokensIssued,
     refreshes: e.refreshes,
+    refreshTokenReuses: e.refreshTokenReuses,
     assertionFailures: { ...e.assertionFailures },
   });
 
@@ -77,6 +80,9 @@ export function createCounters(clock: SimClock, rateLimit: SimRateLimit): SimCou
     },
     refreshed(code) {
       entry(code).refreshes += 1;
+    },
+    refreshTokenReused(code) {
+      entry(code).refreshTokenReuses += 1;
     },
     assertionFailed(code, reason) {
       const failures = entry(code).assertionFailures;

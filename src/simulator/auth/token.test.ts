@@ -338,5 +338,16 @@ describe('token endpoint', () => {
     const after = await (await sim.admin('GET', '/counters/JAFJCD')).json();
     expect(after.tokensIssued - before.tokensIssued).toBe(1);
     expect(after.refreshes - before.refreshes).toBe(1);
+    expect(after.refreshTokenReuses - before.refreshTokenReuses).toBe(0);
+  });
+
+  it('counts a refresh token presented again after it was used (a double refresh)', async () => {
+    const before = await (await sim.admin('GET', '/counters/JAFJCD')).json();
+    const body = await symTokens();
+    expect((await refresh(String(body.refresh_token))).status).toBe(200);
+    expect((await refresh(String(body.refresh_token))).status).toBe(400);
+    const after = await (await sim.admin('GET', '/counters/JAFJCD')).json();
+    expect(after.refreshes - before.refreshes).toBe(1);
+    expect(after.refreshTokenReuses - before.refreshTokenReuses).toBe(1);
   });
 });

@@ -155,6 +155,7 @@ export function registerTokenRoute(app: FastifyInstance, deps: AuthDeps): void {
     if (refreshToken === undefined)
       throw new OAuthError('invalid_request', 'refresh_token is missing');
     if (!refreshRecord?.record.active) {
+      if (refreshRecord) ctx.counters.refreshTokenReused(refreshRecord.grant.practiceCode);
       throw new OAuthError('invalid_grant', 'the refresh token is invalid or already used');
     }
     const { grant, record } = refreshRecord;
