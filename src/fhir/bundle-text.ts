@@ -1,6 +1,16 @@
 // A Bundle's URLs rewritten in its JSON text, every other byte kept as the EHR wrote it: parsing
 // and re-serializing would turn a decimal `1.0` into `1` (FHIR decimals keep their precision,
 // R4 §2.1.0 "decimal") and reformat the rest. Only `link[].url` and `entry[].fullUrl` change.
+// Also each entry's resource as the server wrote it, for the sync to store.
+import {
+  compactJson,
+  decodeString,
+  JsonSyntaxError,
+  readArray,
+  readObject,
+  skipSpace,
+  skipValue,
+} from './json-scan.ts';
 
 /** A JSON string literal in the text: `[start, end)` spans the quotes. */
 interface StringSpan {
@@ -24,133 +34,75 @@ interface ScannedBundle {
   fullUrls: StringSpan[];
 }
 
-type Context = 'root' | 'link-array' | 'link' | 'entry-array' | 'entry' | 'other';
+const QUOTE = 0x22;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
 
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const LITERAL = /true|false|null/y;
-const WHITESPACE = /[ \t\n\r]*/y;
+/** The string at `at` as a span, or undefined (and nothing read) when the value is no string. */
+function stringAt(text: string, at: number): StringSpan | undefined {
+  if (text.charCodeAt(at) !== QUOTE) return undefined;
+  const end = skipValue(text, at);
+  return { start: at, end, value: decodeString(text, at, end) };
+}
+
+/** One element of `link`: its span, and its `url` and `relation` when they are strings. */
+function scanLink(text: string, at: number): { link: LinkSpan; end: number } {
+  const link: LinkSpan = { start: at, end: at };
+  if (text.charCodeAt(at) !== OPEN_BRACE) {
+    link.end = skipValue(text, at);
+    return { link, end: link.end };
+  }
+  link.end = readObject(text, at, ({ key, valueStart }) => {
+    const span = stringAt(text, valueStart);
+    if (span && key === 'url') link.url = span;
+    if (span && key === 'relation') link.relation = span.value;
+    return span ? span.end : skipValue(text, valueStart);
+  });
+  return { link, end: link.end };
+}
+
+/** The `fullUrl` of each entry of `entry` that has one. */
+function scanEntries(text: string, at: number, found: ScannedBundle): number {
+  return readArray(text, at, (_index, elementAt) => {
+    if (text.charCodeAt(elementAt) !== OPEN_BRACE) return skipValue(text, elementAt);
+    return readObject(text, elementAt, ({ key, valueStart }) => {
+      const span = key === 'fullUrl' ? stringAt(text, valueStart) : undefined;
+      if (span) found.fullUrls.push(span);
+      return span ? span.end : skipValue(text, valueStart);
+    });
+  });
+}
 
 /** Finds the Bundle's URLs in `text`; throws a SyntaxError when `text` is not one JSON value. */
 function scanBundle(text: string): ScannedBundle {
   const found: ScannedBundle = { fullUrls: [] };
   // A byte order mark is not JSON, but some servers send one: it is kept, not read.
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-
-  const fail = (what: string): never => {
-    throw new SyntaxError(`${what} at offset ${i}`);
-  };
-  const skipWhitespace = () => {
-    WHITESPACE.lastIndex = i;
-    WHITESPACE.exec(text);
-    i = WHITESPACE.lastIndex;
-  };
-  const expect = (char: string) => {
-    if (text[i] !== char) fail(`expected "${char}"`);
-    i++;
-  };
-
-  const string = (): StringSpan => {
-    const start = i;
-    expect('"');
-    for (;;) {
-      const c = text.charCodeAt(i);
-      if (Number.isNaN(c)) fail('unterminated string');
-      if (c === 0x22) break;
-      if (c < 0x20) fail('control character in a string');
-      // An escape: the next character is part of it (`\"`, `\\`, `\u` then plain hex digits).
-      i += c === 0x5c ? 2 : 1;
-    }
-    i++;
-    return { start, end: i, value: JSON.parse(text.slice(start, i)) as string };
-  };
-
-  const primitive = (pattern: RegExp) => {
-    pattern.lastIndex = i;
-    if (!pattern.test(text)) return false;
-    i = pattern.lastIndex;
-    return true;
-  };
-
-  /** Reads one value; returns its span when it is a string. */
-  const value = (context: Context): StringSpan | undefined => {
-    skipWhitespace();
-    const c = text[i];
-    if (c === '{') object(context);
-    else if (c === '[') array(context);
-    else if (c === '"') return string();
-    else if (!primitive(NUMBER) && !primitive(LITERAL)) fail('expected a JSON value');
-    return undefined;
-  };
-
-  const childOf = (context: Context, key: string): Context => {
-    if (context === 'root' && key === 'link') return 'link-array';
-    if (context === 'root' && key === 'entry') return 'entry-array';
-    return 'other';
-  };
-
-  const object = (context: Context): LinkSpan | undefined => {
-    const link: LinkSpan | undefined = context === 'link' ? { start: i, end: i } : undefined;
-    expect('{');
-    skipWhitespace();
-    if (text[i] === '}') i++;
-    else {
-      for (;;) {
-        skipWhitespace();
-        const key = string().value;
-        skipWhitespace();
-        expect(':');
-        const span = value(childOf(context, key));
-        if (span && context === 'root' && key === 'resourceType') found.resourceType = span.value;
-        if (span && link && key === 'url') link.url = span;
-        if (span && link && key === 'relation') link.relation = span.value;
-        if (span && context === 'entry' && key === 'fullUrl') found.fullUrls.push(span);
-        skipWhitespace();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        expect('}');
-        break;
+  const start = skipSpace(text, text.charCodeAt(0) === 0xfeff ? 1 : 0);
+  let end: number;
+  if (text.charCodeAt(start) !== OPEN_BRACE) {
+    end = skipValue(text, start);
+  } else {
+    end = readObject(text, start, ({ key, valueStart }) => {
+      const c = text.charCodeAt(valueStart);
+      if (key === 'link' && c === OPEN_BRACKET) {
+        const elements: LinkSpan[] = [];
+        const close = readArray(text, valueStart, (_index, elementAt) => {
+          const { link, end: after } = scanLink(text, elementAt);
+          elements.push(link);
+          return after;
+        });
+        found.linkArray = { open: valueStart, close: close - 1, elements };
+        return close;
       }
-    }
-    if (link) link.end = i;
-    return link;
-  };
-
-  const array = (context: Context) => {
-    const open = i;
-    const elements: LinkSpan[] = [];
-    const elementContext: Context =
-      context === 'link-array' ? 'link' : context === 'entry-array' ? 'entry' : 'other';
-    expect('[');
-    skipWhitespace();
-    if (text[i] === ']') i++;
-    else {
-      for (;;) {
-        skipWhitespace();
-        const start = i;
-        if (elementContext === 'link' && text[i] === '{') {
-          const link = object('link');
-          if (link) elements.push(link);
-        } else {
-          value(elementContext);
-          if (elementContext === 'link') elements.push({ start, end: i });
-        }
-        skipWhitespace();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        expect(']');
-        break;
-      }
-    }
-    if (context === 'link-array') found.linkArray = { open, close: i - 1, elements };
-  };
-
-  value('root');
-  skipWhitespace();
-  if (i !== text.length) fail('unexpected text after the JSON value');
+      if (key === 'entry' && c === OPEN_BRACKET) return scanEntries(text, valueStart, found);
+      const span = key === 'resourceType' ? stringAt(text, valueStart) : undefined;
+      if (span) found.resourceType = span.value;
+      return span ? span.end : skipValue(text, valueStart);
+    });
+  }
+  if (skipSpace(text, end) !== text.length) {
+    throw new JsonSyntaxError('unexpected text after the JSON value', skipSpace(text, end));
+  }
   return found;
 }
 
@@ -233,4 +185,35 @@ export function rewriteBundleUrls(text: string, rewrite: BundleUrlRewrite): stri
     }
   }
   return applyEdits(text, edits);
+}
+
+/**
+ * The text of each entry's `resource` in a Bundle, compacted (whitespace between tokens removed,
+ * so a pretty-printed page still gives one line per resource), index-aligned with `entry`
+ * (undefined for an entry without one). Cut out of the body rather than re-serialized:
+ * JSON.stringify(JSON.parse(x)) is not x (decimals keep their precision, `98.60`; escapes,
+ * number forms and integer-like keys would change). As with JSON.parse, a repeated key's last
+ * value counts. Throws a SyntaxError when the text is not the JSON object it should be.
+ */
+export function entryResourceTexts(text: string): Array<string | undefined> {
+  let texts: Array<string | undefined> = [];
+  readObject(text, skipSpace(text, 0), ({ key, valueStart }) => {
+    if (key !== 'entry' || text.charCodeAt(valueStart) !== OPEN_BRACKET) {
+      return skipValue(text, valueStart);
+    }
+    const found: Array<string | undefined> = [];
+    const end = readArray(text, valueStart, (index, elementAt) => {
+      found[index] = undefined;
+      if (text.charCodeAt(elementAt) !== OPEN_BRACE) return skipValue(text, elementAt);
+      return readObject(text, elementAt, (member) => {
+        const valueEnd = skipValue(text, member.valueStart);
+        if (member.key === 'resource')
+          found[index] = compactJson(text, member.valueStart, valueEnd);
+        return valueEnd;
+      });
+    });
+    texts = found;
+    return end;
+  });
+  return texts;
 }

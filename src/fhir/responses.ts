@@ -68,8 +68,12 @@ export function outcomeText(outcome: OperationOutcome): string | undefined {
 
 const MAX_ERROR_BODY = 64 * 1024;
 
-/** At most `limit` bytes of the body as text, the rest cancelled: error bodies can be huge. */
-async function readCapped(res: Response, limit = MAX_ERROR_BODY): Promise<string> {
+/**
+ * The first `limit` bytes of the body as text, the rest cancelled: error bodies can be huge and
+ * their start is all a message needs. (A page is read whole or refused: `readBodyWithin` in
+ * sync/pages.ts.)
+ */
+async function readBodyPrefix(res: Response, limit = MAX_ERROR_BODY): Promise<string> {
   if (!res.body) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -126,7 +130,7 @@ export async function readFailure(res: Response, what: string): Promise<Upstream
   let outcome: OperationOutcome | undefined;
   let sent: string | undefined;
   try {
-    const text = await readCapped(res);
+    const text = await readBodyPrefix(res);
     if (isFhirJson(res.headers.get('content-type')) || text.trimStart().startsWith('{')) {
       outcome = asOperationOutcome(JSON.parse(text));
       if (outcome) sent = text;

@@ -1,7 +1,10 @@
 // A streaming reader for one large JSON object with an `entry` array (a FHIR Bundle): it hands
 // out each entry as soon as its text is complete, so a 15 MB directory never sits in memory as
-// one tree. The two outer levels are checked here, token by token; each entry (and each other
-// top-level value) is checked by JSON.parse of its own text.
+// one tree. The two outer levels are checked here, token by token; where each entry (and each
+// other top-level value) ends is found by the JSON scanner (fhir/json-scan.ts), and its text is
+// checked by JSON.parse. A value cut by a chunk's end is scanned again from its start when the
+// next chunk arrives: entries are small, so that costs little.
+import { INCOMPLETE, isJsonSpace, JsonSyntaxError, valueEnd } from '../fhir/json-scan.ts';
 
 /** A syntax error at a character offset of the input, for messages like "not JSON at 1234". */
 export class JsonStreamError extends Error {
@@ -38,15 +41,10 @@ type State =
 interface Capture {
   /** Index into `buf` where the value's text starts. */
   start: number;
-  kind: 'container' | 'string' | 'scalar';
-  depth: number;
-  inString: boolean;
-  escaped: boolean;
   /** Where the finished value goes: a top-level member, an entry, or a member name. */
   target: 'field' | 'entry' | 'key';
 }
 
-const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
@@ -64,10 +62,6 @@ export class BundleEntryReader {
   #buf = '';
   /** Offset of the current chunk's (or carried text's) first character in the whole input. */
   #bufOffset = 0;
-  /** Where scanning resumes in the carried text. */
-  #scanFrom = 0;
-  /** Index of the next backslash in the current chunk's text (-1: not looked up yet). */
-  #nextBackslash = -1;
   #state: State = 'start';
   #capture: Capture | undefined;
   #key = '';
@@ -81,19 +75,20 @@ export class BundleEntryReader {
     const out: unknown[] = [];
     // Only an unfinished value's text is carried over from the previous chunk.
     const buf = this.#capture ? this.#buf + text : text;
-    this.#nextBackslash = -1; // a new text: positions of the old one mean nothing
-    let i = this.#capture ? this.#scanFrom : 0;
+    let i = this.#capture ? this.#capture.start : 0;
     const n = buf.length;
     while (i < n) {
       const capture = this.#capture;
       if (capture) {
-        i = this.#scanCapture(capture, buf, i);
-        if (this.#capture) break; // the value goes on in the next chunk
-        this.#finish(capture, buf.slice(capture.start, i), out);
+        const end = this.#valueEnd(buf, capture.start);
+        if (end === INCOMPLETE) break; // the value goes on in the next chunk
+        this.#capture = undefined;
+        this.#finish(capture, buf.slice(capture.start, end), out);
+        i = end;
         continue;
       }
       const c = buf.charCodeAt(i);
-      if (isSpace(c) || (c === 0xfeff && !this.#sawAnything)) {
+      if (isJsonSpace(c) || (c === 0xfeff && !this.#sawAnything)) {
         i++;
         continue;
       }
@@ -104,7 +99,6 @@ export class BundleEntryReader {
     if (capture) {
       this.#bufOffset += capture.start;
       this.#buf = buf.slice(capture.start);
-      this.#scanFrom = i - capture.start;
       capture.start = 0;
     } else {
       this.#bufOffset += n;
@@ -196,82 +190,21 @@ export class BundleEntryReader {
 
   #begin(buf: string, i: number, target: Capture['target']): number {
     const c = buf.charCodeAt(i);
-    const kind: Capture['kind'] =
-      c === OPEN_BRACE || c === OPEN_BRACKET ? 'container' : c === QUOTE ? 'string' : 'scalar';
-    if (kind === 'scalar' && (c === CLOSE_BRACE || c === CLOSE_BRACKET || c === COMMA)) {
+    if (c === CLOSE_BRACE || c === CLOSE_BRACKET || c === COMMA) {
       return this.#fail('expected a value', this.#bufOffset + i);
     }
-    this.#capture = { start: i, kind, depth: 0, inString: false, escaped: false, target };
-    if (kind === 'container') this.#capture.depth = 1;
-    if (kind === 'string') this.#capture.inString = true;
-    return i + 1;
+    this.#capture = { start: i, target };
+    return i;
   }
 
-  /** Scans a captured value; returns the index after it, leaving `#capture` set if unfinished. */
-  #scanCapture(capture: Capture, buf: string, from: number): number {
-    const n = buf.length;
-    let i = from;
-    if (capture.kind === 'scalar') {
-      while (i < n) {
-        const c = buf.charCodeAt(i);
-        if (isSpace(c) || c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-          this.#capture = undefined;
-          return i;
-        }
-        i++;
-      }
-      return i;
+  /** Where the value at `start` ends, or INCOMPLETE; a syntax error names its whole-input offset. */
+  #valueEnd(buf: string, start: number): number {
+    try {
+      return valueEnd(buf, start);
+    } catch (error) {
+      if (!(error instanceof JsonSyntaxError)) throw error;
+      return this.#fail(error.reason, this.#bufOffset + error.offset);
     }
-    // Strings and containers: only quotes, escapes and brackets matter; JSON.parse checks the rest.
-    let { depth, inString, escaped } = capture;
-    // Most of a directory is string content: jump from quote to quote with indexOf, stepping
-    // one character at a time only at backslashes (the next one is remembered per chunk, so a
-    // chunk without any is searched once, not once per entry).
-    let nextBackslash = this.#nextBackslash;
-    while (i < n) {
-      if (inString && !escaped) {
-        const quote = buf.indexOf('"', i);
-        if (nextBackslash < i) {
-          nextBackslash = buf.indexOf('\\', i);
-          if (nextBackslash === -1) nextBackslash = n;
-        }
-        if (quote === -1 && nextBackslash === n) {
-          i = n;
-          break;
-        }
-        if (quote !== -1 && quote < nextBackslash) {
-          i = quote + 1;
-          inString = false;
-          if (depth === 0) {
-            this.#nextBackslash = nextBackslash;
-            this.#capture = undefined;
-            return i;
-          }
-          continue;
-        }
-        i = nextBackslash + 1;
-        escaped = true;
-        continue;
-      }
-      const c = buf.charCodeAt(i++);
-      if (inString) {
-        escaped = false; // the escaped character itself
-      } else if (c === QUOTE) inString = true;
-      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
-      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-        depth--;
-        if (depth === 0) {
-          this.#nextBackslash = nextBackslash;
-          this.#capture = undefined;
-          return i;
-        }
-      }
-    }
-    this.#nextBackslash = nextBackslash;
-    capture.depth = depth;
-    capture.inString = inString;
-    capture.escaped = escaped;
-    return i;
   }
 
   #finish(capture: Capture, text: string, out: unknown[]): void {

@@ -3,9 +3,9 @@
 // read as JSON with base64 `data` (as healow sends it), stored like any other resource.
 import { BridgeError } from '../common/errors.ts';
 import type { FhirClient, FhirTarget } from '../fhir/index.ts';
+import { compactJson } from '../fhir/json-scan.ts';
 import type { Json } from './extract.ts';
-import { parseJson, readCapped } from './pages.ts';
-import { compactJson } from './raw-json.ts';
+import { parseJson, readBodyWithin } from './pages.ts';
 
 export interface AttachmentPolicy {
   /** Largest attachment kept, in decoded bytes. */
@@ -86,7 +86,7 @@ export async function readAttachment(
       ...(signal ? { signal } : {}),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
     });
-    text = await readCapped(res, limit, what, signal);
+    text = await readBodyWithin(res, limit, what, signal);
   } catch (error) {
     if (error instanceof BridgeError) {
       if (error.details?.tooLarge)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isBridgeError } from '../common/errors.ts';
-import { pageResources, readCapped } from './pages.ts';
+import { pageResources, readBodyWithin } from './pages.ts';
 
 function streamed(chunks: string[], headers: Record<string, string> = {}): Response {
   const body = new ReadableStream<Uint8Array>({
@@ -12,7 +12,7 @@ function streamed(chunks: string[], headers: Record<string, string> = {}): Respo
   return new Response(body, { headers });
 }
 
-describe('readCapped', () => {
+describe('readBodyWithin', () => {
   it('reads a body within the cap, multi-byte characters across chunks included', async () => {
     const bytes = Buffer.from('{"a":"café"}');
     const res = new Response(
@@ -24,18 +24,18 @@ describe('readCapped', () => {
         },
       }),
     );
-    expect(await readCapped(res, 100, 'GET x')).toBe('{"a":"café"}');
+    expect(await readBodyWithin(res, 100, 'GET x')).toBe('{"a":"café"}');
   });
 
   it('refuses a body over the cap, declared or streamed', async () => {
-    const declared = await readCapped(
+    const declared = await readBodyWithin(
       streamed(['x'], { 'content-length': '1000' }),
       10,
       'GET x',
     ).catch((e: unknown) => e);
     expect(isBridgeError(declared, 'upstream_error')).toBe(true);
     expect((declared as { details: unknown }).details).toEqual({ tooLarge: true });
-    const streamedOver = await readCapped(streamed(['12345', '67890', 'x']), 10, 'GET x').catch(
+    const streamedOver = await readBodyWithin(streamed(['12345', '67890', 'x']), 10, 'GET x').catch(
       (e: unknown) => e,
     );
     expect((streamedOver as { details: unknown }).details).toEqual({ tooLarge: true });

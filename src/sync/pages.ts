@@ -3,12 +3,12 @@
 // to the practice base (rebased: healow's `next` links name another host over plain http).
 import type { Bundle } from 'fhir/r4.js';
 import { BridgeError } from '../common/errors.ts';
+import { entryResourceTexts } from '../fhir/bundle-text.ts';
 import { parseBundle } from '../fhir/bundles.ts';
 import { type FhirClient, type FhirTarget, nextLink } from '../fhir/index.ts';
 import { discard } from '../fhir/responses.ts';
 import { type PracticeBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
 import type { Json } from './extract.ts';
-import { entryResourceTexts } from './raw-json.ts';
 
 export interface PageResource {
   resource: Json;
@@ -26,10 +26,11 @@ export interface Page {
 }
 
 /**
- * The body as text, at most `limit` bytes: a body over the cap is cut off and refused, so a
- * runaway answer cannot take the process's memory.
+ * The whole body as text, refused when it is over `limit` bytes (declared or streamed): a
+ * runaway answer cannot take the process's memory. (An error body is read differently: only its
+ * first bytes, `readBodyPrefix` in fhir/responses.ts.)
  */
-export async function readCapped(
+export async function readBodyWithin(
   res: Response,
   limit: number,
   what: string,
@@ -139,7 +140,7 @@ export async function readPage(
     ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
   });
   const date = Date.parse(res.headers.get('date') ?? '');
-  const text = await readCapped(res, options.maxPageBytes, what, options.signal);
+  const text = await readBodyWithin(res, options.maxPageBytes, what, options.signal);
   const bundle = parseBundle(parseJson(text, what), what);
   const link = nextLink(bundle);
   return {

@@ -5,12 +5,12 @@
 // (the store keys them), and what they point at in turn joins the queue. A read the server fails
 // costs that read (it stays pending for the next run), never the run.
 import { isBridgeError } from '../common/errors.ts';
+import { compactJson } from '../fhir/json-scan.ts';
 import type { SyncReference } from '../store/port.ts';
 import { checkDeclared, readAttachment } from './binary.ts';
 import { findReferences, type Json, toResourceWrite } from './extract.ts';
-import { parseJson, readCapped } from './pages.ts';
+import { parseJson, readBodyWithin } from './pages.ts';
 import { runPool } from './pool.ts';
-import { compactJson } from './raw-json.ts';
 import type { RunContext } from './run-state.ts';
 import { isTypeFailure } from './type-pass.ts';
 
@@ -47,7 +47,7 @@ async function readOne(ctx: RunContext, ref: SyncReference): Promise<ReadOutcome
   try {
     state.call(ref.type);
     const res = await ctx.fhir.request(target, `${ref.type}/${ref.id}`, options);
-    text = await readCapped(res, ctx.maxPageBytes, what, signal);
+    text = await readBodyWithin(res, ctx.maxPageBytes, what, signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     if (isBridgeError(error) && PASSING.has(error.status ?? 0)) {

@@ -4,12 +4,12 @@
 // run's own signal) is rethrown.
 import { BridgeError, isBridgeError } from '../common/errors.ts';
 import { randomId } from '../common/random.ts';
+import { compactJson } from '../fhir/json-scan.ts';
 import type { SyncCheckpoint, TypeProgress } from '../store/port.ts';
 import type { Json } from './extract.ts';
-import { parseJson, readCapped } from './pages.ts';
+import { parseJson, readBodyWithin } from './pages.ts';
 import { freshCheckpoint } from './passes.ts';
 import type { PlannedSearch } from './plan.ts';
-import { compactJson } from './raw-json.ts';
 import { isRefusal, LAST_UPDATED, PATIENT_BY_ID, refusalReason } from './refusals.ts';
 import type { RunContext } from './run-state.ts';
 import { advance, runSearch, type SearchBounds, savePage } from './search-pass.ts';
@@ -58,7 +58,7 @@ async function readPatient(
     timeoutMs: ctx.requestTimeoutMs,
   });
   const serverTime = Date.parse(res.headers.get('date') ?? '');
-  const text = await readCapped(res, ctx.maxPageBytes, what, signal);
+  const text = await readBodyWithin(res, ctx.maxPageBytes, what, signal);
   const resource = parseJson(text, what) as Json | null;
   if (resource?.resourceType !== 'Patient' || resource.id !== ctx.plan.patientId) {
     throw new BridgeError('upstream_error', `${what} answered something else`, { status: 502 });
