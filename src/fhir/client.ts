@@ -166,134 +166,180 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
     await sleep(ms, options.signal);
   }
 
+  /** Where one GET stands between its attempts. */
+  interface Attempts {
+    url: URL;
+    /** The token after the one refresh a 401 earns. */
+    refreshedToken?: string;
+    failures: number;
+    rateLimited: number;
+    redirects: number;
+  }
+
+  type ClientErrors = 'throw' | 'return';
+
+  /** A budget slot for the next attempt (waits within the deadline, the caller's priority). */
+  async function acquireSlot(target: FhirTarget, options: RequestOptions): Promise<void> {
+    await budget.acquire(target.practiceKey, {
+      priority: options.priority,
+      ...(target.connectionId === undefined ? {} : { connectionId: target.connectionId }),
+      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  }
+
+  /** One attempt's time: the request's timeout, cut at the deadline. */
+  function attemptMsFor(options: RequestOptions, started: number): number {
+    const deadlineMs =
+      options.deadline === undefined ? Number.POSITIVE_INFINITY : options.deadline - started;
+    return Math.max(1, Math.min(options.timeoutMs ?? timeoutMs, deadlineMs));
+  }
+
+  /** One HTTP GET with the token; a network failure or timeout comes back as a BridgeError. */
+  async function fetchOnce(
+    target: FhirTarget,
+    url: URL,
+    what: string,
+    token: string,
+    attemptMs: number,
+    options: RequestOptions,
+  ): Promise<{ res: Response } | { failure: BridgeError; timedOut: boolean }> {
+    const timeout = AbortSignal.timeout(attemptMs);
+    try {
+      const res = await doFetch(url, {
+        method: 'GET',
+        headers: { accept: target.profile.accept, authorization: `Bearer ${token}` },
+        // Redirects are followed here, after the pin check, never by fetch itself.
+        redirect: 'manual',
+        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+      });
+      return { res };
+    } catch (cause) {
+      deps.metrics?.fhirCall(target.practiceKey, 'network');
+      if (options.signal?.aborted) throw options.signal.reason;
+      const timedOut = timeout.aborted;
+      const failure = new BridgeError(
+        'upstream_error',
+        timedOut
+          ? `${what}: no answer within ${attemptMs} ms`
+          : `${what}: the FHIR server could not be reached`,
+        { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
+      );
+      return { failure, timedOut };
+    }
+  }
+
+  /**
+   * What an answer means for the GET: the response to hand out, or undefined to attempt again
+   * (a redirect, the one refresh after a 401, an upstream 429, a 5xx with retries left).
+   * Throws the failure that ends it.
+   */
+  async function settle(
+    target: FhirTarget,
+    res: Response,
+    path: string,
+    state: Attempts,
+    options: RequestOptions,
+    clientErrors: ClientErrors,
+  ): Promise<Response | undefined> {
+    const what = `GET ${path}`;
+    if (res.ok) {
+      try {
+        checkContentType(res, what);
+      } catch (error) {
+        await discard(res);
+        throw error;
+      }
+      return res;
+    }
+    if (REDIRECTS.has(res.status)) {
+      const location = res.headers.get('location');
+      await discard(res);
+      if (!location || state.redirects >= MAX_REDIRECTS) {
+        throw new BridgeError('upstream_error', `${what}: redirect without a usable Location`, {
+          status: 502,
+          details: { upstreamStatus: res.status },
+        });
+      }
+      state.redirects++;
+      state.url = new URL(location, state.url);
+      return undefined;
+    }
+    if (res.status === 401 && state.refreshedToken === undefined) {
+      // One refresh, one retry: a second 401 with a fresh token is a real rejection.
+      await discard(res);
+      state.refreshedToken = await target.tokens.refreshed();
+      return undefined;
+    }
+    if (res.status === 429 && state.rateLimited < rateLimitRetries) {
+      // healow blocks the rest of the clock minute; the budget locks the practice, and the
+      // next acquire() waits the lock out.
+      const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
+      await discard(res);
+      state.rateLimited++;
+      logger?.warn(
+        { fhir: { method: 'GET', path, status: 429, retryAfterMs } },
+        'fhir request rate limited upstream',
+      );
+      await budget.reportRateLimited(
+        target.practiceKey,
+        retryAfterMs === undefined ? {} : { retryAfterMs },
+      );
+      return undefined;
+    }
+    if (res.status >= 500 && state.failures < retries) {
+      const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
+      const failure = await failureFrom(res, what);
+      state.failures++;
+      logger?.warn(
+        { fhir: { method: 'GET', path, status: res.status } },
+        'fhir request failed, retrying',
+      );
+      await backOff(retryAfterMs ?? backoffDelay(state.failures, random), failure, options);
+      return undefined;
+    }
+    const clientError = res.status >= 400 && res.status < 500 && res.status !== 429;
+    if (clientErrors === 'return' && clientError) return res;
+    throw await failureFrom(res, what);
+  }
+
   /** The attempt loop for one GET. Never follows a URL that fails the pin check. */
   async function send(
     target: FhirTarget,
     base: PracticeBase,
     start: URL,
     options: RequestOptions,
-    { clientErrors }: { clientErrors: 'throw' | 'return' } = { clientErrors: 'throw' },
+    clientErrors: ClientErrors = 'throw',
   ): Promise<Response> {
-    let url = start;
-    let refreshedToken: string | undefined;
-    let failures = 0;
-    let rateLimited = 0;
-    let redirects = 0;
+    const state: Attempts = { url: start, failures: 0, rateLimited: 0, redirects: 0 };
     for (let attempt = 1; ; attempt++) {
       // Before every attempt, redirects included: the token goes to the base's origin only.
-      assertPinned(base, url);
-      const path = relativeToBase(base, url);
-      const what = `GET ${path}`;
+      assertPinned(base, state.url);
+      const path = relativeToBase(base, state.url);
       options.signal?.throwIfAborted();
-      await budget.acquire(target.practiceKey, {
-        priority: options.priority,
-        ...(target.connectionId === undefined ? {} : { connectionId: target.connectionId }),
-        ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      });
-      const token = refreshedToken ?? (await target.tokens.accessToken());
+      await acquireSlot(target, options);
+      const token = state.refreshedToken ?? (await target.tokens.accessToken());
       const started = clock.now();
-      const attemptMs = Math.max(
-        1,
-        Math.min(
-          options.timeoutMs ?? timeoutMs,
-          options.deadline === undefined ? Number.POSITIVE_INFINITY : options.deadline - started,
-        ),
-      );
-      const timeout = AbortSignal.timeout(attemptMs);
-      let res: Response;
-      try {
-        res = await doFetch(url, {
-          method: 'GET',
-          headers: { accept: target.profile.accept, authorization: `Bearer ${token}` },
-          // Redirects are followed here, after the pin check, never by fetch itself.
-          redirect: 'manual',
-          signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
-        });
-      } catch (cause) {
-        deps.metrics?.fhirCall(target.practiceKey, 'network');
-        if (options.signal?.aborted) throw options.signal.reason;
-        const timedOut = timeout.aborted;
-        const failure = new BridgeError(
-          'upstream_error',
-          timedOut
-            ? `${what}: no answer within ${attemptMs} ms`
-            : `${what}: the FHIR server could not be reached`,
-          { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
-        );
+      const attemptMs = attemptMsFor(options, started);
+      const sent = await fetchOnce(target, state.url, `GET ${path}`, token, attemptMs, options);
+      if ('failure' in sent) {
+        const { failure, timedOut } = sent;
         logger?.warn({ fhir: { method: 'GET', path, attempt, timedOut } }, 'fhir request failed');
-        if (failures >= retries || (timedOut && options.retryTimeouts === false)) throw failure;
-        failures++;
-        await backOff(backoffDelay(failures, random), failure, options);
+        if (state.failures >= retries || (timedOut && options.retryTimeouts === false)) {
+          throw failure;
+        }
+        state.failures++;
+        await backOff(backoffDelay(state.failures, random), failure, options);
         continue;
       }
-      const log = { method: 'GET', path, status: res.status, ms: clock.now() - started, attempt };
+      const { res } = sent;
       deps.metrics?.fhirCall(target.practiceKey, res.status);
-      logger?.debug({ fhir: log }, 'fhir request');
-
-      if (res.ok) {
-        try {
-          checkContentType(res, what);
-        } catch (error) {
-          await discard(res);
-          throw error;
-        }
-        return res;
-      }
-
-      if (REDIRECTS.has(res.status)) {
-        const location = res.headers.get('location');
-        await discard(res);
-        if (!location || redirects >= MAX_REDIRECTS) {
-          throw new BridgeError('upstream_error', `${what}: redirect without a usable Location`, {
-            status: 502,
-            details: { upstreamStatus: res.status },
-          });
-        }
-        redirects++;
-        url = new URL(location, url);
-        continue;
-      }
-
-      if (res.status === 401 && refreshedToken === undefined) {
-        // One refresh, one retry: a second 401 with a fresh token is a real rejection.
-        await discard(res);
-        refreshedToken = await target.tokens.refreshed();
-        continue;
-      }
-
-      if (res.status === 429 && rateLimited < rateLimitRetries) {
-        // healow blocks the rest of the clock minute; the budget locks the practice, and the
-        // next acquire() waits the lock out.
-        const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
-        await discard(res);
-        rateLimited++;
-        logger?.warn({ fhir: { ...log, retryAfterMs } }, 'fhir request rate limited upstream');
-        await budget.reportRateLimited(
-          target.practiceKey,
-          retryAfterMs === undefined ? {} : { retryAfterMs },
-        );
-        continue;
-      }
-
-      if (res.status >= 500 && failures < retries) {
-        const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
-        const failure = await failureFrom(res, what);
-        failures++;
-        logger?.warn({ fhir: log }, 'fhir request failed, retrying');
-        await backOff(retryAfterMs ?? backoffDelay(failures, random), failure, options);
-        continue;
-      }
-
-      if (
-        clientErrors === 'return' &&
-        res.status >= 400 &&
-        res.status < 500 &&
-        res.status !== 429
-      ) {
-        return res;
-      }
-      throw await failureFrom(res, what);
+      logger?.debug(
+        { fhir: { method: 'GET', path, status: res.status, ms: clock.now() - started, attempt } },
+        'fhir request',
+      );
+      const settled = await settle(target, res, path, state, options, clientErrors);
+      if (settled) return settled;
     }
   }
 
@@ -329,9 +375,7 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
     options: RequestOptions,
   ): Promise<Response> {
     const base = baseOf(target);
-    return send(target, base, resolveOnBase(base, pathAndQuery), options, {
-      clientErrors: 'return',
-    });
+    return send(target, base, resolveOnBase(base, pathAndQuery), options, 'return');
   }
 
   async function readJson(

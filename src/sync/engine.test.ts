@@ -196,12 +196,17 @@ describe('checkpoints', () => {
       status: 503,
       times: 1,
     });
-    await u.engine.run(u.connectionId).catch(() => {});
+    const error = await u.engine.run(u.connectionId).catch((e: unknown) => e);
+    expect(isBridgeError(error, 'upstream_error')).toBe(true);
+    const [stopped] = await u.store.sync.checkpoints(u.connectionId);
+    expect(stopped).toMatchObject({ status: 'running', pagesDone: 1, resourcesDone: 20 });
     fake.failures.push({ match: (p) => p.startsWith('?_page='), status: 410, times: 1 });
     fake.requests.length = 0;
     const result = await u.engine.run(u.connectionId);
-    expect(fake.requests[0]).toMatch(/^\?_page=/);
+    expect(fake.requests[0]).toBe(stopped?.nextLink);
     expect(fake.requests[1]).toMatch(/^Observation\?/);
+    // The search read again from its first page: three pages, the forgotten link not counted.
+    expect(fake.requests).toHaveLength(4);
     expect(result.status).toBe('completed');
     expect(await storedIds(u, 'Observation')).toHaveLength(60);
   });
@@ -210,7 +215,9 @@ describe('checkpoints', () => {
     observations(3);
     const u = await setup(['patient/Observation.read']);
     fake.failures.push({ match: pagesOf('Observation'), status: 502, times: 1 });
-    await u.engine.run(u.connectionId, { runId: 'sync_same' }).catch(() => {});
+    const error = await u.engine.run(u.connectionId, { runId: 'sync_same' }).catch((e) => e);
+    expect(isBridgeError(error, 'upstream_error')).toBe(true);
+    expect((await u.store.sync.getRun('sync_same'))?.status).toBe('failed');
     await u.engine.run(u.connectionId, { runId: 'sync_same' });
     const runs = await u.store.sync.listRuns(u.connectionId, 10);
     expect(runs.map((r) => [r.id, r.status])).toEqual([['sync_same', 'completed']]);

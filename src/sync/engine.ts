@@ -9,7 +9,7 @@
 // the run fails for good).
 import { realTimers, type Timers } from '../budget/timers.ts';
 import type { Clock } from '../common/clock.ts';
-import { BridgeError, isBridgeError } from '../common/errors.ts';
+import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomId } from '../common/random.ts';
 import type { EventLog } from '../events/log.ts';
@@ -25,26 +25,19 @@ import type {
 } from '../store/port.ts';
 import { type AttachmentPolicy, DEFAULT_ATTACHMENT_POLICY } from './binary.ts';
 import type { Skip } from './extract.ts';
-import {
-  describeTypes,
-  hasRetryableTypes,
-  isRetryableSyncFailure,
-  runOutcome,
-  typeOutcomes,
-} from './outcomes.ts';
 import { preparePasses } from './passes.ts';
 import { type PlannedSearch, planSync, type SyncPlan } from './plan.ts';
 import { runPool } from './pool.ts';
 import { type SyncProfile, syncProfileFor } from './profiles.ts';
 import { readReferences } from './reference-reads.ts';
 import { loadRefusals } from './refusals.ts';
+import { abandonRun, completeRun, failRun } from './run-end.ts';
 import {
   type RunContext,
   type RunPassMode,
   RunState,
   type SyncProgress,
   type SyncTotals,
-  totalsOf,
 } from './run-state.ts';
 import { runType } from './type-pass.ts';
 
@@ -150,11 +143,131 @@ function groupByType(searches: readonly PlannedSearch[]): Map<string, PlannedSea
   return byType;
 }
 
+/** Types this run ended already (a retry: complete, unsupported); their searches are not sent again. */
+function typesEnded({ state, plan }: RunContext): Set<string> {
+  const keep = new Set(
+    Object.entries(state.types)
+      .filter(([, t]) => t.outcome === 'complete' || t.outcome === 'unsupported')
+      .map(([type]) => type),
+  );
+  for (const type of plan.referenceTypes) keep.delete(type);
+  return keep;
+}
+
+/**
+ * A full pass reads again what the record points at (a Practitioner may have changed);
+ * attachments are documents: a Binary once read is kept.
+ */
+async function readReferencesAgain({ store, plan, clock }: RunContext): Promise<void> {
+  await store.sync.resetReferences(
+    plan.connectionId,
+    plan.readable.filter((t) => t !== 'Binary'),
+    clock.now(),
+  );
+}
+
+/** An interrupted pass of another run goes on in this one: what it read counts as read. */
+function countResumedPasses(
+  { state, checkpoints }: RunContext,
+  byType: ReadonlyMap<string, readonly PlannedSearch[]>,
+  keep: ReadonlySet<string>,
+): void {
+  for (const [type, searches] of byType) {
+    const progress = state.typeProgress(type);
+    if (keep.has(type) || progress.pages > 0) continue;
+    for (const s of searches) {
+      const c = checkpoints.get(s.key);
+      progress.resources += c?.resourcesDone ?? 0;
+      progress.pages += c?.pagesDone ?? 0;
+    }
+  }
+}
+
+/** The types read by reference start every run pending: what they point at may be new. */
+function markReferenceTypesPending({ state, plan }: RunContext): void {
+  for (const type of plan.referenceTypes) {
+    const progress = state.typeProgress(type);
+    progress.status = 'pending';
+    delete progress.outcome;
+    delete progress.reason;
+  }
+}
+
+/** After the reads: each type read by reference is complete unless a read of it failed. */
+function markReferenceTypesDone({ state, plan }: RunContext): void {
+  for (const type of plan.referenceTypes) {
+    const progress = state.typeProgress(type);
+    if (progress.outcome === 'failed') continue;
+    progress.status = 'done';
+    progress.outcome = 'complete';
+  }
+}
+
+async function saveProgress({ state, store, clock }: RunContext): Promise<void> {
+  await state.save(() =>
+    store.sync.updateRun(state.runId, { progress: state.types, updatedAt: clock.now() }),
+  );
+}
+
+/** Creates the run's record, or takes over the one a job names again (a retry). */
+async function openRun(
+  store: Store,
+  connectionId: string,
+  runId: string,
+  mode: SyncRunMode,
+  now: number,
+): Promise<SyncRunRecord | undefined> {
+  const existing = await store.sync.getRun(runId);
+  if (existing && existing.connectionId !== connectionId) {
+    throw new BridgeError('conflict', `sync run ${runId} belongs to another connection`);
+  }
+  if (existing) {
+    await store.sync.updateRun(runId, {
+      status: 'running',
+      finishedAt: null,
+      reason: null,
+      error: null,
+      outcome: null,
+      updatedAt: now,
+    });
+  } else {
+    await store.sync.createRun({
+      id: runId,
+      connectionId,
+      mode,
+      status: 'running',
+      startedAt: now,
+      finishedAt: null,
+      progress: {},
+      result: null,
+      reason: null,
+      error: null,
+      outcome: null,
+      updatedAt: now,
+    });
+  }
+  // One sync at a time per connection (the job queue sees to it): a run still marked
+  // running belongs to a process that died.
+  await store.sync.interruptRuns(connectionId, runId, now);
+  return existing;
+}
+
+/** A grant that covers no type a patient search can reach ends the run `nothing_granted`. */
+function checkSomethingGranted(plan: SyncPlan, connection: ConnectionRecord): void {
+  if (plan.searches.length > 0) return;
+  throw new BridgeError(
+    'scope_denied',
+    `the grant of connection ${connection.id} covers no resource type a sync can read ` +
+      `(granted: ${connection.grantedScopes.join(' ') || 'nothing'}); connect the patient again and allow access to the record`,
+    { details: { outcome: 'nothing_granted' } },
+  );
+}
+
 export function createSyncEngine(
   deps: SyncEngineDeps,
   options: SyncEngineOptions = {},
 ): SyncEngine {
-  const { store, fhir, clock, logger, events } = deps;
+  const { store, fhir, clock, logger } = deps;
   const timers = deps.timers ?? realTimers;
   const concurrency = options.concurrency ?? 3;
   const fullEveryMs = options.fullEveryMs ?? 7 * DAY;
@@ -180,114 +293,41 @@ export function createSyncEngine(
     });
   }
 
-  /** Creates the run's record, or takes over the one a job names again (a retry). */
-  async function openRun(
-    connectionId: string,
-    runId: string,
-    mode: SyncRunMode,
-    now: number,
-  ): Promise<SyncRunRecord | undefined> {
-    const existing = await store.sync.getRun(runId);
-    if (existing && existing.connectionId !== connectionId) {
-      throw new BridgeError('conflict', `sync run ${runId} belongs to another connection`);
-    }
-    if (existing) {
-      await store.sync.updateRun(runId, {
-        status: 'running',
-        finishedAt: null,
-        reason: null,
-        error: null,
-        outcome: null,
-        updatedAt: now,
-      });
-    } else {
-      await store.sync.createRun({
-        id: runId,
-        connectionId,
-        mode,
-        status: 'running',
-        startedAt: now,
-        finishedAt: null,
-        progress: {},
-        result: null,
-        reason: null,
-        error: null,
-        outcome: null,
-        updatedAt: now,
-      });
-    }
-    // One sync at a time per connection (the job queue sees to it): a run still marked
-    // running belongs to a process that died.
-    await store.sync.interruptRuns(connectionId, runId, now);
-    return existing;
-  }
-
   async function execute(
     ctx: RunContext,
     controller: AbortController,
     requested: SyncRunMode,
   ): Promise<void> {
-    const { plan, state } = ctx;
-    // A retry of this run: the types it ended stay ended, their searches are not sent again.
-    const keep = new Set(
-      Object.entries(state.types)
-        .filter(([, t]) => t.outcome === 'complete' || t.outcome === 'unsupported')
-        .map(([type]) => type),
+    const keep = typesEnded(ctx);
+    const prepared = await preparePasses(
+      store,
+      ctx.plan,
+      requested,
+      clock.now(),
+      fullEveryMs,
+      keep,
     );
-    for (const type of plan.referenceTypes) keep.delete(type);
-    const prepared = await preparePasses(store, plan, requested, clock.now(), fullEveryMs, keep);
     for (const [key, c] of prepared.checkpoints) ctx.checkpoints.set(key, c);
-    if (prepared.startsFull) {
-      // A full pass reads again what the record points at (a Practitioner may have changed);
-      // attachments are documents: a Binary once read is kept.
-      await store.sync.resetReferences(
-        plan.connectionId,
-        plan.readable.filter((t) => t !== 'Binary'),
-        clock.now(),
-      );
-    }
-    const byType = groupByType(plan.searches);
-    for (const [type, searches] of byType) {
-      const progress = state.typeProgress(type);
-      if (keep.has(type) || progress.pages > 0) continue;
-      // An interrupted pass of another run goes on here: what it read counts as read.
-      for (const s of searches) {
-        const c = ctx.checkpoints.get(s.key);
-        progress.resources += c?.resourcesDone ?? 0;
-        progress.pages += c?.pagesDone ?? 0;
-      }
-    }
-    for (const type of plan.referenceTypes) {
-      const progress = state.typeProgress(type);
-      progress.status = 'pending';
-      delete progress.outcome;
-      delete progress.reason;
-    }
-    state.report();
-
+    if (prepared.startsFull) await readReferencesAgain(ctx);
+    const byType = groupByType(ctx.plan.searches);
+    countResumedPasses(ctx, byType, keep);
+    markReferenceTypesPending(ctx);
+    ctx.state.report();
     const open = [...byType.keys()].filter((type) => !keep.has(type));
     await runPool(open, concurrency, controller, async (type) => {
       await runType(ctx, type, byType.get(type) ?? []);
       // The type's outcome is kept at once: a retry after a crash skips it too.
-      await state.save(() =>
-        store.sync.updateRun(state.runId, { progress: state.types, updatedAt: clock.now() }),
-      );
+      await saveProgress(ctx);
     });
-
     await readReferences(ctx, controller, concurrency);
-    for (const type of plan.referenceTypes) {
-      const progress = state.typeProgress(type);
-      if (progress.outcome === 'failed') continue;
-      progress.status = 'done';
-      progress.outcome = 'complete';
-    }
+    markReferenceTypesDone(ctx);
   }
 
   async function run(connectionId: string, runOptions: SyncRunOptions = {}): Promise<SyncResult> {
     const connection = await deps.vault.get(connectionId);
     const requested = runOptions.mode ?? 'auto';
     const runId = runOptions.runId ?? randomId('sync');
-    const existing = await openRun(connectionId, runId, requested, clock.now());
+    const existing = await openRun(store, connectionId, runId, requested, clock.now());
     const state = new RunState(
       runId,
       connectionId,
@@ -307,14 +347,7 @@ export function createSyncEngine(
     try {
       const target = await deps.fhirTarget(connectionId);
       const plan = planFor(connection, target);
-      if (plan.searches.length === 0) {
-        throw new BridgeError(
-          'scope_denied',
-          `the grant of connection ${connectionId} covers no resource type a sync can read ` +
-            `(granted: ${connection.grantedScopes.join(' ') || 'nothing'}); connect the patient again and allow access to the record`,
-          { details: { outcome: 'nothing_granted' } },
-        );
-      }
+      checkSomethingGranted(plan, connection);
       const ctx: RunContext = {
         store,
         fhir,
@@ -338,213 +371,14 @@ export function createSyncEngine(
         ...(runOptions.beforeWrite ? { beforeWrite: runOptions.beforeWrite } : {}),
       };
       await execute(ctx, controller, requested);
-      return await complete(state, requested, runOptions.attempt);
+      return await completeRun(deps, state, requested, runOptions.attempt);
     } catch (caught) {
       const error = outer?.aborted ? outer.reason : caught;
-      await fail(state, error, outer?.aborted === true, runOptions.attempt);
+      await failRun(deps, state, error, outer?.aborted === true, runOptions.attempt);
       throw error;
     } finally {
       outer?.removeEventListener('abort', onAbort);
     }
-  }
-
-  async function complete(
-    state: RunState,
-    requested: SyncRunMode,
-    attempt: SyncAttempt | undefined,
-  ): Promise<SyncResult> {
-    const outcome = runOutcome(state.types);
-    const notes = describeTypes(state.types);
-    if (outcome === 'failed') {
-      throw new BridgeError(
-        'upstream_error',
-        `no type of the record completed: ${notes.join('; ')}`,
-        {
-          status: 502,
-        },
-      );
-    }
-    const finishedAt = clock.now();
-    const { runId, connectionId, skipped } = state;
-    const totals = state.totals;
-    const retrying =
-      outcome === 'partial' &&
-      hasRetryableTypes(state.types) &&
-      attempt !== undefined &&
-      attempt.number < attempt.max;
-    const result: SyncResult = {
-      runId,
-      connectionId,
-      status: 'completed',
-      outcome,
-      mode: state.mode,
-      requestedMode: requested,
-      startedAt: state.startedAt,
-      finishedAt,
-      types: state.types,
-      totals,
-      skipped,
-      notes,
-      retrying,
-    };
-    await store.sync.updateRun(runId, {
-      status: 'completed',
-      outcome,
-      finishedAt,
-      progress: state.types,
-      result: {
-        outcome,
-        mode: state.mode,
-        requestedMode: requested,
-        totals,
-        skipped,
-        notes,
-        announced: retrying ? 'sync.retrying' : 'sync.completed',
-      },
-      updatedAt: finishedAt,
-    });
-    const counts = {
-      runId,
-      outcome,
-      mode: state.mode,
-      requestedMode: requested,
-      resources: totals.resources,
-      inserted: totals.inserted,
-      updated: totals.updated,
-      unchanged: totals.unchanged,
-      deleted: totals.deleted,
-      calls: totals.calls,
-      types: typeOutcomes(state.types),
-    };
-    if (retrying && attempt) {
-      await events.emit('sync.retrying', connectionId, {
-        ...counts,
-        attempt: attempt.number,
-        maxAttempts: attempt.max,
-        error: notes.join('; '),
-      });
-    } else {
-      await events.emit('sync.completed', connectionId, {
-        ...counts,
-        durationMs: finishedAt - state.startedAt,
-      });
-    }
-    state.report();
-    return result;
-  }
-
-  /**
-   * Marks the run failed (or cancelled) and says so in the outbox: `sync.retrying` when another
-   * attempt follows, else `sync.failed` with `final: true`. What was stored stays.
-   */
-  async function fail(
-    state: RunState,
-    error: unknown,
-    cancelled: boolean,
-    attempt: SyncAttempt | undefined,
-  ): Promise<void> {
-    const finishedAt = clock.now();
-    const { runId, connectionId, skipped } = state;
-    for (const t of Object.values(state.types)) {
-      if (t.status === 'running' || t.status === 'pending')
-        t.status = cancelled ? 'pending' : 'failed';
-    }
-    const nothingGranted = isBridgeError(error) && error.details?.outcome === 'nothing_granted';
-    const outcome: SyncRunOutcome = nothingGranted ? 'nothing_granted' : 'failed';
-    const reason = cancelled
-      ? 'cancelled'
-      : nothingGranted
-        ? 'nothing_granted'
-        : isBridgeError(error)
-          ? error.code
-          : 'internal';
-    const message = error instanceof Error ? error.message : String(error);
-    if (!cancelled && !isBridgeError(error)) {
-      logger.error({ err: error, connectionId, runId }, 'sync failed unexpectedly');
-    }
-    const totals = state.totals;
-    const retrying =
-      attempt !== undefined && attempt.number < attempt.max && isRetryableSyncFailure(error);
-    const announced = cancelled ? null : retrying ? 'sync.retrying' : 'sync.failed';
-    await store.sync.updateRun(runId, {
-      status: cancelled ? 'cancelled' : 'failed',
-      outcome: cancelled ? null : outcome,
-      finishedAt,
-      progress: state.types,
-      result: { mode: state.mode, totals, skipped, announced },
-      reason,
-      error: message,
-      updatedAt: finishedAt,
-    });
-    if (!cancelled) {
-      const data = {
-        runId,
-        outcome,
-        reason,
-        error: message,
-        mode: state.mode,
-        resources: totals.resources,
-        inserted: totals.inserted,
-        updated: totals.updated,
-        deleted: totals.deleted,
-        calls: totals.calls,
-        types: typeOutcomes(state.types),
-      };
-      // The vault has already emitted `connection.revoked` when that is the cause.
-      if (retrying && attempt) {
-        await events.emit('sync.retrying', connectionId, {
-          ...data,
-          attempt: attempt.number,
-          maxAttempts: attempt.max,
-        });
-      } else {
-        await events.emit('sync.failed', connectionId, {
-          ...data,
-          final: true,
-          attempts: attempt?.number ?? 1,
-        });
-      }
-    }
-    state.report();
-  }
-
-  async function abandon(
-    connectionId: string,
-    runId: string,
-    failure: { reason: string; error: string; attempts: number },
-  ): Promise<void> {
-    const run = await store.sync.getRun(runId);
-    const now = clock.now();
-    // A run whose last attempt ended before its process died has said so already; one that
-    // said only `sync.retrying` (its next attempt died before starting) is still owed its end.
-    const announced = run?.result?.announced;
-    if (announced === 'sync.completed' || announced === 'sync.failed') return;
-    if (run) {
-      await store.sync.updateRun(runId, {
-        status: 'failed',
-        outcome: 'failed',
-        finishedAt: now,
-        reason: failure.reason,
-        error: failure.error,
-        result: { ...run.result, announced: 'sync.failed' },
-        updatedAt: now,
-      });
-    }
-    const totals = totalsOf(run?.progress ?? {});
-    await events.emit('sync.failed', connectionId, {
-      runId,
-      outcome: 'failed',
-      reason: failure.reason,
-      error: failure.error,
-      resources: totals.resources,
-      inserted: totals.inserted,
-      updated: totals.updated,
-      deleted: totals.deleted,
-      calls: totals.calls,
-      types: typeOutcomes(run?.progress ?? {}),
-      final: true,
-      attempts: failure.attempts,
-    });
   }
 
   return {
@@ -553,6 +387,6 @@ export function createSyncEngine(
       return planFor(connection, await deps.fhirTarget(connectionId));
     },
     run,
-    abandon,
+    abandon: (connectionId, runId, failure) => abandonRun(deps, connectionId, runId, failure),
   };
 }
