@@ -6,6 +6,7 @@ import { createAuthSessionRepository } from './auth-sessions.ts';
 import { createConnectionRepository } from './connections.ts';
 import { openDatabase, type SqliteOptions } from './database.ts';
 import { createEventRepository } from './events.ts';
+import { type FileLock, lockPathOf, openFileLock } from './file-lock.ts';
 import { createJobRepository } from './jobs.ts';
 import { createKeyRepository } from './keys.ts';
 import { createPracticeRepository } from './practices.ts';
@@ -18,9 +19,11 @@ export type { SqliteOptions };
 /** Opens (creating if needed) the SQLite store at `options.path` and applies new migrations. */
 export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
   const db = openDatabase(options);
+  let lock: FileLock | undefined;
   try {
+    lock = isFile(options.path) ? openFileLock(lockPathOf(options.path)) : undefined;
     return {
-      keys: createKeyRepository(db),
+      keys: createKeyRepository(db, lock),
       connections: createConnectionRepository(db),
       authSessions: createAuthSessionRepository(db),
       apiKeys: createApiKeyRepository(db),
@@ -31,11 +34,18 @@ export async function openSqliteStore(options: SqliteOptions): Promise<Store> {
       resources: createResourceRepository(db),
       sync: createSyncStateRepository(db),
       async close() {
+        lock?.close();
         if (db.open) db.close();
       },
     };
   } catch (error) {
+    lock?.close();
     db.close();
     throw error;
   }
+}
+
+/** A file other processes may open too (not `:memory:` nor a `file:` URI). */
+function isFile(path: string): boolean {
+  return path !== ':memory:' && !path.startsWith('file:');
 }

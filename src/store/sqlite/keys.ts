@@ -2,6 +2,7 @@
 import type { Database } from 'better-sqlite3';
 import type { KeyRepository, KeyStatus, StoredKey } from '../port.ts';
 import { guardWrite } from './constraints.ts';
+import type { FileLock } from './file-lock.ts';
 
 interface KeyRow {
   kid: string;
@@ -40,7 +41,12 @@ function fromRow(row: KeyRow): StoredKey {
   };
 }
 
-export function createKeyRepository(db: Database): KeyRepository {
+/**
+ * `lock`: shared by every process on the store's file, so that two processes never both make a
+ * keyring's first active key, nor both add a next one; without it (an in-memory store, one
+ * process) the key service serializes within its process only.
+ */
+export function createKeyRepository(db: Database, lock?: FileLock): KeyRepository {
   const list = db.prepare<[string], KeyRow>(
     'SELECT * FROM keys WHERE keyring = ? ORDER BY created_at, kid',
   );
@@ -70,5 +76,7 @@ export function createKeyRepository(db: Database): KeyRepository {
     async delete(kid) {
       remove.run(kid);
     },
+    // One lock for every keyring: rotations are rare, and a keyring's task takes a second at most.
+    ...(lock ? { exclusive: (_keyring, task) => lock.run(task) } : {}),
   };
 }
