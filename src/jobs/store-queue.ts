@@ -1,9 +1,9 @@
 // The in-process job queue: the JobQueue port over the store's `jobs` table, so queued work
 // survives a restart and a job whose process died is claimed again once its lease lapses.
+import { type ExponentialBackoff, exponentialDelay } from '../common/backoff.ts';
 import type { Clock } from '../common/clock.ts';
 import { randomId } from '../common/random.ts';
 import type { JobRepository } from '../store/port.ts';
-import { type ExponentialBackoff, exponentialDelay } from './backoff.ts';
 import type { JobQueue } from './port.ts';
 
 export interface StoreQueueOptions {
