@@ -1,5 +1,6 @@
 // Waiting between attempts: jittered exponential backoff for 5xx and network failures, and
 // `Retry-After` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) when the server sends one.
+import { exponentialDelay } from '../common/backoff.ts';
 
 export interface BackoffOptions {
   /** First delay before jitter. */
@@ -18,7 +19,7 @@ export function backoffDelay(
   random: () => number,
   { baseMs = 500, capMs = 10_000 }: BackoffOptions = {},
 ): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, retry - 1));
+  const ceiling = exponentialDelay(retry, { initialMs: baseMs, maxMs: capMs });
   return Math.round(ceiling / 2 + (ceiling / 2) * random());
 }
 
