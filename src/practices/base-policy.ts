@@ -1,7 +1,7 @@
 // Which FHIR bases (and directory URLs) fhirbridge may call: https, or plain http on a loopback
 // host when `allowLoopbackHttp` is on (the local simulator). Production runs with it off.
 import { BridgeError } from '../common/errors.ts';
-import { isLoopback } from '../config/schema.ts';
+import { isLoopback } from '../common/net.ts';
 import { normalizeBaseUrl } from '../smart/base-url.ts';
 
 export interface BasePolicy {
