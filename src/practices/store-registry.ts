@@ -1,8 +1,8 @@
 // The PracticeRegistry the vault connects through, backed by the store: config practices first
 // (they win, by id and by base), then the store's directory and operator practices. A vanished
 // or disabled practice is never handed out: nothing connects to it, nothing calls its base.
+import { isLoopback } from '../common/net.ts';
 import type { Config } from '../config/schema.ts';
-import { isLoopback } from '../config/schema.ts';
 import type { PracticeRecord, PracticeRepository } from '../store/port.ts';
 import type { Practice, PracticeRegistry } from './registry.ts';
 
