@@ -1,6 +1,7 @@
 // The one typed configuration of fhirbridge. Loaded from an optional JSON file and FHIRBRIDGE_*
 // environment variables (load.ts); every problem is reported at once at start-up.
 import { z } from 'zod';
+import { isLoopback } from '../common/net.ts';
 import {
   connectionExpirySchema,
   syncConfigSchema,
@@ -366,12 +367,3 @@ export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type Registration = Config['registrations'][string];
 export type PracticeConfig = Config['practices'][number];
-
-export function isLoopback(hostname: string): boolean {
-  return (
-    hostname === 'localhost' ||
-    hostname === '[::1]' ||
-    hostname === '::1' ||
-    /^127\.\d+\.\d+\.\d+$/.test(hostname)
-  );
-}

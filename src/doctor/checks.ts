@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { budgetPathOf } from '../budget/index.ts';
 import type { Clock } from '../common/clock.ts';
+import { isLoopback } from '../common/net.ts';
 import { privatePathsOf, widerThanPrivate } from '../config/private-files.ts';
-import { type Config, isLoopback, type Registration } from '../config/schema.ts';
+import type { Config, Registration } from '../config/schema.ts';
 import type { KeyInfo } from '../keys/index.ts';
 import { createDiscovery, type SmartConfiguration } from '../smart/index.ts';
 

@@ -3,11 +3,11 @@
 // event appended by any process is delivered once, even across crashes). Delivery: send due
 // deliveries signed, retry failures with exponential backoff, dead-letter after maxAttempts.
 import { realTimers, type Timers } from '../budget/timers.ts';
+import { exponentialDelay } from '../common/backoff.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomId } from '../common/random.ts';
 import type { Config } from '../config/schema.ts';
-import { exponentialDelay } from '../jobs/backoff.ts';
 import type { AttemptOutcome, DeliveryRecord, Store } from '../store/port.ts';
 import type { WebhookEndpoint } from './endpoints.ts';
 import { webhookPayload } from './payload.ts';
