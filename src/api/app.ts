@@ -10,10 +10,12 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { z } from 'zod';
+import { connectionFor } from '../access/ownership.ts';
 import type { Budget } from '../budget/port.ts';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { parse } from '../common/validate.ts';
 import type { Config } from '../config/schema.ts';
 import type { KeyService } from '../keys/index.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
@@ -23,10 +25,9 @@ import { errorPage, registerWebRoutes, type WebDeps } from '../web/routes.ts';
 import { createSignInGuard } from '../web/sign-in-guard.ts';
 import { assertAccess, authenticateApiKey, callerOf, registerApiKeyRoutes } from './api-keys.ts';
 import { browserSecret, ensureBrowserSecret } from './browser.ts';
-import { parse, registerConnectionRoutes } from './connections.ts';
+import { registerConnectionRoutes } from './connections.ts';
 import { installErrorHandling } from './errors.ts';
 import { describeRoutes, registerOpenApiRoutes } from './openapi.ts';
-import { connectionFor } from './ownership.ts';
 
 export interface AppDeps {
   config: Config;
