@@ -10,12 +10,12 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
+import { parse } from '../common/validate.ts';
 import { rewriteBundleUrls } from '../fhir/bundle-text.ts';
 import type { FhirClient, FhirTarget } from '../fhir/client.ts';
 import { readFailure } from '../fhir/responses.ts';
 import { BUFFERED_BODY_MAX } from '../fhir/transport.ts';
 import { type PracticeBase, parseBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
-import { parse } from './connections.ts';
 import { operationOutcome, toErrorAnswer } from './errors.ts';
 
 const params = z.object({
