@@ -2,8 +2,8 @@
 // one again.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { parse } from '../common/validate.ts';
 import { viewDelivery, type Webhooks } from '../events/webhooks.ts';
-import { parse } from './connections.ts';
 import { zodRoute } from './openapi.ts';
 
 export interface WebhookRouteDeps {
