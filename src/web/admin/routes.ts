@@ -8,7 +8,7 @@ import {
   encodeCursor,
   listConnections,
   parseStates,
-} from '../../api/connection-list.ts';
+} from '../../access/connection-list.ts';
 import { viewRun } from '../../api/sync.ts';
 import type { Budget } from '../../budget/port.ts';
 import type { Clock } from '../../common/clock.ts';
