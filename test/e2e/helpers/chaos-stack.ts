@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createApiKey } from '../../../src/api/api-keys.ts';
+import { createApiKey } from '../../../src/access/api-keys.ts';
 import { sandboxDefaults } from '../../../src/cli/setup.ts';
 import { registerAtSimulator } from '../../../src/cli/start.ts';
 import { createLogger, type Logger } from '../../../src/common/logger.ts';
