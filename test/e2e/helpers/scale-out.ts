@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { createApiKey } from '../../../src/api/api-keys.ts';
+import { createApiKey } from '../../../src/access/api-keys.ts';
 import { sandboxDefaults } from '../../../src/cli/setup.ts';
 import { registerAtSimulator } from '../../../src/cli/start.ts';
 import { createLogger } from '../../../src/common/logger.ts';
