@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiKey } from '../../../src/api/api-keys.ts';
+import { createApiKey } from '../../../src/access/api-keys.ts';
 import { sandboxDefaults } from '../../../src/cli/setup.ts';
 import { registerAtSimulator } from '../../../src/cli/start.ts';
 import { createLogger } from '../../../src/common/logger.ts';
