@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/api/api-keys.ts';
+import { createApiKey } from '../../src/access/api-keys.ts';
 import { sandboxDefaults } from '../../src/cli/setup.ts';
 import { createLogger } from '../../src/common/logger.ts';
 import { generateTestKey, type TestKey } from '../../src/smart/test-signer.ts';
