@@ -1,12 +1,19 @@
 // The JSON API for the app's backend: start a connection, read its state, forget it.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import {
+  decodeCursor,
+  encodeCursor,
+  listConnections,
+  parseStates,
+} from '../access/connection-list.ts';
+import { storedUserRef } from '../access/ownership.ts';
 import { BridgeError } from '../common/errors.ts';
+import { parse } from '../common/validate.ts';
 import { callerOf } from './api-keys.ts';
 import type { AppDeps } from './app.ts';
-import { decodeCursor, encodeCursor, listConnections, parseStates } from './connection-list.ts';
 import { zodRoute } from './openapi.ts';
-import { storedUserRef, viewFor } from './ownership.ts';
+import { viewFor } from './ownership.ts';
 import { checkReturnTo } from './return-to.ts';
 
 const createBody = z.object({
@@ -37,15 +44,6 @@ const listQuery = z.object({
 const idParams = z.object({
   id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
 });
-
-export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);
-    throw new BridgeError('invalid_request', `invalid ${what}: ${problems.join('; ')}`);
-  }
-  return result.data;
-}
 
 export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { vault, config } = deps;

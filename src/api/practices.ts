@@ -2,6 +2,7 @@
 // and, for admin keys, add by hand, import the endpoint directory, health check, disable/enable.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { parse } from '../common/validate.ts';
 import { PRACTICE_ID, PRACTICE_ID_RULE } from '../practices/input.ts';
 import {
   type AddPracticeInput,
@@ -9,7 +10,6 @@ import {
   type PracticeService,
 } from '../practices/service.ts';
 import { viewMatch, viewPractice } from '../practices/view.ts';
-import { parse } from './connections.ts';
 import { zodRoute } from './openapi.ts';
 
 export interface PracticeRouteDeps {

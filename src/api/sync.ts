@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { BridgeError } from '../common/errors.ts';
+import { parse } from '../common/validate.ts';
 import type { Job, JobQueue } from '../jobs/port.ts';
 import {
   latestSync,
@@ -14,7 +15,6 @@ import {
 } from '../jobs/sync-job.ts';
 import type { ConnectionRecord, Store, SyncRunRecord } from '../store/port.ts';
 import { describeTypes, typeOutcomes } from '../sync/index.ts';
-import { parse } from './connections.ts';
 import { zodRoute } from './openapi.ts';
 
 export interface SyncRouteDeps {

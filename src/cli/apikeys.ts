@@ -1,7 +1,6 @@
 // `fhirbridge apikeys …`: keys for the app's backend to call the JSON API.
 import type { Command } from 'commander';
-import { createApiKey } from '../api/api-keys.ts';
-import { BridgeError } from '../common/errors.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from '../access/api-keys.ts';
 import type { Runtime } from '../runtime.ts';
 
 export function registerApiKeyCommands(
@@ -34,7 +33,7 @@ export function registerApiKeyCommands(
     .description('list keys (never secrets)')
     .action(() =>
       withRuntime(async (rt) => {
-        for (const k of await rt.store.apiKeys.list()) {
+        for (const k of await listApiKeys(rt.store)) {
           const state = k.revokedAt ? 'revoked' : 'active';
           const used = k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : 'never';
           console.log(
@@ -48,8 +47,7 @@ export function registerApiKeyCommands(
     .argument('<id>', 'key id (key_…)')
     .action((id: string) =>
       withRuntime(async (rt) => {
-        if (!(await rt.store.apiKeys.revoke(id, rt.clock.now())))
-          throw new BridgeError('not_found', `no live API key "${id}"`);
+        await revokeApiKey(rt.store, rt.clock, id);
         console.log(`revoked ${id}`);
       }),
     );

@@ -1,5 +1,7 @@
 // `fhirbridge connections …`: what the vault holds (never tokens).
 import type { Command } from 'commander';
+import { listConnections } from '../access/connection-list.ts';
+import { OPERATOR } from '../access/ownership.ts';
 import type { Runtime } from '../runtime.ts';
 import { viewConnection } from '../vault/index.ts';
 
@@ -15,7 +17,10 @@ export function registerConnectionCommands(
     .option('--limit <n>', 'how many', '50')
     .action((opts: { limit: string }) =>
       withRuntime(async (rt) => {
-        const rows = await rt.store.connections.list({ limit: Number(opts.limit) });
+        const { connections: rows } = await listConnections(rt.store, OPERATOR, {
+          limit: Number(opts.limit),
+          filter: {},
+        });
         if (rows.length === 0)
           console.log('no connections yet: open /connect or POST /api/connections');
         for (const c of rows) {

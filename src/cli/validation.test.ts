@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createApiKey } from '../api/api-keys.ts';
+import { createApiKey } from '../access/api-keys.ts';
 import { createLogger } from '../common/logger.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
 import { buildApp } from '../server.ts';

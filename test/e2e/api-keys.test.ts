@@ -2,7 +2,7 @@
 // app's is a 404, as if it did not exist) and the operator's routes need an admin key. Over real
 // HTTP against the simulator, on a real SQLite file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/api/api-keys.ts';
+import { createApiKey } from '../../src/access/api-keys.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 

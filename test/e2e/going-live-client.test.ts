@@ -4,7 +4,7 @@
 
 import { createClient, FhirbridgeApiError, type FhirbridgeClient } from 'fhirbridge/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/api/api-keys.ts';
+import { createApiKey } from '../../src/access/api-keys.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 

@@ -1,7 +1,7 @@
 // `/metrics` over real HTTP while a patient connects, a sync runs and a token is refreshed: the
 // counters move by what happened, and only an admin key reads them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/api/api-keys.ts';
+import { createApiKey } from '../../src/access/api-keys.ts';
 import { syncEngineOf } from '../../src/background.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Recorder, startRecorder } from './helpers/front.ts';

@@ -5,7 +5,7 @@
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createApiKey } from '../../src/api/api-keys.ts';
+import { createApiKey } from '../../src/access/api-keys.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 
 let stack: Stack;
