@@ -9,7 +9,7 @@ import {
   listConnections,
   parseStates,
 } from '../../access/connection-list.ts';
-import { viewRun } from '../../api/sync.ts';
+import { viewRun } from '../../records/sync-status.ts';
 import type { Budget } from '../../budget/port.ts';
 import type { Clock } from '../../common/clock.ts';
 import { BridgeError } from '../../common/errors.ts';
