@@ -2,10 +2,10 @@
 // read from the job row (whichever process runs it) every `pollMs`, one `progress` event per
 // change, and `end` once the job has finished.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { viewSync } from '../../api/sync.ts';
 import { realTimers, type Timers } from '../../budget/timers.ts';
 import type { JobQueue } from '../../jobs/port.ts';
 import { latestSync } from '../../jobs/sync-job.ts';
+import { viewSync } from '../../records/sync-status.ts';
 import { PAGE_CSP } from '../layout.ts';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'never']);
