@@ -9,7 +9,6 @@ import {
   listConnections,
   parseStates,
 } from '../../access/connection-list.ts';
-import { viewRun } from '../../records/sync-status.ts';
 import type { Budget } from '../../budget/port.ts';
 import type { Clock } from '../../common/clock.ts';
 import { BridgeError } from '../../common/errors.ts';
@@ -21,6 +20,7 @@ import { requestSync } from '../../jobs/sync-job.ts';
 import type { KeyService } from '../../keys/index.ts';
 import type { PracticeRegistry } from '../../practices/registry.ts';
 import type { PracticeService } from '../../practices/service.ts';
+import { viewRun } from '../../records/sync-status.ts';
 import type { ConnectionRecord, Store } from '../../store/port.ts';
 import type { Vault } from '../../vault/index.ts';
 import { type Html, html } from '../html.ts';
