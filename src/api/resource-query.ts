@@ -52,17 +52,15 @@ export function decodeCursor(cursor: string): string {
   return text.slice(2);
 }
 
-export interface ParsedResourceSearch {
-  query: ResourceQuery;
-  count: number;
-}
-
-/** Unknown parameters are refused: ignoring one would answer a different question silently. */
+/**
+ * The store query of a search, `limit` being the page size. Unknown parameters are refused:
+ * ignoring one would answer a different question silently.
+ */
 export function parseResourceSearch(
   connectionId: string,
   type: string,
   params: URLSearchParams,
-): ParsedResourceSearch {
+): ResourceQuery {
   const allowed = new Set([...COMMON, ...(TYPE_PARAMS[type] ?? [])]);
   for (const name of new Set(params.keys())) {
     if (!allowed.has(name)) {
@@ -84,16 +82,12 @@ export function parseResourceSearch(
   const date = params.getAll('date').map((v) => parseDateFilter('date', v));
   const code = params.getAll('code').map(parseCodes);
   return {
-    count,
-    query: {
-      connectionId,
-      type,
-      // One more than asked tells whether a next page exists.
-      limit: count + 1,
-      ...(cursor === null ? {} : { afterId: decodeCursor(cursor) }),
-      ...(lastUpdated.length > 0 ? { lastUpdated } : {}),
-      ...(date.length > 0 ? { date } : {}),
-      ...(code.length > 0 ? { code } : {}),
-    },
+    connectionId,
+    type,
+    limit: count,
+    ...(cursor === null ? {} : { afterId: decodeCursor(cursor) }),
+    ...(lastUpdated.length > 0 ? { lastUpdated } : {}),
+    ...(date.length > 0 ? { date } : {}),
+    ...(code.length > 0 ? { code } : {}),
   };
 }

@@ -5,9 +5,9 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Clock } from '../common/clock.ts';
-import { BridgeError } from '../common/errors.ts';
 import { parse } from '../common/validate.ts';
 import type { Config } from '../config/schema.ts';
+import { readResource, requireConnection, searchRecord } from '../records/reading.ts';
 import type { Store, StoredResource } from '../store/port.ts';
 import { bundleChunks, exportManifest, ndjsonChunks } from '../sync/export.ts';
 import { KNOWN_TYPES } from '../sync/plan.ts';
@@ -60,39 +60,29 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ResourceRoute
   const { store, config, clock } = deps;
   const apiBase = (id: string) => `${config.publicUrl}/api/connections/${id}`;
 
-  async function requireConnection(id: string): Promise<void> {
-    if (!(await store.connections.get(id))) {
-      throw new BridgeError('not_found', `unknown connection "${id}"`);
-    }
-  }
-
   const resourcesRoute = zodRoute({ params: typeParams });
   app.get('/api/connections/:id/resources/:type', resourcesRoute, async (request, reply) => {
     const { id, type } = parse(typeParams, request.params, 'path');
     const params = searchParamsOf(request.url);
-    const { query, count } = parseResourceSearch(id, type, params);
-    await requireConnection(id);
-    const rows = await store.resources.list(query);
-    const page = rows.slice(0, count);
+    const query = parseResourceSearch(id, type, params);
+    const page = await searchRecord(store, query);
     const self = `${apiBase(id)}/resources/${type}`;
     const links = [{ relation: 'self', url: `${self}${params.size > 0 ? `?${params}` : ''}` }];
-    const last = page.at(-1);
-    if (rows.length > count && last) {
+    if (page.nextAfter !== null) {
       const next = new URLSearchParams(params);
-      next.set('_count', String(count));
-      next.set('_cursor', encodeCursor(last.id));
+      next.set('_count', String(query.limit));
+      next.set('_cursor', encodeCursor(page.nextAfter));
       links.push({ relation: 'next', url: `${self}?${next}` });
     }
     return reply
       .type(FHIR_JSON)
-      .send(searchset(page, links, (r) => `${self}/${encodeURIComponent(r.id)}`));
+      .send(searchset(page.resources, links, (r) => `${self}/${encodeURIComponent(r.id)}`));
   });
 
   const readRoute = zodRoute({ params: readParams });
   app.get('/api/connections/:id/resources/:type/:resourceId', readRoute, async (request, reply) => {
     const { id, type, resourceId } = parse(readParams, request.params, 'path');
-    const row = await store.resources.get(id, type, resourceId);
-    if (!row) throw new BridgeError('not_found', `${type}/${resourceId} is not in the record`);
+    const row = await readResource(store, id, type, resourceId);
     if (row.versionId) reply.header('etag', `W/"${row.versionId}"`);
     if (row.lastUpdatedMs !== null) {
       reply.header('last-modified', new Date(row.lastUpdatedMs).toUTCString());
@@ -119,7 +109,7 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ResourceRoute
   ): Promise<FastifyReply> {
     const { id } = parse(z.object({ id: connectionId }), rawParams, 'path');
     const { format, type } = parse(exportQuery, rawQuery, 'query');
-    await requireConnection(id);
+    await requireConnection(store, id);
     const exportUrl = `${apiBase(id)}/export`;
     if (format === 'ndjson' && type === undefined) {
       const manifest = await exportManifest(store, id, {

@@ -1,9 +1,9 @@
 // `fhirbridge/client`: a typed client of the JSON API for app backends, thin over fetch. The
 // answer types are the server's own (type-only imports, erased at run time), so they cannot
 // drift; `/openapi.json` describes the same API for other languages.
-import type { SyncStatusView } from '../api/sync.ts';
 import type { SyncMode } from '../jobs/sync-job.ts';
 import type { PracticeView } from '../practices/view.ts';
+import type { SyncStatusView } from '../records/sync-status.ts';
 import type { ConnectionView } from '../vault/index.ts';
 
 export type { ConnectionView, PracticeView, SyncStatusView };
