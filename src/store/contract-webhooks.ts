@@ -1,7 +1,7 @@
 // The webhooks part of the store contract (run by storeContract in contract.ts): every adapter's
 // WebhookRepository must pass it.
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { DeliveryRecord, EventRecord, Store } from './port.ts';
+import type { DeliveryRecord, EventRecord, Store, WebhookEndpointRecord } from './port.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -34,6 +34,19 @@ export function delivery(overrides: Partial<DeliveryRecord> = {}): DeliveryRecor
     lastError: null,
     deliveredAt: null,
     redeliveries: 0,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+function endpoint(overrides: Partial<WebhookEndpointRecord> = {}): WebhookEndpointRecord {
+  return {
+    id: 'wep_1',
+    url: 'https://app.example/hooks',
+    description: null,
+    events: null,
+    sealedSecret: 'v1.k1.iv.ct.tag',
     createdAt: T0,
     updatedAt: T0,
     ...overrides,
@@ -221,6 +234,53 @@ export function webhooksContract(current: () => Store): void {
         'evt_next',
       ]);
       expect((await store.events.list({ limit: 1 }))[0]).toEqual(e);
+    });
+
+    it('keeps endpoints made over the API, oldest first, with their filters as given', async () => {
+      const a = endpoint({ id: 'wep_a', description: 'CRM', events: ['connection.*'] });
+      const b = endpoint({ id: 'wep_b', url: 'https://other.example/in', createdAt: T0 + 1 });
+      await store.webhooks.endpoints.insert(b);
+      await store.webhooks.endpoints.insert(a);
+      expect(await store.webhooks.endpoints.get('wep_a')).toEqual(a);
+      expect(await store.webhooks.endpoints.get('wep_none')).toBeUndefined();
+      expect((await store.webhooks.endpoints.list()).map((e) => e.id)).toEqual(['wep_a', 'wep_b']);
+      await expect(store.webhooks.endpoints.insert(a)).rejects.toMatchObject({ code: 'conflict' });
+    });
+
+    it('updates only the fields given, and deletes', async () => {
+      await store.webhooks.endpoints.insert(endpoint({ description: 'CRM', events: ['sync.*'] }));
+      const moved = await store.webhooks.endpoints.update('wep_1', {
+        url: 'https://app.example/v2',
+        updatedAt: T0 + 5,
+      });
+      expect(moved).toEqual(
+        endpoint({
+          url: 'https://app.example/v2',
+          description: 'CRM',
+          events: ['sync.*'],
+          updatedAt: T0 + 5,
+        }),
+      );
+      const cleared = await store.webhooks.endpoints.update('wep_1', {
+        description: null,
+        events: null,
+        updatedAt: T0 + 6,
+      });
+      expect(cleared).toMatchObject({
+        url: 'https://app.example/v2',
+        description: null,
+        events: null,
+      });
+      expect(await store.webhooks.endpoints.get('wep_1')).toEqual(cleared);
+      expect(
+        await store.webhooks.endpoints.update('wep_none', {
+          url: 'https://x.example',
+          updatedAt: T0,
+        }),
+      ).toBeUndefined();
+      expect(await store.webhooks.endpoints.delete('wep_1')).toBe(true);
+      expect(await store.webhooks.endpoints.delete('wep_1')).toBe(false);
+      expect(await store.webhooks.endpoints.list()).toEqual([]);
     });
   });
 }

@@ -1,5 +1,6 @@
 // The webhooks part of the store port (re-exported by port.ts): per-endpoint cursors over the
-// events table, the delivery outbox (one row per event × endpoint), and once-only events.
+// events table, the delivery outbox (one row per event × endpoint), once-only events, and the
+// endpoints made over the API.
 import type { EventRecord } from './port.ts';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
@@ -9,7 +10,7 @@ export interface DeliveryRecord {
   eventId: string;
   eventType: string;
   connectionId: string | null;
-  /** Stable id of a configured endpoint (derived from its URL). */
+  /** The endpoint's id: `ep_…` (configured, derived from its URL) or `wep_…` (made over the API). */
   endpointId: string;
   url: string;
   /** The exact JSON body sent on every attempt. */
@@ -75,4 +76,36 @@ export interface WebhookRepository {
   list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
   /** Appends `event` unless `onceKey` was used before, atomically; true when it was appended. */
   appendEventOnce(onceKey: string, event: EventRecord): Promise<boolean>;
+  /** The endpoints made over the API. */
+  readonly endpoints: WebhookEndpointRepository;
+}
+
+/** A webhook endpoint made over the API (configured endpoints live in config, not here). */
+export interface WebhookEndpointRecord {
+  /** `wep_…`, random; the dispatcher's cursor and deliveries are keyed by it. */
+  id: string;
+  url: string;
+  description: string | null;
+  /** Event types or families (`connection.*`) it wants; null: every type. */
+  events: string[] | null;
+  /** The `whsec_…` signing secret sealed with the master key; never stored in plain text. */
+  sealedSecret: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type WebhookEndpointChanges = Partial<
+  Pick<WebhookEndpointRecord, 'url' | 'description' | 'events'>
+> & { updatedAt: number };
+
+export interface WebhookEndpointRepository {
+  /** A duplicate id is BridgeError('conflict'). */
+  insert(endpoint: WebhookEndpointRecord): Promise<void>;
+  get(id: string): Promise<WebhookEndpointRecord | undefined>;
+  /** Oldest first. */
+  list(): Promise<WebhookEndpointRecord[]>;
+  /** Changes the fields given; undefined when there is no such endpoint. */
+  update(id: string, changes: WebhookEndpointChanges): Promise<WebhookEndpointRecord | undefined>;
+  /** True when it existed. Its deliveries stay in the outbox. */
+  delete(id: string): Promise<boolean>;
 }

@@ -1,0 +1,14 @@
+-- Webhook endpoints made over the API, beside those in the configuration. The signing secret is
+-- sealed with the master key (the dispatcher needs it to sign, so it cannot be a hash).
+-- `seq` orders endpoints made in the same millisecond by insertion.
+CREATE TABLE webhook_endpoints (
+  seq            BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+  id             TEXT COLLATE "C" PRIMARY KEY,
+  url            TEXT NOT NULL,
+  description    TEXT,
+  -- JSON array of event types or families; NULL: every type.
+  events         TEXT,
+  sealed_secret  TEXT NOT NULL,
+  created_at     BIGINT NOT NULL,
+  updated_at     BIGINT NOT NULL
+);
