@@ -5,6 +5,7 @@ import type { DeliveryRecord, WebhookRepository } from '../port.ts';
 import { type ColumnMap, insertOf, selectList } from './columns.ts';
 import { guardWrite, type PostgresDb } from './database.ts';
 import { insertEvent } from './events.ts';
+import { createWebhookEndpointRepository } from './webhook-endpoints.ts';
 
 const COLUMNS: ColumnMap<DeliveryRecord> = {
   id: 'id',
@@ -34,6 +35,7 @@ export function createWebhookRepository(db: PostgresDb): WebhookRepository {
     (await db.query<DeliveryRecord>(`${SELECT} WHERE id = $1`, [id])).rows[0];
 
   return {
+    endpoints: createWebhookEndpointRepository(db),
     async cursor(endpointId, now) {
       // A new endpoint starts after the newest event; of two dispatchers creating it, the
       // first insert wins and both read its value.

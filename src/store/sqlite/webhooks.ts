@@ -3,6 +3,7 @@
 import type { Database } from 'better-sqlite3';
 import type { DeliveryRecord, DeliveryStatus, EventRecord, WebhookRepository } from '../port.ts';
 import { guardWrite } from './constraints.ts';
+import { createWebhookEndpointRepository } from './webhook-endpoints.ts';
 
 interface DeliveryRow {
   id: string;
@@ -208,6 +209,7 @@ export function createWebhookRepository(db: Database): WebhookRepository {
   });
 
   return {
+    endpoints: createWebhookEndpointRepository(db),
     async cursor(endpointId, now) {
       return cursor.immediate(endpointId, now);
     },
