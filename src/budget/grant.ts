@@ -73,6 +73,26 @@ export function rollForward(state: WindowState, policy: BudgetPolicy, now: numbe
   }
 }
 
+/** Calls a process took ahead (a lease) and did not spend, handed back to `window`'s count. */
+export interface Release {
+  priority: Priority;
+  cost: number;
+  window: number;
+}
+
+/**
+ * Gives back calls leased and never sent: they leave the count of the window they were taken
+ * in, and count nowhere once that window has ended. Leases are never taken in the guard, so
+ * `early` never holds them.
+ */
+export function releaseLeased(state: WindowState, releases: readonly Release[]): void {
+  for (const { priority, cost, window } of releases) {
+    if (window !== state.window) continue;
+    state.used = Math.max(0, state.used - cost);
+    if (priority !== 'background') state.priorityUsed = Math.max(0, state.priorityUsed - cost);
+  }
+}
+
 /**
  * An upstream 429: healow blocks the app for the rest of the clock minute, so the practice is
  * locked until the window ends, or for a longer Retry-After.

@@ -23,13 +23,14 @@ import {
 /**
  * KEYS: none (every key is under ARGV[1], the prefix and practice, so one practice's keys share
  * a hash slot: `{prefix:practice}`). ARGV: prefix, practice, owner, now, limit, windowMs, guardMs,
- * reserve share's base, growth, patienceMs, staleMs, adds, removes, 429s (JSON).
+ * reserve share's base, growth, patienceMs, staleMs, adds, removes, 429s, releases (JSON).
  */
 const STEP = `
 local base, practice, owner = ARGV[1], ARGV[2], ARGV[3]
 local now, limit, windowMs, guardMs = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local reserveBase, growth, patience, staleMs = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local adds, removes, limited = cjson.decode(ARGV[12]), cjson.decode(ARGV[13]), cjson.decode(ARGV[14])
+local releases = cjson.decode(ARGV[15])
 local P = base .. 'budget:{' .. practice .. '}:'
 local stateKey, waitersKey, grantedKey = P .. 'state', P .. 'waiters', P .. 'granted'
 local ownersKey, practicesKey = base .. 'budget:owners', base .. 'budget:practices'
@@ -54,6 +55,13 @@ if window > s.window then
   s.early = 0; s.priorityUsed = 0; s.window = window
 end
 if s.lockedUntil >= 0 and now >= s.lockedUntil then s.lockedUntil = -1; s.lockReason = '' end
+-- Leased calls never sent leave the count of their window (grant.ts releaseLeased).
+for _, r in ipairs(releases) do
+  if r.window == s.window then
+    s.used = math.max(0, s.used - r.cost)
+    if r.priority ~= 'background' then s.priorityUsed = math.max(0, s.priorityUsed - r.cost) end
+  end
+end
 for _, l in ipairs(limited) do
   local windowEnd = (s.window + 1) * windowMs
   local honoured = l.retryAfterMs ~= nil and l.retryAfterMs > 0
@@ -193,7 +201,7 @@ for _, v in ipairs(rest) do
   if w[1] == owner then queued = queued + 1 end
 end
 
-local writes = #adds + #removes + #limited > 0
+local writes = #adds + #removes + #limited + #releases > 0
 if exists or writes then
   redis.call('HSET', stateKey, 'window', s.window, 'used', s.used, 'early', s.early,
     'lockedUntil', s.lockedUntil, 'lockReason', s.lockReason, 'rateLimited', s.rateLimited,
@@ -318,6 +326,8 @@ export function openRedisBudgetStore({
         JSON.stringify(input.add),
         JSON.stringify(input.remove),
         JSON.stringify(input.rateLimited.map((r) => ({ retryAfterMs: r.retryAfterMs ?? 0 }))),
+        // An empty list goes as `[]`, which cjson reads as a table like any other.
+        JSON.stringify(input.release ?? []),
       );
       const out = JSON.parse(raw) as ScriptOutput;
       const state = windowStateOf(out.state);

@@ -3,9 +3,18 @@
 // practice) adds and removes this process's waiters and grants, in the one order of grant.ts,
 // every waiter of every process that fits. A waiter granted by another process's step learns of
 // it at this process's next step: see `scheduleWake` for when that runs.
+//
+// A steady stream of calls at a practice whose window has plenty of room left does not take a
+// store step per call: the step that grants one call also leases a block of further calls of the
+// same priority (`leaseSizeOf`), which this process hands out from memory for a short slice and
+// then gives back unspent (`release`). The store counts a leased call as spent from the moment it
+// is leased, so the calls of all processes together never pass the limit; the trade is that
+// another process cannot have this process's unspent leased calls until the slice ends, which is
+// why leases are taken only while the room left is many times their size and nobody waits.
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import { randomId } from '../common/random.ts';
+import { type Release, windowOf } from './grant.ts';
 import {
   type AcquireOptions,
   type Budget,
@@ -35,6 +44,8 @@ export interface StepInput {
   remove: string[];
   /** Upstream 429s to record, each with its Retry-After if any. */
   rateLimited: Array<{ retryAfterMs?: number | undefined }>;
+  /** Leased calls this owner did not spend, given back (grant.ts `releaseLeased`). */
+  release?: Release[];
 }
 
 export interface StepOutput {
@@ -77,12 +88,19 @@ export interface SharedBudgetDeps {
    * and keep its waiters' places (the store drops the waiters of an owner silent for longer).
    */
   heartbeatMs?: number;
+  /** How long a lease of calls lasts before its unspent calls go back; 0 takes no leases. */
+  leaseMs?: number;
 }
 
 export const DEFAULT_POLL_MS = 200;
 export const DEFAULT_HEARTBEAT_MS = 2_000;
 /** An owner not heard from for this long is gone: its waiters leave the queue. */
 export const OWNER_STALE_MS = 15_000;
+export const DEFAULT_LEASE_MS = 200;
+/** The most calls one lease takes. */
+export const LEASE_MAX = 256;
+/** A lease takes at most this share of the calls left in the window (1/16). */
+const LEASE_ROOM_DIVISOR = 16;
 
 interface LocalWaiter {
   record: WaiterRecord;
@@ -94,8 +112,28 @@ interface LocalWaiter {
   giveUp?: { why: string; cause?: unknown };
 }
 
+/** Calls of one priority granted ahead to this process, spent from memory until `until`. */
+interface Lease {
+  window: number;
+  remaining: number;
+  until: number;
+  end: { cancel(): void };
+}
+
+/** Acquisitions of one priority counted per lease slice: the size of the next lease. */
+interface Demand {
+  sliceStart: number;
+  count: number;
+  previous: number;
+}
+
 interface Local {
   practice: string;
+  leases: Map<Priority, Lease>;
+  /** Priorities whose lease request is in a step now. */
+  leasing: Set<Priority>;
+  demand: Map<Priority, Demand>;
+  toRelease: Release[];
   waiters: Map<string, LocalWaiter>;
   toAdd: WaiterRecord[];
   toRemove: Set<string>;
@@ -135,6 +173,7 @@ export function createSharedBudget({
   random = Math.random,
   pollMs = DEFAULT_POLL_MS,
   heartbeatMs = DEFAULT_HEARTBEAT_MS,
+  leaseMs = DEFAULT_LEASE_MS,
 }: SharedBudgetDeps): Budget & { settled(): Promise<void> } {
   const owner = randomId('bo', 9);
   const locals = new Map<string, Local>();
@@ -148,6 +187,10 @@ export function createSharedBudget({
     if (!local) {
       local = {
         practice,
+        leases: new Map(),
+        leasing: new Set(),
+        demand: new Map(),
+        toRelease: [],
         waiters: new Map(),
         toAdd: [],
         toRemove: new Set(),
@@ -195,6 +238,7 @@ export function createSharedBudget({
     const remove = [...local.toRemove];
     local.toRemove.clear();
     const rateLimited = local.rateLimits.splice(0);
+    const release = local.toRelease.splice(0);
     let out: StepOutput;
     try {
       out = await store.step({
@@ -204,6 +248,7 @@ export function createSharedBudget({
         add,
         remove,
         rateLimited,
+        ...(release.length > 0 ? { release } : {}),
       });
     } catch (error) {
       // The store could not be reached: every waiter of this step's practice fails rather than
@@ -279,6 +324,98 @@ export function createSharedBudget({
     };
   }
 
+  /** Counts an acquisition of `priority` in the current lease slice. */
+  function countDemand(local: Local, priority: Priority, now: number): Demand {
+    let demand = local.demand.get(priority);
+    if (!demand) {
+      demand = { sliceStart: now, count: 0, previous: 0 };
+      local.demand.set(priority, demand);
+    }
+    if (now - demand.sliceStart >= leaseMs) {
+      demand.previous = now - demand.sliceStart < 2 * leaseMs ? demand.count : 0;
+      demand.sliceStart = now;
+      demand.count = 0;
+    }
+    demand.count += 1;
+    return demand;
+  }
+
+  /** Spends `cost` calls of a lease held for `priority`, if one covers them right now. */
+  function spendLeased(local: Local, priority: Priority, cost: number, now: number): boolean {
+    const lease = local.leases.get(priority);
+    if (!lease || lease.remaining < cost) return false;
+    if (now >= lease.until || windowOf(policy, now) !== lease.window) return false;
+    lease.remaining -= cost;
+    return true;
+  }
+
+  /**
+   * How many calls to lease beside a call of `priority`: none while anyone waits at the
+   * practice, in the guard, or when the last step's count is of another window; else twice the
+   * calls of that priority in a recent slice, at most LEASE_MAX and a sixteenth of the room left.
+   */
+  function leaseSizeOf(local: Local, priority: Priority, demand: Demand, now: number): number {
+    const usage = local.usage;
+    if (leaseMs <= 0 || !usage || local.leasing.has(priority) || closed) return 0;
+    if (now < usage.windowStart || now >= usage.windowEnd - policy.guardMs) return 0;
+    const { interactive, refresh, background } = usage.waiting;
+    if (interactive + refresh + background > 0 || usage.lockedUntil !== null) return 0;
+    const room = Math.floor((usage.limit - usage.used) / LEASE_ROOM_DIVISOR);
+    const wanted = 2 * Math.max(demand.previous, demand.count - 1);
+    return Math.max(0, Math.min(LEASE_MAX, room, wanted));
+  }
+
+  /** The calls of an ended lease that were not spent go back at the next step. */
+  function endLease(local: Local, priority: Priority, lease: Lease): void {
+    lease.end.cancel();
+    if (local.leases.get(priority) === lease) local.leases.delete(priority);
+    if (lease.remaining > 0) {
+      local.toRelease.push({ priority, cost: lease.remaining, window: lease.window });
+      lease.remaining = 0;
+      if (!closed) void kick(local).catch(() => {});
+    }
+  }
+
+  /**
+   * A lease granted by the step whose count is `usage`: its calls count in that step's window,
+   * so it lasts until the slice ends or that window's guard begins, whichever is first.
+   */
+  function startLease(local: Local, priority: Priority, calls: number, usage: BudgetUsage): void {
+    const now = clock.now();
+    const window = windowOf(policy, usage.windowStart);
+    const until = Math.min(now + leaseMs, usage.windowEnd - policy.guardMs);
+    const old = local.leases.get(priority);
+    if (old) endLease(local, priority, old);
+    const lease: Lease = { window, remaining: calls, until, end: { cancel() {} } };
+    local.leases.set(priority, lease);
+    if (until <= now) endLease(local, priority, lease);
+    else lease.end = at(until, () => endLease(local, priority, lease));
+  }
+
+  /**
+   * Asks for a lease of `calls` beside a waiter's own call: one more waiter of the same lane,
+   * right behind it, taken out in the same step unless granted at once (it never waits).
+   */
+  function requestLease(local: Local, record: WaiterRecord, calls: number): void {
+    const lease: WaiterRecord = { ...record, id: `${owner}.${++seq}`, cost: calls };
+    local.leasing.add(record.priority);
+    const done = () => local.leasing.delete(record.priority);
+    local.waiters.set(lease.id, {
+      record: lease,
+      enqueuedAt: clock.now(),
+      resolve: () => {
+        done();
+        // Resolved right after the granting step stored its count in `local.usage`.
+        if (local.usage) startLease(local, record.priority, calls, local.usage);
+      },
+      reject: done,
+      cleanup: () => {},
+      giveUp: { why: 'a lease is taken only when it fits at once' },
+    });
+    local.toAdd.push(lease);
+    local.toRemove.add(lease.id);
+  }
+
   function giveUp(local: Local, waiter: LocalWaiter, why: string, cause?: unknown): void {
     if (!local.waiters.has(waiter.record.id) || waiter.giveUp) return;
     waiter.giveUp = { why, cause };
@@ -308,8 +445,16 @@ export function createSharedBudget({
         if (signal?.aborted) throw exhausted(practice, waiter, 'the caller aborted', signal.reason);
 
         const local = localOf(practice);
+        const now = clock.now();
+        const demand = countDemand(local, options.priority, now);
+        if (spendLeased(local, options.priority, cost, now)) {
+          resolve();
+          return;
+        }
         local.waiters.set(record.id, waiter);
         local.toAdd.push(record);
+        const leaseSize = leaseSizeOf(local, options.priority, demand, now);
+        if (leaseSize > 0) requestLease(local, record, leaseSize);
         if (deadline !== undefined && deadline <= clock.now()) {
           // Added, granted if a slot is free this very instant, else taken out: one step.
           waiter.giveUp = { why: 'the deadline had passed' };
@@ -363,6 +508,7 @@ export function createSharedBudget({
       closed = true;
       const gone: string[][] = [];
       for (const local of locals.values()) {
+        for (const [priority, lease] of [...local.leases]) endLease(local, priority, lease);
         local.wake?.cancel();
         local.wake = null;
         const ids = [...local.waiters.keys()];
@@ -377,7 +523,7 @@ export function createSharedBudget({
       await Promise.allSettled([...locals.values()].map((l) => l.running));
       await Promise.allSettled(
         [...locals.values()].map((local, i) =>
-          gone[i]!.length === 0
+          gone[i]!.length === 0 && local.toRelease.length === 0
             ? undefined
             : store.step({
                 practice: local.practice,
@@ -386,6 +532,7 @@ export function createSharedBudget({
                 add: [],
                 remove: gone[i]!,
                 rateLimited: [],
+                release: local.toRelease.splice(0),
               }),
         ),
       );

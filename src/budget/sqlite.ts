@@ -9,6 +9,7 @@ import {
   newWindowState,
   type QueuedWaiter,
   recordRateLimited,
+  releaseLeased,
   rollForward,
   type WindowState,
   wakeAtOf,
@@ -203,9 +204,12 @@ export function openSqliteBudgetStore({
   const step = db.transaction((input: StepInput): StepOutput => {
     const { practice, owner, now } = input;
     const row = q.practice.get(practice);
-    const writes = input.add.length + input.remove.length + input.rateLimited.length > 0;
+    const release = input.release ?? [];
+    const writes =
+      input.add.length + input.remove.length + input.rateLimited.length + release.length > 0;
     const state = row ? stateOf(row) : newWindowState(policy, now);
     rollForward(state, policy, now);
+    releaseLeased(state, release);
     for (const { retryAfterMs } of input.rateLimited) {
       recordRateLimited(state, policy, now, retryAfterMs);
     }

@@ -1,0 +1,137 @@
+// Leases of the shared budget (shared.ts), on the SQLite store: a steady stream of calls takes a
+// store step for few of them, the unspent calls of a lease go back when its slice ends, and two
+// processes leasing from one file never spend more than the limit between them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../common/clock.ts';
+import { createBudgetPolicy } from './policy.ts';
+import type { Budget } from './port.ts';
+import {
+  type BudgetStore,
+  createSharedBudget,
+  DEFAULT_LEASE_MS,
+  type SharedBudgetDeps,
+} from './shared.ts';
+import { openSqliteBudgetStore } from './sqlite.ts';
+import { ManualTimers } from './timers.ts';
+
+const START = Date.UTC(2026, 0, 1, 12, 0, 0);
+const P = 'https://fhir4.healow.com/fhir/r4/JAFJCD';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fhirbridge-lease-'));
+  dirs.push(dir);
+  return join(dir, 'fhirbridge.db');
+}
+
+/** The SQLite store with its steps counted. */
+function countedStore(path: string, policy: SharedBudgetDeps['policy']) {
+  const store = openSqliteBudgetStore({ path, policy });
+  const counted = { steps: 0 };
+  const wrapped: BudgetStore = {
+    step: (input) => {
+      counted.steps += 1;
+      return store.step(input);
+    },
+    usageAll: (now) => store.usageAll(now),
+    close: () => store.close(),
+  };
+  return { store: wrapped, counted };
+}
+
+/** Acquires with a deadline of now until one is refused; the number granted. */
+async function takeAllFree(budget: Budget, clock: ManualClock): Promise<number> {
+  let granted = 0;
+  for (;;) {
+    try {
+      await budget.acquire(P, { priority: 'interactive', deadline: clock.now() });
+      granted += 1;
+    } catch {
+      return granted;
+    }
+  }
+}
+
+describe('shared budget leases', () => {
+  it('takes a store step for a small share of a steady stream of calls', async () => {
+    const clock = new ManualClock(START);
+    const timers = new ManualTimers(clock);
+    const policy = createBudgetPolicy({ limit: 1_000_000, reserveShare: 0 });
+    const { store, counted } = countedStore(tempFile(), policy);
+    const budget = createSharedBudget({ clock, policy, store, timers });
+    for (let i = 0; i < 1000; i++) await budget.acquire(P, { priority: 'interactive' });
+    expect(counted.steps).toBeLessThanOrEqual(1000 / 50);
+    await budget.close();
+  });
+
+  it('takes a step per call when leases are off', async () => {
+    const clock = new ManualClock(START);
+    const timers = new ManualTimers(clock);
+    const policy = createBudgetPolicy({ limit: 1_000_000, reserveShare: 0 });
+    const { store, counted } = countedStore(tempFile(), policy);
+    const budget = createSharedBudget({ clock, policy, store, timers, leaseMs: 0 });
+    for (let i = 0; i < 100; i++) await budget.acquire(P, { priority: 'interactive' });
+    expect(counted.steps).toBe(100);
+    await budget.close();
+  });
+
+  it('gives the unspent calls of a lease back when its slice ends', async () => {
+    const clock = new ManualClock(START);
+    const timers = new ManualTimers(clock);
+    const policy = createBudgetPolicy({ limit: 10_000, reserveShare: 0 });
+    const path = tempFile();
+    const budget = createSharedBudget({
+      clock,
+      policy,
+      timers,
+      store: countedStore(path, policy).store,
+    });
+    for (let i = 0; i < 41; i++) await budget.acquire(P, { priority: 'interactive' });
+    expect((await budget.usage(P)).used).toBeGreaterThan(41);
+    await timers.advance(DEFAULT_LEASE_MS);
+    expect((await budget.usage(P)).used).toBe(41);
+    await budget.close();
+  });
+
+  it('never lets two leasing processes spend more than the limit, and hands back the rest', async () => {
+    const clock = new ManualClock(START);
+    const timers = new ManualTimers(clock);
+    const policy = createBudgetPolicy({ limit: 2_000, reserveShare: 0 });
+    const path = tempFile();
+    const open = () =>
+      createSharedBudget({ clock, policy, timers, store: countedStore(path, policy).store });
+    const [a, b] = [open(), open()];
+    // Both take what is free at this instant, in turns, each with its leases.
+    let granted = 0;
+    for (let round = 0; round < 40; round++) {
+      for (const budget of [a, b]) {
+        for (let i = 0; i < 30; i++) {
+          try {
+            await budget.acquire(P, { priority: 'interactive', deadline: clock.now() });
+            granted += 1;
+          } catch {
+            break;
+          }
+        }
+      }
+    }
+    granted += (await takeAllFree(a, clock)) + (await takeAllFree(b, clock));
+    expect(granted).toBeLessThanOrEqual(2_000);
+    // The slices end: what the leases held comes back, and the window is spent exactly.
+    await timers.advance(DEFAULT_LEASE_MS);
+    granted += (await takeAllFree(a, clock)) + (await takeAllFree(b, clock));
+    await timers.advance(DEFAULT_LEASE_MS);
+    granted += (await takeAllFree(a, clock)) + (await takeAllFree(b, clock));
+    expect(granted).toBe(2_000);
+    expect((await a.usage(P)).used).toBe(2_000);
+    await a.close();
+    await b.close();
+  });
+});
