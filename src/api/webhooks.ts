@@ -1,5 +1,5 @@
-// The webhook delivery API (admin keys): list the outbox (e.g. the dead letters), read one delivery, and send
-// one again.
+// The webhook delivery API (admin keys): list the outbox (e.g. the dead letters), read one
+// delivery, and send one again. The endpoints' API is webhook-endpoints.ts.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parse } from '../common/validate.ts';

@@ -9,7 +9,7 @@ import type { Logger } from '../common/logger.ts';
 import { randomId } from '../common/random.ts';
 import type { Config } from '../config/schema.ts';
 import type { AttemptOutcome, DeliveryRecord, Store } from '../store/port.ts';
-import type { WebhookEndpoint } from './endpoints.ts';
+import type { EndpointSource, WebhookEndpoint } from './endpoints.ts';
 import { webhookPayload } from './payload.ts';
 import { webhookHeaders } from './signature.ts';
 
@@ -18,7 +18,8 @@ const BACKOFF_FACTOR = 4;
 
 export interface DispatcherDeps {
   store: Pick<Store, 'events' | 'webhooks'>;
-  endpoints: readonly WebhookEndpoint[];
+  /** A fixed list, or a function read again on every pass (endpoints made over the API). */
+  endpoints: EndpointSource;
   clock: Clock;
   logger: Logger;
   timers?: Timers;
@@ -54,7 +55,8 @@ export function createWebhookDispatcher({
   delivery,
   batchSize = 50,
 }: DispatcherDeps): WebhookDispatcher {
-  const byId = new Map(endpoints.map((e) => [e.id, e]));
+  const current = async () => (typeof endpoints === 'function' ? endpoints() : endpoints);
+  let byId = new Map<string, WebhookEndpoint>();
   let timer: unknown;
   let running: Promise<unknown> | undefined;
   let closed = false;
@@ -150,7 +152,9 @@ export function createWebhookDispatcher({
   }
 
   async function runOnce(): Promise<number> {
-    for (const endpoint of endpoints) {
+    const list = await current();
+    byId = new Map(list.map((e) => [e.id, e]));
+    for (const endpoint of list) {
       try {
         await fanOut(endpoint);
       } catch (error) {

@@ -5,16 +5,19 @@ import type { Timers } from '../budget/timers.ts';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Sealer } from '../common/seal.ts';
 import type { Config } from '../config/schema.ts';
 import type { DeliveryFilter, DeliveryRecord, Store } from '../store/port.ts';
 import { createWebhookDispatcher, type WebhookDispatcher } from './dispatcher.ts';
-import { configuredEndpoints, type WebhookEndpoint } from './endpoints.ts';
+import { configuredEndpoints, endpointSource, type WebhookEndpoint } from './endpoints.ts';
 
 export interface WebhooksDeps {
   config: Pick<Config, 'webhooks' | 'webhookDelivery'>;
   store: Pick<Store, 'events' | 'webhooks'>;
   clock: Clock;
   logger: Logger;
+  /** Opens the secrets of endpoints made over the API; without it only configured ones are used. */
+  sealer?: Pick<Sealer, 'open'>;
   timers?: Timers;
   /** How deliveries are sent (tests count or fail them). */
   fetch?: typeof fetch;
@@ -62,6 +65,7 @@ export function viewDelivery(d: DeliveryRecord): DeliveryView {
 }
 
 export interface Webhooks {
+  /** The configured endpoints (those made over the API are read by the dispatcher each pass). */
   readonly endpoints: readonly WebhookEndpoint[];
   readonly dispatcher: WebhookDispatcher;
   list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
@@ -75,13 +79,16 @@ export function createWebhooks({
   store,
   clock,
   logger,
+  sealer,
   timers,
   fetch,
 }: WebhooksDeps): Webhooks {
   const endpoints = configuredEndpoints(config.webhooks);
   const dispatcher = createWebhookDispatcher({
     store,
-    endpoints,
+    endpoints: sealer
+      ? endpointSource({ configured: endpoints, store, sealer, logger })
+      : endpoints,
     clock,
     logger,
     delivery: config.webhookDelivery,

@@ -2,7 +2,9 @@
 // and watches its per-type progress, and a real receiver on 127.0.0.1 gets `connection.connected`
 // and `sync.completed`, signed, with no token anywhere in them.
 import { createHmac, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
@@ -115,4 +117,116 @@ it('a receiver gets signed connected and sync.completed webhooks; the API shows 
   expect(listed.deliveries.map((d) => d.eventType)).toEqual(
     expect.arrayContaining(['connection.connected', 'sync.completed']),
   );
+});
+
+/** A receiver on 127.0.0.1 that keeps what it is sent. */
+async function startReceiver(): Promise<{ url: string; received: Received[] }> {
+  const received: Received[] = [];
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver?.listen(0, '127.0.0.1', resolve));
+  const address = receiver.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}/hooks`, received };
+}
+
+it('an endpoint made over the API gets signed webhooks; its secret is answered once and kept sealed', async () => {
+  const { url, received } = await startReceiver();
+  stack = await startStack({
+    simulator: { rateLimit: { limit: 5000 } },
+    config: {
+      webhookDelivery: { pollIntervalMs: 50 },
+      sync: { onConnect: false },
+    },
+  });
+  const s = stack;
+  const json = (body: unknown) => ({ body: JSON.stringify(body) });
+
+  // Refused: plain http to another machine, an unknown event name, and an app key.
+  const remote = await s.api('/api/webhooks/endpoints', {
+    method: 'POST',
+    ...json({ url: 'http://hooks.example.org/in' }),
+  });
+  expect(remote.status).toBe(400);
+  const badEvents = await s.api('/api/webhooks/endpoints', {
+    method: 'POST',
+    ...json({ url, events: ['Connection connected'] }),
+  });
+  expect(badEvents.status).toBe(400);
+  const appKey = (await (
+    await s.api('/api/apikeys', { method: 'POST', ...json({ name: 'crm', role: 'app' }) })
+  ).json()) as { secret: string };
+  const byApp = await fetch(`${s.url}/api/webhooks/endpoints`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${appKey.secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url }),
+  });
+  expect(byApp.status).toBe(403);
+
+  const created = await s.api('/api/webhooks/endpoints', {
+    method: 'POST',
+    ...json({ url, description: 'CRM', events: ['connection.*'] }),
+  });
+  expect(created.status).toBe(201);
+  const endpoint = (await created.json()) as { id: string; secret: string };
+  expect(endpoint).toMatchObject({
+    id: expect.stringMatching(/^wep_/),
+    url,
+    description: 'CRM',
+    events: ['connection.*'],
+    source: 'api',
+    secret: expect.stringMatching(/^whsec_/),
+  });
+  const { secret } = endpoint;
+  // Shown once: never in a read, never in plain text in the database file.
+  const read = await (await s.api(`/api/webhooks/endpoints/${endpoint.id}`)).text();
+  const list = await (await s.api('/api/webhooks/endpoints')).text();
+  for (const text of [read, list]) expect(text).not.toContain('whsec_');
+  expect(JSON.parse(list).endpoints.map((e: { id: string }) => e.id)).toEqual([endpoint.id]);
+  const again = await s.api('/api/webhooks/endpoints', { method: 'POST', ...json({ url }) });
+  expect(again.status).toBe(409);
+
+  const { connectionId } = await connectPatient(s, { username: 'ChildFemaleFHIR' });
+  const connected = await until('connection.connected at the new endpoint', async () =>
+    received.find((r) => JSON.parse(r.body).type === 'connection.connected'),
+  );
+  expect(verified(secret, connected)).toBe(true);
+  expect(JSON.parse(connected.body).data.connectionId).toBe(connectionId);
+
+  // Changed over the API: the dispatcher's next pass uses the new filter.
+  const changed = await s.api(`/api/webhooks/endpoints/${endpoint.id}`, {
+    method: 'PATCH',
+    ...json({ events: ['sync.*'], description: null }),
+  });
+  expect(await changed.json()).toMatchObject({ events: ['sync.*'], description: null });
+  await s.runtime.webhooks.dispatcher.runOnce();
+  const before = received.length;
+  await s.api(`/api/connections/${connectionId}`, { method: 'DELETE' });
+  await s.runtime.webhooks.dispatcher.runOnce();
+  expect(received.length).toBe(before); // connection.disconnected is not a sync.* event
+
+  expect((await s.api(`/api/webhooks/endpoints/${endpoint.id}`, { method: 'DELETE' })).status).toBe(
+    204,
+  );
+  expect((await s.api(`/api/webhooks/endpoints/${endpoint.id}`)).status).toBe(404);
+  expect((await s.api(`/api/webhooks/endpoints/${endpoint.id}`, { method: 'DELETE' })).status).toBe(
+    404,
+  );
+
+  const files = readdirSync(s.dataDir).filter((f) => f.startsWith('fhirbridge.db'));
+  expect(files.length).toBeGreaterThan(0);
+  const base64 = secret.slice('whsec_'.length);
+  for (const file of files) {
+    const bytes = readFileSync(join(s.dataDir, file));
+    expect(bytes.includes(base64), file).toBe(false);
+    expect(bytes.includes(Buffer.from(base64, 'base64')), file).toBe(false);
+  }
 });
