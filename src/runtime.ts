@@ -145,6 +145,7 @@ export async function createRuntime({
       store: observeWebhookStore(store, metrics),
       clock,
       logger: log,
+      sealer,
     });
     metrics.observe({ budget, connectionStates: () => countConnectionStates(store.connections) });
 
