@@ -16,17 +16,17 @@ const base = {
 };
 
 describe('PKCE', () => {
-  it('matches the RFC 7636 appendix B test vector', () => {
-    expect(pkceChallenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk')).toBe(
+  it('matches the RFC 7636 appendix B test vector', async () => {
+    expect(await pkceChallenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk')).toBe(
       'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
     );
   });
 
-  it('creates a 43-character verifier and its S256 challenge, fresh each time', () => {
-    const a = createPkce();
-    const b = createPkce();
+  it('creates a 43-character verifier and its S256 challenge, fresh each time', async () => {
+    const a = await createPkce();
+    const b = await createPkce();
     expect(a.verifier).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(a.challenge).toBe(pkceChallenge(a.verifier));
+    expect(a.challenge).toBe(await pkceChallenge(a.verifier));
     expect(a.method).toBe('S256');
     expect(a.verifier).not.toBe(b.verifier);
   });
@@ -91,16 +91,16 @@ describe('buildAuthorizeUrl', () => {
 });
 
 describe('createAuthorizeRequest', () => {
-  it('generates 256-bit state, a nonce and a PKCE pair bound into the URL', () => {
-    const req = createAuthorizeRequest(base);
+  it('generates 256-bit state, a nonce and a PKCE pair bound into the URL', async () => {
+    const req = await createAuthorizeRequest(base);
     const q = new URL(req.url).searchParams;
     expect(req.state).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(q.get('state')).toBe(req.state);
     expect(q.get('nonce')).toBe(req.nonce);
-    expect(q.get('code_challenge')).toBe(pkceChallenge(req.codeVerifier));
+    expect(q.get('code_challenge')).toBe(await pkceChallenge(req.codeVerifier));
     expect(req.url).not.toContain(req.codeVerifier);
-    expect(createAuthorizeRequest(base).state).not.toBe(req.state);
-    const noNonce = createAuthorizeRequest({ ...base, nonce: false });
+    expect((await createAuthorizeRequest(base)).state).not.toBe(req.state);
+    const noNonce = await createAuthorizeRequest({ ...base, nonce: false });
     expect(noNonce.nonce).toBeUndefined();
     expect(new URL(noNonce.url).searchParams.has('nonce')).toBe(false);
   });

@@ -1,6 +1,8 @@
 // The authorization request of a SMART standalone launch (SMART App Launch 2 §"Obtain
-// authorization code", RFC 6749 §4.1.1) with PKCE S256 (RFC 7636), state and nonce.
-import { createHash } from 'node:crypto';
+// authorization code", RFC 6749 §4.1.1) with PKCE S256 (RFC 7636, by oauth4webapi), state and
+// nonce. oauth4webapi has no authorize URL builder (it leaves the URL to the caller), so the URL
+// with healow's parameters (`aud`, S256 always) is built here.
+import * as oauth from 'oauth4webapi';
 import { BridgeError } from '../common/errors.ts';
 import { randomToken } from '../common/random.ts';
 import { normalizeBaseUrl } from './base-url.ts';
@@ -15,14 +17,14 @@ export interface Pkce {
 }
 
 /** RFC 7636 §4.2 S256 transform. */
-export function pkceChallenge(verifier: string): string {
-  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
+export function pkceChallenge(verifier: string): Promise<string> {
+  return oauth.calculatePKCECodeChallenge(verifier);
 }
 
 /** A fresh PKCE pair: 32 random bytes → a 43-character verifier (RFC 7636 §4.1). */
-export function createPkce(): Pkce {
-  const verifier = randomToken(32);
-  return { verifier, challenge: pkceChallenge(verifier), method: 'S256' };
+export async function createPkce(): Promise<Pkce> {
+  const verifier = oauth.generateRandomCodeVerifier();
+  return { verifier, challenge: await pkceChallenge(verifier), method: 'S256' };
 }
 
 export interface AuthorizeUrlParams {
@@ -106,16 +108,16 @@ export interface AuthorizeRequest {
 }
 
 /** Generates state, nonce (unless `nonce: false`) and PKCE, and builds the authorize URL. */
-export function createAuthorizeRequest(
+export async function createAuthorizeRequest(
   params: Omit<AuthorizeUrlParams, 'state' | 'codeChallenge' | 'nonce'> & {
     /** Send an OpenID Connect nonce (default true; only meaningful with `openid`). */
     nonce?: boolean;
   },
-): AuthorizeRequest {
+): Promise<AuthorizeRequest> {
   const { nonce: wantNonce = true, ...rest } = params;
   const state = randomToken(32);
   const nonce = wantNonce ? randomToken(32) : undefined;
-  const pkce = createPkce();
+  const pkce = await createPkce();
   const url = buildAuthorizeUrl({ ...rest, state, nonce, codeChallenge: pkce.challenge });
   return { url, state, nonce, codeVerifier: pkce.verifier };
 }

@@ -1,6 +1,8 @@
 // The redirect back from the authorization server (RFC 6749 §4.1.2 and §4.1.2.1): a code, or an
 // error such as `access_denied` (the patient declined: an outcome, not a failure). Checking
-// `state` against the stored one is the caller's job; this only reads the parameters.
+// `state` against the stored one is the caller's job; this only reads the parameters. Read here
+// rather than by oauth4webapi's validateAuthResponse, which needs the authorization server first:
+// the state is what finds the sign-in, and with it the practice and its server.
 import { BridgeError } from '../common/errors.ts';
 
 export type CallbackResult =

@@ -1,9 +1,10 @@
-import { decodeProtectedHeader, jwtVerify } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clock } from '../common/clock.ts';
 import { ManualClock } from '../common/clock.ts';
 import {
+  type ClientAuthentication,
   clientSecretBasic,
-  formUrlEncode,
   JWT_BEARER_ASSERTION_TYPE,
   privateKeyJwt,
   publicClient,
@@ -17,6 +18,18 @@ let server: TestServer;
 let tokenEndpoint: string;
 const clock = new ManualClock(Date.UTC(2026, 2, 1, 12));
 const verified: Array<Record<string, unknown>> = [];
+
+/** What a token request does with the value: let its oauth4webapi authentication fill in. */
+async function apply(
+  auth: ClientAuthentication,
+  tokenEndpoint: string,
+  body: URLSearchParams,
+  headers: Headers,
+  at: Clock,
+): Promise<void> {
+  const as = { issuer: 'https://fhir.example/r4/P1', token_endpoint: tokenEndpoint };
+  await auth.forRequest(tokenEndpoint, at)(as, { client_id: auth.clientId }, body, headers);
+}
 
 beforeAll(async () => {
   key = await generateTestKey('kid-1');
@@ -76,30 +89,24 @@ describe('privateKeyJwt', () => {
 
   it('follows the injected clock and never exceeds five minutes', async () => {
     const body = new URLSearchParams();
-    const payloads: Array<Record<string, unknown>> = [];
-    const signer = {
-      kid: 'k',
-      signJwt: async (p: Record<string, unknown>) => {
-        payloads.push(p);
-        return 'jwt';
-      },
-    };
     const at = new ManualClock(Date.UTC(2030, 0, 1));
-    await privateKeyJwt({ clientId: 'c', signer, assertionLifetimeSeconds: 300 }).apply(
-      'https://as/token',
-      body,
-      new Headers(),
-      at,
-    );
-    expect(payloads[0]).toMatchObject({
+    const auth = privateKeyJwt({
+      clientId: 'c',
+      signer: testSigner(key),
+      assertionLifetimeSeconds: 300,
+    });
+    await apply(auth, 'https://as/token', body, new Headers(), at);
+    const assertion = body.get('client_assertion') ?? '';
+    expect(decodeJwt(assertion)).toMatchObject({
+      aud: 'https://as/token',
       iat: Date.UTC(2030, 0, 1) / 1000,
       exp: Date.UTC(2030, 0, 1) / 1000 + 300,
     });
-    expect(body.get('client_assertion')).toBe('jwt');
+    expect(body.get('client_assertion_type')).toBe(JWT_BEARER_ASSERTION_TYPE);
     for (const bad of [59, 301, 120.5]) {
-      expect(() => privateKeyJwt({ clientId: 'c', signer, assertionLifetimeSeconds: bad })).toThrow(
-        /60\.\.300/,
-      );
+      expect(() =>
+        privateKeyJwt({ clientId: 'c', signer: testSigner(key), assertionLifetimeSeconds: bad }),
+      ).toThrow(/60\.\.300/);
     }
   });
 });
@@ -111,16 +118,15 @@ describe('clientSecretBasic', () => {
     const headers = new Headers();
     const body = new URLSearchParams();
     const auth = clientSecretBasic({ clientId, clientSecret });
-    await auth.apply('https://as/token', body, headers, clock);
+    await apply(auth, 'https://as/token', body, headers, clock);
     const header = headers.get('authorization') ?? '';
     expect(header.startsWith('Basic ')).toBe(true);
     const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
-    expect(decoded).toBe('app%3A1:p%40ss%3Aw%2Frd%2B+%C3%A9%25%26%3D%7E*');
+    expect(decoded).toBe('app%3A1:p%40ss%3Aw%2Frd%2B+%C3%A9%25%26%3D%7E%2A');
     // What a server does: split at the first ':' then form-decode each half.
     const [id, secret] = decoded.split(':').map((s) => new URLSearchParams(`v=${s}`).get('v'));
     expect([id, secret]).toEqual([clientId, clientSecret]);
     expect(body.toString()).toBe('');
-    expect(formUrlEncode('a b')).toBe('a+b');
   });
 });
 
@@ -129,7 +135,7 @@ describe('publicClient', () => {
     const headers = new Headers();
     const body = new URLSearchParams();
     const auth = publicClient({ clientId: 'pub-1' });
-    await auth.apply('https://as/token', body, headers, clock);
+    await apply(auth, 'https://as/token', body, headers, clock);
     expect(auth.method).toBe('none');
     expect(body.get('client_id')).toBe('pub-1');
     expect(headers.has('authorization')).toBe(false);

@@ -1,31 +1,30 @@
 // Client authentication at the token endpoint as a value, applied to the code exchange and to
 // every refresh alike: private_key_jwt (RFC 7523 §2.2, SMART "client-confidential-asymmetric"),
-// client_secret_basic (RFC 6749 §2.3.1) and none (public clients, PKCE only).
+// client_secret_basic (RFC 6749 §2.3.1) and none (public clients, PKCE only). Each value hands
+// oauth4webapi its own client authentication, with healow's requirements as options around it.
+import * as oauth from 'oauth4webapi';
 import { type Clock, seconds } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
-import { randomToken } from '../common/random.ts';
 
 export type ClientAuthMethod = 'private_key_jwt' | 'client_secret_basic' | 'none';
 
 export interface ClientAuthentication {
   readonly clientId: string;
   readonly method: ClientAuthMethod;
-  /** Adds this client's credentials to a token request about to be sent to `tokenEndpoint`. */
-  apply(
-    tokenEndpoint: string,
-    body: URLSearchParams,
-    headers: Headers,
-    clock: Clock,
-  ): Promise<void>;
+  /**
+   * oauth4webapi's client authentication for one request to `tokenEndpoint` (the audience of a
+   * client assertion), at the time of `clock`.
+   */
+  forRequest(tokenEndpoint: string, clock: Clock): oauth.ClientAuth;
 }
 
 /**
- * Signs JWTs with the registration's active key (the keys part builds it). The signer owns the
- * protected header: `alg: RS384` (the only alg healow accepts), `typ: JWT`, `kid`.
+ * The registration's active signing key (the keys part builds it): an RS384 private key, the
+ * only alg healow accepts, and the `kid` it is published under in the registered JWKS.
  */
 export interface JwtSigner {
   readonly kid: string;
-  signJwt(payload: Record<string, unknown>): Promise<string>;
+  readonly key: CryptoKey;
 }
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -40,40 +39,34 @@ export interface PrivateKeyJwtOptions {
   assertionLifetimeSeconds?: number;
 }
 
-/** RFC 7523 §2.2 / §3 client assertion: iss = sub = client_id, aud = token endpoint, unique jti. */
+/**
+ * RFC 7523 §2.2 / §3 client assertion, signed by oauth4webapi: iss = sub = client_id, unique jti.
+ * Changed from the library's defaults: `aud` is the token endpoint (the library uses the issuer,
+ * which at healow is the practice base, not the authorization server), the header carries
+ * `typ: JWT` (SMART asks for it), and the times come from the injected clock.
+ */
 export function privateKeyJwt({
   clientId,
   signer,
   assertionLifetimeSeconds = 120,
 }: PrivateKeyJwtOptions): ClientAuthentication {
   requireClientId(clientId);
-  if (
-    !Number.isInteger(assertionLifetimeSeconds) ||
-    assertionLifetimeSeconds < 60 ||
-    assertionLifetimeSeconds > MAX_ASSERTION_LIFETIME_S
-  ) {
-    throw new BridgeError(
-      'invalid_config',
-      'assertionLifetimeSeconds must be an integer in 60..300',
-    );
-  }
+  requireAssertionLifetime(assertionLifetimeSeconds);
+  const key = { key: signer.key, kid: signer.kid };
   return {
     clientId,
     method: 'private_key_jwt',
-    async apply(tokenEndpoint, body, _headers, clock) {
-      const iat = seconds(clock.now());
-      const assertion = await signer.signJwt({
-        iss: clientId,
-        sub: clientId,
-        aud: tokenEndpoint,
-        jti: randomToken(32),
-        iat,
-        exp: iat + assertionLifetimeSeconds,
+    forRequest(tokenEndpoint, clock) {
+      return oauth.PrivateKeyJwt(key, {
+        [oauth.modifyAssertion](header, payload) {
+          const iat = seconds(clock.now());
+          header.typ = 'JWT';
+          payload.aud = tokenEndpoint;
+          payload.iat = iat;
+          payload.nbf = iat;
+          payload.exp = iat + assertionLifetimeSeconds;
+        },
       });
-      // RFC 7523 §3 lets client_id ride along; SMART's examples and some servers expect it.
-      body.set('client_id', clientId);
-      body.set('client_assertion_type', JWT_BEARER_ASSERTION_TYPE);
-      body.set('client_assertion', assertion);
     },
   };
 }
@@ -88,36 +81,26 @@ export function clientSecretBasic({
 }): ClientAuthentication {
   requireClientId(clientId);
   if (clientSecret === '') throw new BridgeError('invalid_config', 'client secret is empty');
-  const credentials = Buffer.from(
-    `${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`,
-    'utf8',
-  ).toString('base64');
-  return {
-    clientId,
-    method: 'client_secret_basic',
-    async apply(_tokenEndpoint, _body, headers) {
-      headers.set('authorization', `Basic ${credentials}`);
-    },
-  };
+  const auth = oauth.ClientSecretBasic(clientSecret);
+  return { clientId, method: 'client_secret_basic', forRequest: () => auth };
 }
 
 /** A public client (RFC 6749 §2.1): no secret, `client_id` in the body, PKCE protects the code. */
 export function publicClient({ clientId }: { clientId: string }): ClientAuthentication {
   requireClientId(clientId);
-  return {
-    clientId,
-    method: 'none',
-    async apply(_tokenEndpoint, body) {
-      body.set('client_id', clientId);
-    },
-  };
-}
-
-/** application/x-www-form-urlencoded encoding of one value (space → `+`), as RFC 6749 §2.3.1 asks. */
-export function formUrlEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
+  const auth = oauth.None();
+  return { clientId, method: 'none', forRequest: () => auth };
 }
 
 function requireClientId(clientId: string): void {
   if (clientId === '') throw new BridgeError('invalid_config', 'client id is empty');
+}
+
+function requireAssertionLifetime(lifetime: number): void {
+  if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > MAX_ASSERTION_LIFETIME_S) {
+    throw new BridgeError(
+      'invalid_config',
+      'assertionLifetimeSeconds must be an integer in 60..300',
+    );
+  }
 }

@@ -1,6 +1,9 @@
 // id_token validation (OpenID Connect Core §3.1.3.7) against the authorization server's JWKS:
 // signature, iss, aud, exp/iat, nonce. healow's signing keys rotate: jose's remote JWKS refetches
 // on an unknown kid (after its cooldown), so one key set per jwks_uri is kept and reused.
+// Done with jose rather than oauth4webapi: the library checks an id_token only inside a token
+// answer, always compares its iss with the issuer (a practice found through its
+// CapabilityStatement has none), and times it on the system clock, not the injected one.
 import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } from 'jose';
 import { type Clock, seconds } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';

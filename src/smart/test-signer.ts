@@ -1,6 +1,6 @@
 // Test helper (not exported): an RS384 key pair and a JwtSigner over it, as the keys part
-// would build one (header alg RS384, typ JWT, kid).
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+// would build one (the private key and its kid).
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { JwtSigner } from './client-auth.ts';
 
 export interface TestKey {
@@ -18,11 +18,5 @@ export async function generateTestKey(kid: string, alg = 'RS384'): Promise<TestK
 }
 
 export function testSigner(key: TestKey): JwtSigner {
-  return {
-    kid: key.kid,
-    signJwt: (payload) =>
-      new SignJWT(payload)
-        .setProtectedHeader({ alg: key.alg, typ: 'JWT', kid: key.kid })
-        .sign(key.privateKey),
-  };
+  return { kid: key.kid, key: key.privateKey };
 }

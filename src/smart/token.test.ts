@@ -43,6 +43,15 @@ async function rejection(promise: Promise<unknown>): Promise<BridgeError> {
   throw new Error('expected a BridgeError');
 }
 
+/** HTTP Basic credentials as a server reads them (RFC 6749 §2.3.1: each half form-decoded). */
+function basicCredentials(header: string | undefined): string[] {
+  const decoded = Buffer.from((header ?? '').replace(/^Basic /, ''), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return [decoded.slice(0, colon), decoded.slice(colon + 1)].map(
+    (half) => new URLSearchParams(`v=${half}`).get('v') ?? '',
+  );
+}
+
 const refresh = () =>
   refreshTokens({
     tokenEndpoint,
@@ -87,9 +96,7 @@ describe('token requests', () => {
       clock,
     });
     const [req] = server.requests;
-    expect(req?.headers.authorization).toBe(
-      `Basic ${Buffer.from('app:sh-secret').toString('base64')}`,
-    );
+    expect(basicCredentials(req?.headers.authorization)).toEqual(['app', 'sh-secret']);
     expect(Object.fromEntries(new URLSearchParams(req?.body))).toEqual({
       grant_type: 'refresh_token',
       refresh_token: 'the-refresh-token',
@@ -191,6 +198,35 @@ describe('processTokenResponse', () => {
     expect(isRevocation(err)).toBe(false);
   });
 
+  it('reads invalid_client from a 401 that names its scheme in WWW-Authenticate', async () => {
+    // RFC 6749 §5.2, as healow answers a bad client assertion. oauth4webapi reports such an
+    // answer as a challenge and leaves its body unread; the error code is read here.
+    reply({
+      status: 401,
+      headers: { 'www-authenticate': 'Basic realm="oauth"' },
+      body: { error: 'invalid_client', error_description: 'kid unknown' },
+    });
+    const err = await rejection(refresh());
+    expect(err).toMatchObject({
+      code: 'token_rejected',
+      status: 401,
+      oauth: { error: 'invalid_client', error_description: 'kid unknown' },
+    });
+  });
+
+  it('leaves the id_token to the id_token validator, whatever its issuer', async () => {
+    // oauth4webapi would compare the id_token's iss with an issuer this function does not know
+    // (a practice found through its CapabilityStatement has none) and refuse the whole answer.
+    const claims = { iss: 'https://fhir.example/r4/P1', sub: 'p', aud: 'pub', iat: 1, exp: 2 };
+    const part = (json: object) => Buffer.from(JSON.stringify(json)).toString('base64url');
+    const idToken = `${part({ alg: 'RS384' })}.${part(claims)}.c2ln`;
+    const tokens = await processTokenResponse(
+      Response.json({ access_token: 'x', token_type: 'Bearer', id_token: idToken }),
+      { clock },
+    );
+    expect(tokens.idToken).toBe(idToken);
+  });
+
   it('maps a 403 without body to token_rejected 403, a revocation', async () => {
     reply({ status: 403 });
     const err = await rejection(refresh());
@@ -257,9 +293,7 @@ describe('token revocation (RFC 7009)', () => {
     const [req] = server.requests;
     expect(req?.method).toBe('POST');
     expect(req?.url).toBe('/oauth/revoke');
-    expect(req?.headers.authorization).toBe(
-      `Basic ${Buffer.from('app:sh-secret').toString('base64')}`,
-    );
+    expect(basicCredentials(req?.headers.authorization)).toEqual(['app', 'sh-secret']);
     expect(Object.fromEntries(new URLSearchParams(req?.body))).toEqual({
       token: 'the-refresh-token',
       token_type_hint: 'refresh_token',

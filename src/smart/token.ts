@@ -1,6 +1,8 @@
-// Token endpoint requests (RFC 6749 §4.1.3 code exchange, §6 refresh) and the check of their
-// answers (§5.1 success, §5.2 error), as separate send and process functions. Client
-// authentication is a value applied to every request alike.
+// Token endpoint requests (RFC 6749 §4.1.3 code exchange, §6 refresh, RFC 7009 revocation) and the
+// check of their answers (§5.1 success, §5.2 error), as separate send and process functions, both
+// done by oauth4webapi; this module adds healow's tolerances and maps refusals to BridgeErrors.
+// Client authentication is a value applied to every request alike.
+import * as oauth from 'oauth4webapi';
 import { z } from 'zod';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError, isBridgeError } from '../common/errors.ts';
@@ -59,86 +61,116 @@ export interface RefreshTokenGrantParams extends TokenRequestBase {
 export function authorizationCodeGrantRequest(
   params: AuthorizationCodeGrantParams,
 ): Promise<Response> {
-  const body = new URLSearchParams({
-    grant_type: 'authorization_code',
-    code: params.code,
-    redirect_uri: params.redirectUri,
-    code_verifier: params.codeVerifier,
-  });
-  return tokenRequest(params, body);
+  const as = authorizationServer(params.tokenEndpoint);
+  const client = clientOf(params.auth);
+  // `state` was checked by the vault, where it is the key of the stored session; the library only
+  // needs the code in its own checked form.
+  const callback = oauth.validateAuthResponse(
+    as,
+    client,
+    new URLSearchParams({ code: params.code }),
+    oauth.skipStateCheck,
+  );
+  return oauth.authorizationCodeGrantRequest(
+    as,
+    client,
+    params.auth.forRequest(params.tokenEndpoint, params.clock),
+    callback,
+    params.redirectUri,
+    params.codeVerifier,
+    requestOptions(params, 'token endpoint'),
+  );
 }
 
 /** Sends the RFC 6749 §6 refresh, with the same client authentication as the code exchange. */
 export function refreshTokenGrantRequest(params: RefreshTokenGrantParams): Promise<Response> {
-  const body = new URLSearchParams({
-    grant_type: 'refresh_token',
-    refresh_token: params.refreshToken,
-  });
-  if (params.scope !== undefined && params.scope.length > 0) {
-    body.set('scope', formatScope(params.scope));
-  }
-  return tokenRequest(params, body);
+  const scope = params.scope !== undefined && params.scope.length > 0 ? params.scope : undefined;
+  return oauth.refreshTokenGrantRequest(
+    authorizationServer(params.tokenEndpoint),
+    clientOf(params.auth),
+    params.auth.forRequest(params.tokenEndpoint, params.clock),
+    params.refreshToken,
+    {
+      ...requestOptions(params, 'token endpoint'),
+      ...(scope ? { additionalParameters: { scope: formatScope(scope) } } : {}),
+    },
+  );
 }
 
-async function tokenRequest(params: TokenRequestBase, body: URLSearchParams): Promise<Response> {
-  const { tokenEndpoint, auth, clock, fetch: fetchImpl = globalThis.fetch, signal } = params;
-  const headers = new Headers({
-    accept: 'application/json',
-    'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
-  });
-  await auth.apply(tokenEndpoint, body, headers, clock);
-  const timeout = AbortSignal.timeout(params.timeoutMs ?? 30_000);
-  try {
-    return await fetchImpl(tokenEndpoint, {
-      method: 'POST',
-      headers,
-      body,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      redirect: 'error',
-    });
-  } catch (cause) {
-    if (signal?.aborted) throw signal.reason;
-    throw new BridgeError(
-      'upstream_error',
-      `token endpoint ${tokenEndpoint} did not answer: ${describe(cause)}`,
-      {
+/**
+ * The authorization server as oauth4webapi wants it. Its `issuer` is required by the library but
+ * compared with nothing here: id_tokens are left to the id_token validator (see `toTokenSet`).
+ */
+function authorizationServer(
+  tokenEndpoint: string,
+  revocationEndpoint?: string,
+): oauth.AuthorizationServer {
+  return {
+    issuer: new URL(tokenEndpoint).origin,
+    token_endpoint: tokenEndpoint,
+    ...(revocationEndpoint === undefined ? {} : { revocation_endpoint: revocationEndpoint }),
+  };
+}
+
+function clientOf(auth: ClientAuthentication): oauth.Client {
+  return { client_id: auth.clientId };
+}
+
+/**
+ * The library's request options: our fetch, with a timeout, the caller's abort, no redirects
+ * followed, and a network failure reported as `upstream_error`. Plain http reaches here only for
+ * an http (loopback) base: discovery refuses http endpoints on an https base.
+ */
+function requestOptions(params: TokenRequestBase, what: string) {
+  const fetchImpl = params.fetch ?? globalThis.fetch;
+  const { signal } = params;
+  const send = async (url: string, init: oauth.CustomFetchOptions<'POST', URLSearchParams>) => {
+    const timeout = AbortSignal.timeout(params.timeoutMs ?? 30_000);
+    try {
+      return await fetchImpl(url, {
+        ...init,
+        redirect: 'error',
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason;
+      throw new BridgeError('upstream_error', `${what} ${url} did not answer: ${describe(cause)}`, {
         cause,
-        details: { tokenEndpoint },
-      },
-    );
-  }
+        details: { [what === 'token endpoint' ? 'tokenEndpoint' : 'revocationEndpoint']: url },
+      });
+    }
+  };
+  return {
+    [oauth.customFetch]: send as typeof fetch,
+    [oauth.allowInsecureRequests]: true,
+  };
 }
 
-const optionalString = z
-  .string()
-  .nullish()
-  .transform((v) => (v === '' || v === null ? undefined : v));
+// The library reads issuer and client_id of these only to check an id_token, which it is never
+// given (see `withoutIdToken`).
+const ANSWER_CHECK_SERVER: oauth.AuthorizationServer = { issuer: 'urn:fhirbridge:unused' };
+const ANSWER_CHECK_CLIENT: oauth.Client = { client_id: 'unused' };
 
-const tokenResponseSchema = z.looseObject({
-  access_token: z.string().min(1),
-  // RFC 6749 §7.1: the type is case-insensitive; only Bearer is supported (no DPoP).
-  token_type: z.string().refine((t) => t.toLowerCase() === 'bearer', 'not Bearer'),
-  expires_in: z
-    .union([z.number(), z.string().regex(/^\d+$/).transform(Number)])
-    .pipe(z.number().nonnegative())
-    .nullish(),
-  scope: z.string().nullish(),
-  refresh_token: optionalString,
-  id_token: optionalString,
-  patient: optionalString,
+// SMART launch context in a token answer: not OAuth, so not checked by the library.
+const launchContextSchema = z.looseObject({
+  patient: z.string().optional(),
 });
 
-const oauthErrorSchema = z.looseObject({
-  error: z.string().min(1),
-  error_description: z.string().optional().catch(undefined),
-});
-
-const KNOWN_FIELDS = new Set(Object.keys(tokenResponseSchema.shape));
+// Read by the library or by us; everything else may go to `extra`.
+const KNOWN_FIELDS = new Set([
+  'access_token',
+  'token_type',
+  'expires_in',
+  'scope',
+  'refresh_token',
+  'id_token',
+  'patient',
+]);
 // Never copied into `extra`, whatever a server adds.
 const SECRET_LOOKING = /token|secret|password|assertion|verifier|code|key/i;
 
 /**
- * Checks a token endpoint answer. 2xx → a TokenSet (zod-validated). Otherwise a BridgeError:
+ * Checks a token endpoint answer through oauth4webapi. 2xx → a TokenSet. Otherwise a BridgeError:
  * 4xx → `token_rejected` with `status` and the §5.2 `oauth` fields when present (a 403 without
  * body included: healow reportedly answers a revoked refresh so); 429 → `rate_limited`;
  * 5xx → `upstream_error`. Messages never carry tokens.
@@ -148,70 +180,184 @@ export async function processTokenResponse(
   { clock }: { clock: Clock },
 ): Promise<TokenSet> {
   const text = await response.text().catch(() => '');
-  if (!response.ok) throw tokenErrorFrom(response, text);
+  const { forLibrary, idToken } = withoutIdToken(text);
+  let json: oauth.TokenEndpointResponse;
+  try {
+    json = await oauth.processGenericTokenEndpointResponse(
+      ANSWER_CHECK_SERVER,
+      ANSWER_CHECK_CLIENT,
+      replay(response, forLibrary),
+    );
+  } catch (error) {
+    throw tokenErrorOf(error, response, text);
+  }
+  return toTokenSet(json, idToken, clock, response.status);
+}
 
+/**
+ * The answer as the library is to see it: without the id_token, and without the empty or null
+ * optional fields some servers send. The library compares an id_token's `iss` with the issuer
+ * always; a practice found through its CapabilityStatement has none, and the id_token's
+ * signature and claims are checked by the id_token validator against discovery's own values.
+ */
+function withoutIdToken(text: string): { forLibrary: string; idToken: string | undefined } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new BridgeError('upstream_error', 'token response is not JSON', {
-      status: response.status,
-    });
+    return { forLibrary: text, idToken: undefined };
   }
-  const parsed = tokenResponseSchema.safeParse(json);
-  if (!parsed.success) {
-    const fields = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '(root)')))];
-    throw new BridgeError('upstream_error', `token response is invalid: ${fields.join(', ')}`, {
-      status: response.status,
-      details: { fields },
-    });
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { forLibrary: text, idToken: undefined };
   }
-  const data = parsed.data;
+  const { id_token: idToken, ...rest } = json as Record<string, unknown>;
+  for (const name of ['refresh_token', 'scope', 'expires_in', 'patient'] as const) {
+    if (rest[name] === null || rest[name] === '') delete rest[name];
+  }
+  return {
+    forLibrary: JSON.stringify(rest),
+    idToken: typeof idToken === 'string' && idToken !== '' ? idToken : undefined,
+  };
+}
+
+function toTokenSet(
+  json: oauth.TokenEndpointResponse,
+  idToken: string | undefined,
+  clock: Clock,
+  status: number,
+): TokenSet {
+  // RFC 6749 §7.1: the library lowercases the type; only Bearer is supported here (no DPoP).
+  if (json.token_type !== 'bearer') {
+    throw invalidAnswer(['token_type'], status);
+  }
+  const context = launchContextSchema.safeParse(json);
+  if (!context.success) throw invalidAnswer(['patient'], status);
   const extra: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) {
+  for (const [key, value] of Object.entries(json)) {
     if (!KNOWN_FIELDS.has(key) && !SECRET_LOOKING.test(key)) extra[key] = value;
   }
   return {
-    accessToken: data.access_token,
+    accessToken: json.access_token,
     tokenType: 'Bearer',
-    expiresAt: clock.now() + (data.expires_in ?? DEFAULT_EXPIRES_IN_SECONDS) * 1000,
-    scope: data.scope === undefined || data.scope === null ? undefined : parseScope(data.scope),
-    refreshToken: data.refresh_token,
-    idToken: data.id_token,
-    patient: data.patient,
+    expiresAt: clock.now() + (json.expires_in ?? DEFAULT_EXPIRES_IN_SECONDS) * 1000,
+    scope: json.scope === undefined ? undefined : parseScope(json.scope),
+    refreshToken: json.refresh_token,
+    idToken,
+    patient: context.data.patient,
     extra,
   };
 }
 
-function tokenErrorFrom(response: Response, text: string): BridgeError {
-  const { status } = response;
-  let oauth: { error: string; error_description?: string } | undefined;
+function invalidAnswer(fields: string[], status: number): BridgeError {
+  return new BridgeError('upstream_error', `token response is invalid: ${fields.join(', ')}`, {
+    status,
+    details: { fields },
+  });
+}
+
+/**
+ * The same answer again, its body already read as `text`. A JSON object is labelled JSON whatever
+ * the server called it: the library reads an error body only under a JSON content-type, and an
+ * `invalid_grant` sent as text/plain is still the revocation it says.
+ */
+function replay(response: Response, text: string): Response {
+  const headers = new Headers(response.headers);
+  if (isJsonObject(text)) headers.set('content-type', 'application/json');
+  return new Response(text === '' ? null : text, { status: response.status, headers });
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const json: unknown = JSON.parse(text);
+    return typeof json === 'object' && json !== null && !Array.isArray(json);
+  } catch {
+    return false;
+  }
+}
+
+/** The library's refusal of an answer, as a BridgeError (never quoting the body's tokens). */
+function tokenErrorOf(error: unknown, response: Response, text: string): BridgeError {
+  if (error instanceof BridgeError) return error;
+  if (error instanceof oauth.ResponseBodyError) {
+    return endpointRefusal(response, {
+      error: error.error,
+      ...(error.error_description === undefined
+        ? {}
+        : { error_description: error.error_description }),
+    });
+  }
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    // RFC 6749 §5.2: a 401 invalid_client names its scheme in WWW-Authenticate, as healow's
+    // does. The library then reports the challenge and leaves the body unread; its `error`
+    // (invalid_client) is read here.
+    return endpointRefusal(response, oauthErrorIn(text));
+  }
+  if (!response.ok) return endpointRefusal(response, undefined);
+  return unreadableAnswer(error, response.status);
+}
+
+function unreadableAnswer(error: unknown, status: number): BridgeError {
+  const code = error instanceof oauth.OperationProcessingError ? error.code : undefined;
+  if (code === oauth.RESPONSE_IS_NOT_JSON || code === oauth.PARSE_ERROR) {
+    return new BridgeError('upstream_error', 'token response is not JSON', { status });
+  }
+  if (code === oauth.INVALID_RESPONSE) {
+    const field = /"response" body "(\w+)" property/.exec((error as Error).message)?.[1];
+    return invalidAnswer([field ?? '(root)'], status);
+  }
+  if (error instanceof oauth.UnsupportedOperationError)
+    return invalidAnswer(['token_type'], status);
+  return new BridgeError('upstream_error', `token response refused: ${describe(error)}`, {
+    status,
+  });
+}
+
+function oauthErrorIn(text: string): OAuthErrorFields | undefined {
   try {
     const parsed = oauthErrorSchema.safeParse(JSON.parse(text));
-    if (parsed.success) {
-      oauth = { error: parsed.data.error };
-      if (parsed.data.error_description !== undefined) {
-        oauth.error_description = parsed.data.error_description;
-      }
-    }
+    if (!parsed.success) return undefined;
+    return {
+      error: parsed.data.error,
+      ...(parsed.data.error_description === undefined
+        ? {}
+        : { error_description: parsed.data.error_description }),
+    };
   } catch {
-    // Not JSON (an HTML error page, an empty 403): the status alone speaks.
+    return undefined;
   }
-  const what = oauth
-    ? `${oauth.error}${oauth.error_description ? `: ${clip(oauth.error_description)}` : ''}`
+}
+
+const oauthErrorSchema = z.looseObject({
+  error: z.string().min(1),
+  error_description: z.string().optional().catch(undefined),
+});
+
+interface OAuthErrorFields {
+  error: string;
+  error_description?: string;
+}
+
+function endpointRefusal(
+  response: Response,
+  oauthError: OAuthErrorFields | undefined,
+): BridgeError {
+  const { status } = response;
+  const what = oauthError
+    ? `${oauthError.error}${oauthError.error_description ? `: ${clip(oauthError.error_description)}` : ''}`
     : 'no OAuth error body';
+  const oauthPart = oauthError ? { oauth: oauthError } : {};
   if (status === 429) {
     const retryAfter = response.headers.get('retry-after');
     return new BridgeError('rate_limited', `token endpoint answered 429 (${what})`, {
       status,
-      ...(oauth ? { oauth } : {}),
+      ...oauthPart,
       ...(retryAfter ? { details: { retryAfter } } : {}),
     });
   }
   const code = status >= 500 ? 'upstream_error' : 'token_rejected';
   return new BridgeError(code, `token endpoint answered ${status} (${what})`, {
     status,
-    ...(oauth ? { oauth } : {}),
+    ...oauthPart,
   });
 }
 
@@ -247,30 +393,17 @@ export interface RevocationParams extends Omit<TokenRequestBase, 'tokenEndpoint'
  * token call. Revoking the refresh token also ends the grant's access tokens where the server
  * supports it (§2.1: "SHOULD").
  */
-export async function tokenRevocationRequest(params: RevocationParams): Promise<Response> {
-  const body = new URLSearchParams({ token: params.token, token_type_hint: params.tokenTypeHint });
-  const headers = new Headers({
-    accept: 'application/json',
-    'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
-  });
-  await params.auth.apply(params.tokenEndpoint, body, headers, params.clock);
-  const fetchImpl = params.fetch ?? globalThis.fetch;
-  const timeout = AbortSignal.timeout(params.timeoutMs ?? 30_000);
-  try {
-    return await fetchImpl(params.revocationEndpoint, {
-      method: 'POST',
-      headers,
-      body,
-      signal: params.signal ? AbortSignal.any([params.signal, timeout]) : timeout,
-      redirect: 'error',
-    });
-  } catch (cause) {
-    throw new BridgeError(
-      'upstream_error',
-      `revocation endpoint ${params.revocationEndpoint} did not answer: ${describe(cause)}`,
-      { cause, details: { revocationEndpoint: params.revocationEndpoint } },
-    );
-  }
+export function tokenRevocationRequest(params: RevocationParams): Promise<Response> {
+  return oauth.revocationRequest(
+    authorizationServer(params.tokenEndpoint, params.revocationEndpoint),
+    clientOf(params.auth),
+    params.auth.forRequest(params.tokenEndpoint, params.clock),
+    params.token,
+    {
+      ...requestOptions(params, 'revocation endpoint'),
+      additionalParameters: { token_type_hint: params.tokenTypeHint },
+    },
+  );
 }
 
 /**
@@ -279,8 +412,11 @@ export async function tokenRevocationRequest(params: RevocationParams): Promise<
  */
 export async function processRevocationResponse(response: Response): Promise<void> {
   const text = await response.text().catch(() => '');
-  if (response.status === 200) return;
-  throw tokenErrorFrom(response, text);
+  try {
+    await oauth.processRevocationResponse(replay(response, text));
+  } catch (error) {
+    throw tokenErrorOf(error, response, text);
+  }
 }
 
 /** Revocation, sent and checked. */

@@ -123,7 +123,7 @@ export function createLauncher(deps: VaultDeps) {
     const { redirectUri } = await contextOf(connection);
     const state = randomToken(32);
     const stateHash = stateHashOf(state);
-    const pkce = createPkce();
+    const pkce = await createPkce();
     const session: AuthSession = {
       stateHash,
       connectionId: connection.id,
@@ -186,7 +186,7 @@ export function createLauncher(deps: VaultDeps) {
       scope: requestableScopes(registration.scopes, config, { log: true }),
       state,
       aud: connection.practiceBase,
-      codeChallenge: pkceChallenge(verifier),
+      codeChallenge: await pkceChallenge(verifier),
       nonce: session.nonce,
     });
   }
