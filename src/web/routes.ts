@@ -1,16 +1,20 @@
 // The patient pages: find a practice and connect, see the outcome, disconnect. Plain forms that
 // work without JavaScript (the EHR's sign-in is a full-page redirect anyway); a small script
 // adds search as you type. Every failure speaks to the patient; its technical cause goes to
-// the operator's log.
+// the operator's log, under a reference the page shows.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { browserSecret, ensureBrowserSecret } from '../api/browser.ts';
 import type { ErrorAnswer } from '../api/errors.ts';
+import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import { sha256Hex } from '../common/hash.ts';
+import type { Logger } from '../common/logger.ts';
+import { randomId } from '../common/random.ts';
 import type { Config } from '../config/schema.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
-import type { ConnectionRecord } from '../store/port.ts';
+import type { ConnectionRecord, EventRepository } from '../store/port.ts';
 import type { Vault } from '../vault/index.ts';
 import { registerAssetRoutes } from './assets.ts';
 import { type Html, html } from './html.ts';
@@ -390,23 +394,78 @@ const PATIENT_WORDS: Partial<Record<ErrorAnswer['code'], [title: string, text: s
   access_denied: ['Nothing was shared', 'The sign-in was cancelled at your practice.'],
 };
 
-/** The page a patient sees when a browser route fails (a used or foreign sign-in, a bad form). */
-export function errorPage(answer: ErrorAnswer): string {
-  if (answer.code === 'too_many_requests') {
+/** Letters a patient can read out without confusion (no 0/O, 1/I/L, U). */
+const REFERENCE_LETTERS = '23456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** A short code such as `K7QX-93MD` that a patient can quote to support. */
+export function supportReference(bytes: Buffer = randomBytes(8)): string {
+  const letters = [...bytes].map((b) => REFERENCE_LETTERS[b % REFERENCE_LETTERS.length]).join('');
+  return `${letters.slice(0, 4)}-${letters.slice(4, 8)}`;
+}
+
+export interface ErrorPageDeps {
+  logger: Logger;
+  events: Pick<EventRepository, 'append'>;
+  clock: Clock;
+  /** Makes the reference shown to the patient (tests fix it). */
+  reference?: () => string;
+}
+
+/** The event that keeps a patient page's technical detail, keyed by the reference shown. */
+export const PAGE_ERROR_EVENT = 'web.page_error';
+
+/**
+ * The page a patient sees when a browser route fails (a used or foreign sign-in, a bad form, an
+ * EHR answer that does not check out). The page says what happened in a patient's words and a
+ * reference code; the technical detail goes to the log and to a `web.page_error` event under
+ * that code, so support finds it from what the patient quotes.
+ */
+export function createErrorPage({
+  logger,
+  events,
+  clock,
+  reference = supportReference,
+}: ErrorPageDeps): (answer: ErrorAnswer) => string {
+  return (answer) => {
+    if (answer.code === 'too_many_requests') {
+      return page(
+        'Please wait',
+        html`<span class="status warn">Busy</span><h1>Please wait a moment</h1><p>${answer.message}</p><p>Nothing is wrong with your records or your account.</p><a class="button" href="/connect">Try again</a>`,
+      );
+    }
+    const code = reference();
+    // `error`, not `code`: the logger redacts members named `code` (an authorization code).
+    const detail = {
+      reference: code,
+      error: answer.code,
+      status: answer.status,
+      detail: answer.message,
+    };
+    logger.warn(detail, 'a patient page failed');
+    // A page that does not exist is no failure worth an event (anyone can ask for one).
+    if (answer.code !== 'not_found') {
+      events
+        .append({
+          id: randomId('evt'),
+          type: PAGE_ERROR_EVENT,
+          connectionId: null,
+          data: detail,
+          createdAt: clock.now(),
+        })
+        .catch((error: unknown) =>
+          logger.error({ err: error, reference: code }, 'page error event not saved'),
+        );
+    }
+    const [title, text] = PATIENT_WORDS[answer.code] ?? [
+      'We could not finish',
+      answer.status >= 500
+        ? 'Your practice’s system or ours did not answer as expected, so nothing was shared. This is usually temporary.'
+        : 'The sign-in could not be completed, so nothing was shared.',
+    ];
     return page(
-      'Please wait',
-      html`<span class="status warn">Busy</span><h1>Please wait a moment</h1><p>${answer.message}</p><p>Nothing is wrong with your records or your account.</p><a class="button" href="/connect">Try again</a>`,
+      'Sign-in problem',
+      html`<span class="status bad">Problem</span><h1>${title}</h1><p>${text}</p><a class="button" href="/connect">Start again</a>
+<p class="reference">If this keeps happening, contact support and quote reference <strong class="mono" data-reference>${code}</strong>.</p>`,
     );
-  }
-  const [title, text] = PATIENT_WORDS[answer.code] ?? [
-    'We could not finish',
-    answer.status >= 500
-      ? 'Your practice’s system or ours did not answer as expected, so nothing was shared. This is usually temporary.'
-      : 'The sign-in could not be completed, so nothing was shared.',
-  ];
-  return page(
-    'Sign-in problem',
-    html`<span class="status bad">Problem</span><h1>${title}</h1><p>${text}</p><a class="button" href="/connect">Start again</a>
-<details class="technical"><summary>Details for support</summary><p>${answer.message}</p></details>`,
-  );
+  };
 }

@@ -14,6 +14,15 @@ afterEach(async () => {
   stack = undefined;
 });
 
+/** The technical detail kept under the reference a patient page shows (its `web.page_error` event). */
+async function detailBehind(s: Stack, body: string): Promise<string> {
+  const reference = /data-reference>([2-9A-Z]{4}-[2-9A-Z]{4})</.exec(body)?.[1];
+  expect(reference).toBeDefined();
+  const events = await s.runtime.store.events.list({ limit: 500 });
+  const event = events.find((e) => e.type === 'web.page_error' && e.data.reference === reference);
+  return String(event?.data.detail);
+}
+
 async function up(options: StackOptions = {}): Promise<Stack> {
   stack = await startStack(options);
   return stack;
@@ -447,14 +456,20 @@ describe('refusals', () => {
     });
     expect(foreign.status).toBe(400);
     expect(foreign.headers.get('content-type')).toContain('text/html');
-    expect(await foreign.text()).toMatch(/another browser/);
+    // The patient reads what happened and a reference; the reason is under that reference.
+    const foreignPage = await foreign.text();
+    expect(foreignPage).toMatch(/This sign-in link no longer works/);
+    expect(foreignPage).not.toMatch(/another browser/);
+    expect(await detailBehind(s, foreignPage)).toMatch(/another browser/);
     // The foreign attempt did not burn the state: the real browser finishes, once.
     const real = await fetch(denied, { redirect: 'manual', headers: { cookie } });
     expect(real.status).toBe(302);
     expect(real.headers.get('location')).toContain('outcome=declined');
     const replay = await fetch(denied, { redirect: 'manual', headers: { cookie } });
     expect(replay.status).toBe(400);
-    expect(await replay.text()).toMatch(/used or expired/);
+    const replayPage = await replay.text();
+    expect(replayPage).not.toMatch(/used or expired/);
+    expect(await detailBehind(s, replayPage)).toMatch(/used or expired/);
   });
 
   it('refuses a launch link opened in a second browser', async () => {

@@ -309,14 +309,22 @@ describe('id_token', () => {
     ['with another nonce', (c) => byTheEhr({ ...c, nonce: 'not-the-one-we-sent' }), /nonce/],
   ];
   for (const [what, forge, reason] of cases) {
-    it(`an id_token ${what} fails the sign-in, says why, and keeps no tokens`, async () => {
+    it(`an id_token ${what} fails the sign-in, keeps why under the reference the page shows, and keeps no tokens`, async () => {
       const { id, callback, cookie } = await signInUntilCallback(`id-token-${what}`);
       tamper = forge;
       const answer = await call(callback, { key: null, cookie });
       tamper = undefined;
       // The EHR's answer is what is wrong, not the browser's request: a bad-gateway page.
       expect(answer.status).toBe(502);
-      expect(await answer.text()).toMatch(reason);
+      // The page gives the patient a reference, not the reason; the reason is kept under it.
+      const body = await answer.text();
+      const reference = /data-reference>([2-9A-Z]{4}-[2-9A-Z]{4})</.exec(body)?.[1];
+      const events = await s.runtime.store.events.list({ limit: 1000 });
+      const kept = events.find(
+        (e) => e.type === 'web.page_error' && e.data.reference === reference,
+      );
+      expect(String(kept?.data.detail)).toMatch(reason);
+      expect(body).not.toContain(String(kept?.data.detail));
       const record = await s.runtime.store.connections.get(id);
       expect(record?.state).toBe('pending');
       expect(record?.sealedTokens ?? null).toBeNull();
