@@ -21,7 +21,7 @@ import type { KeyService } from '../keys/index.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
 import type { Store } from '../store/port.ts';
 import type { Vault } from '../vault/index.ts';
-import { errorPage, registerWebRoutes, type WebDeps } from '../web/routes.ts';
+import { createErrorPage, registerWebRoutes, type WebDeps } from '../web/routes.ts';
 import { createSignInGuard } from '../web/sign-in-guard.ts';
 import { assertAccess, authenticateApiKey, callerOf, registerApiKeyRoutes } from './api-keys.ts';
 import { browserSecret, ensureBrowserSecret } from './browser.ts';
@@ -93,7 +93,9 @@ export function createApp(deps: AppDeps): FastifyInstance {
     },
   }) as unknown as FastifyInstance;
 
-  installErrorHandling(app, { errorPage });
+  installErrorHandling(app, {
+    errorPage: createErrorPage({ logger: deps.logger, events: store.events, clock }),
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
