@@ -22,6 +22,7 @@ import {
   PRIORITIES,
   type Priority,
 } from './port.ts';
+import { validateAcquire } from './shared.ts';
 import { realTimers, runAt, type Timers } from './timers.ts';
 
 export interface MemoryBudgetDeps {
@@ -49,6 +50,81 @@ interface PracticeState extends WindowState {
 
 /** Waiters without a connectionId share this lane (FIFO among themselves). */
 const ANONYMOUS_LANE = '';
+
+/** The budget_exhausted error of a waiter that gives up, with how long it waited. */
+function exhausted(
+  clock: Clock,
+  practice: string,
+  waiter: Waiter,
+  why: string,
+  cause?: unknown,
+): BridgeError {
+  const waitedMs = clock.now() - waiter.enqueuedAt;
+  return new BridgeError(
+    'budget_exhausted',
+    `no call budget for practice ${practice}: waited ${waitedMs} ms, ${why}`,
+    { details: { practice, priority: waiter.priority, waitedMs }, cause },
+  );
+}
+
+/**
+ * Serves queued waiters while the head fits (after `rollForward`), in strict order: a head that
+ * does not fit blocks those behind it, so nothing starves. Nothing is served under a lock.
+ */
+function serveWhileFits(state: PracticeState, policy: BudgetPolicy, now: number): void {
+  if (state.lockedUntil !== null) return;
+  const inGuard = now >= (state.window + 1) * policy.windowMs - policy.guardMs;
+  for (let head = state.queue.peek(); head; head = state.queue.peek()) {
+    if (!fits(state, policy, state.practice, head, now)) return;
+    state.queue.shift();
+    state.used += head.cost;
+    if (inGuard) state.early += head.cost;
+    if (head.priority !== 'background') state.priorityUsed += head.cost;
+    head.cleanup();
+    head.resolve();
+  }
+}
+
+function usageOf(policy: BudgetPolicy, state: PracticeState): BudgetUsage {
+  const waiting = Object.fromEntries(
+    PRIORITIES.map((priority) => [priority, state.queue.count(priority)]),
+  ) as Record<Priority, number>;
+  return {
+    practice: state.practice,
+    limit: policy.limitFor(state.practice),
+    used: state.used,
+    windowStart: state.window * policy.windowMs,
+    windowEnd: (state.window + 1) * policy.windowMs,
+    waiting,
+    lockedUntil: state.lockedUntil,
+    lockReason: state.lockReason,
+    rateLimited: state.rateLimited,
+  };
+}
+
+/** A waiter for `options`, `served` once resolved; its cleanup is set once it has timers. */
+function newWaiter(
+  clock: Clock,
+  cost: number,
+  options: AcquireOptions,
+  resolve: () => void,
+  reject: (error: BridgeError) => void,
+): Waiter & { served: boolean } {
+  const waiter = {
+    priority: options.priority,
+    lane: options.connectionId ?? ANONYMOUS_LANE,
+    cost,
+    enqueuedAt: clock.now(),
+    served: false,
+    resolve: () => {
+      waiter.served = true;
+      resolve();
+    },
+    reject,
+    cleanup: () => {},
+  };
+  return waiter;
+}
 
 export function createMemoryBudget({
   clock,
@@ -82,22 +158,11 @@ export function createMemoryBudget({
   function pump(state: PracticeState): void {
     const now = clock.now();
     rollForward(state, policy, now);
-    if (state.lockedUntil === null) {
-      const inGuard = now >= (state.window + 1) * policy.windowMs - policy.guardMs;
-      // Strict order: a head waiter that does not fit blocks those behind it (no starvation).
-      for (let head = state.queue.peek(); head; head = state.queue.peek()) {
-        if (!fits(state, policy, state.practice, head, now)) break;
-        state.queue.shift();
-        state.used += head.cost;
-        if (inGuard) state.early += head.cost;
-        if (head.priority !== 'background') state.priorityUsed += head.cost;
-        head.cleanup();
-        head.resolve();
-      }
-    }
+    serveWhileFits(state, policy, now);
     scheduleWake(state);
   }
 
+  /** Pumps again when the head waiter may fit: the lock's end, the reserve shrinking, the window's end. */
   function scheduleWake(state: PracticeState): void {
     const wakeAt = wakeAtOf(state, policy, state.practice, state.queue.peek(), clock.now());
     if (state.wake?.at === wakeAt) return;
@@ -113,99 +178,51 @@ export function createMemoryBudget({
     };
   }
 
-  function exhausted(practice: string, waiter: Waiter, why: string, cause?: unknown): BridgeError {
-    const waitedMs = clock.now() - waiter.enqueuedAt;
-    return new BridgeError(
-      'budget_exhausted',
-      `no call budget for practice ${practice}: waited ${waitedMs} ms, ${why}`,
-      { details: { practice, priority: waiter.priority, waitedMs }, cause },
-    );
-  }
-
   /** Takes a waiter out of the queue and rejects it; a no-op if it was already served. */
   function giveUp(state: PracticeState, waiter: Waiter, why: string, cause?: unknown): void {
     if (!state.queue.remove(waiter)) return;
     waiter.cleanup();
-    waiter.reject(exhausted(state.practice, waiter, why, cause));
+    waiter.reject(exhausted(clock, state.practice, waiter, why, cause));
     scheduleWake(state);
   }
 
-  function validate(practice: string, options: AcquireOptions): number {
-    const cost = options.cost ?? 1;
-    if (!PRIORITIES.includes(options.priority)) {
-      throw new BridgeError('invalid_request', `unknown budget priority "${options.priority}"`);
+  /** A queued waiter gives up at its deadline (after a last pump) or when its signal aborts. */
+  function watchDeadlineAndAbort(state: PracticeState, waiter: Waiter, options: AcquireOptions) {
+    const { signal, deadline } = options;
+    if (deadline !== undefined && deadline <= clock.now()) {
+      giveUp(state, waiter, 'the deadline had passed');
+      return;
     }
-    const limit = policy.limitFor(practice);
-    if (!Number.isInteger(cost) || cost < 1 || cost > limit) {
-      throw new BridgeError(
-        'invalid_request',
-        `budget cost must be an integer from 1 to ${limit} for practice ${practice}`,
-      );
-    }
-    return cost;
-  }
-
-  function usageOf(state: PracticeState): BudgetUsage {
-    const waiting = Object.fromEntries(
-      PRIORITIES.map((priority) => [priority, state.queue.count(priority)]),
-    ) as Record<Priority, number>;
-    return {
-      practice: state.practice,
-      limit: policy.limitFor(state.practice),
-      used: state.used,
-      windowStart: state.window * policy.windowMs,
-      windowEnd: (state.window + 1) * policy.windowMs,
-      waiting,
-      lockedUntil: state.lockedUntil,
-      lockReason: state.lockReason,
-      rateLimited: state.rateLimited,
+    // At the deadline, pump first: a slot freed at that very instant still counts.
+    const deadlineTimer =
+      deadline === undefined
+        ? undefined
+        : at(deadline, () => {
+            pump(state);
+            giveUp(state, waiter, 'the deadline passed');
+          });
+    const onAbort = () => giveUp(state, waiter, 'the caller aborted', signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    waiter.cleanup = () => {
+      deadlineTimer?.cancel();
+      signal?.removeEventListener('abort', onAbort);
     };
   }
 
   return {
     acquire(practice, options) {
       return new Promise<void>((resolve, reject) => {
-        const cost = validate(practice, options);
-        let served = false;
-        const waiter: Waiter = {
-          priority: options.priority,
-          lane: options.connectionId ?? ANONYMOUS_LANE,
-          cost,
-          enqueuedAt: clock.now(),
-          resolve: () => {
-            served = true;
-            resolve();
-          },
-          reject,
-          cleanup: () => {},
-        };
-        if (closed) throw exhausted(practice, waiter, 'the budget is closed');
-        const { signal, deadline } = options;
-        if (signal?.aborted) throw exhausted(practice, waiter, 'the caller aborted', signal.reason);
-
+        const cost = validateAcquire(policy, practice, options);
+        const waiter = newWaiter(clock, cost, options, resolve, reject);
+        if (closed) throw exhausted(clock, practice, waiter, 'the budget is closed');
+        const { signal } = options;
+        if (signal?.aborted) {
+          throw exhausted(clock, practice, waiter, 'the caller aborted', signal.reason);
+        }
         const state = stateOf(practice);
         state.queue.push(waiter);
         pump(state);
-        if (served) return;
-
-        if (deadline !== undefined && deadline <= clock.now()) {
-          giveUp(state, waiter, 'the deadline had passed');
-          return;
-        }
-        // At the deadline, pump first: a slot freed at that very instant still counts.
-        const deadlineTimer =
-          deadline === undefined
-            ? undefined
-            : at(deadline, () => {
-                pump(state);
-                giveUp(state, waiter, 'the deadline passed');
-              });
-        const onAbort = () => giveUp(state, waiter, 'the caller aborted', signal?.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        waiter.cleanup = () => {
-          deadlineTimer?.cancel();
-          signal?.removeEventListener('abort', onAbort);
-        };
+        if (!waiter.served) watchDeadlineAndAbort(state, waiter, options);
       });
     },
 
@@ -220,14 +237,14 @@ export function createMemoryBudget({
       // Reading a practice never seen does not make usageAll list it.
       const state = practices.get(practice) ?? newState(practice);
       pump(state);
-      return usageOf(state);
+      return usageOf(policy, state);
     },
 
     async usageAll() {
       const states = [...practices.values()].sort((a, b) => a.practice.localeCompare(b.practice));
       return states.map((state) => {
         pump(state);
-        return usageOf(state);
+        return usageOf(policy, state);
       });
     },
 
@@ -238,7 +255,7 @@ export function createMemoryBudget({
         state.wake = null;
         for (const waiter of state.queue.drain()) {
           waiter.cleanup();
-          waiter.reject(exhausted(state.practice, waiter, 'the budget is closed'));
+          waiter.reject(exhausted(clock, state.practice, waiter, 'the budget is closed'));
         }
       }
     },
