@@ -12,9 +12,14 @@ let stack: Stack;
 let receiver: Recorder;
 /** FHIR requests the bridge sent: those carrying an access token (discovery and token calls do not). */
 let sent = 0;
+/** Those of them the EHR answered with a 2xx. */
+let answered2xx = 0;
 const counting: typeof fetch = async (input, init) => {
-  if (new Headers(init?.headers).get('authorization')?.startsWith('Bearer ')) sent++;
-  return fetch(input, init);
+  const fhir = new Headers(init?.headers).get('authorization')?.startsWith('Bearer ') === true;
+  if (fhir) sent++;
+  const response = await fetch(input, init);
+  if (fhir && response.status >= 200 && response.status < 300) answered2xx++;
+  return response;
 };
 
 beforeAll(async () => {
@@ -72,7 +77,7 @@ describe('/metrics', () => {
       .filter(([name]) => name.startsWith(`fhirbridge_fhir_calls_total{practice="${base}"`))
       .reduce((sum, [, value]) => sum + value, 0);
     expect(counted).toBe(sent);
-    expect(synced.get(calls)).toBeGreaterThan(0);
+    expect(synced.get(calls)).toBe(answered2xx);
     expect(synced.get('fhirbridge_sync_duration_seconds_count{outcome="succeeded"}')).toBe(1);
     // Every call waited for its budget slot; none was refused.
     expect(
@@ -87,14 +92,18 @@ describe('/metrics', () => {
     // The connect and the sync are announced to the app's receiver by the background
     // dispatcher: each delivery it recorded is counted once, the receiver saw each one.
     const delivered = 'fhirbridge_webhook_deliveries_total{outcome="delivered"}';
+    const types = (await stack.runtime.store.events.list({ limit: 1000 })).map((e) => e.type);
+    expect(types).toEqual(['connection.connected', 'sync.completed']);
+    const events = types.length;
     let deliveries = 0;
     for (let i = 0; i < 100; i++) {
       deliveries = (await scrape()).get(delivered) ?? 0;
-      if (deliveries > 0 && deliveries === receiver.requests.length) break;
+      if (deliveries === events && receiver.requests.length === events) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(deliveries).toBeGreaterThan(0);
-    expect(deliveries).toBe(receiver.requests.length);
+    // One endpoint: one delivery per event so far (the connect's and the sync's).
+    expect(deliveries).toBe(events);
+    expect(receiver.requests).toHaveLength(events);
 
     await stack.runtime.vault.tokenSource(connectionId).refreshed();
     const refreshed = await scrape();
