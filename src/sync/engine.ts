@@ -7,11 +7,12 @@
 // type ends `nothing_granted`. A retry of the run (same id) resumes only what did not end.
 // Events: `sync.completed`, `sync.retrying` (another attempt follows), `sync.failed` (once, when
 // the run fails for good).
-import { realTimers, type Timers } from '../budget/timers.ts';
+
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomId } from '../common/random.ts';
+import { realTimers, type Timers } from '../common/timers.ts';
 import type { EventLog } from '../events/log.ts';
 import type { FhirClient, FhirTarget, VendorName } from '../fhir/index.ts';
 import { parseBase } from '../fhir/urls.ts';
@@ -96,8 +97,13 @@ export interface SyncEngineDeps {
 }
 
 export interface SyncEngineOptions {
-  /** Types (and reference reads) in flight at once. Default 3. */
+  /** Types in flight at once. Default 3. */
   concurrency?: number;
+  /**
+   * Reads by reference in flight at once. Default 8: each is one small resource, so they wait
+   * on the round trip more than on either side's work (the budget still paces them).
+   */
+  readConcurrency?: number;
   /** `auto` runs a full pass (which finds deletions) when the last is older. Default 7 days. */
   fullEveryMs?: number;
   attachments?: Partial<AttachmentPolicy>;
@@ -136,6 +142,10 @@ export interface SyncEngine {
 }
 
 const DAY = 24 * 3_600_000;
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((item) => !test(item))];
+}
 
 function groupByType(searches: readonly PlannedSearch[]): Map<string, PlannedSearch[]> {
   const byType = new Map<string, PlannedSearch[]>();
@@ -270,6 +280,7 @@ export function createSyncEngine(
   const { store, fhir, clock, logger } = deps;
   const timers = deps.timers ?? realTimers;
   const concurrency = options.concurrency ?? 3;
+  const readConcurrency = options.readConcurrency ?? 8;
   const fullEveryMs = options.fullEveryMs ?? 7 * DAY;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const typeDeadlineMs = options.typeDeadlineMs ?? 5 * 60_000;
@@ -314,12 +325,21 @@ export function createSyncEngine(
     markReferenceTypesPending(ctx);
     ctx.state.report();
     const open = [...byType.keys()].filter((type) => !keep.has(type));
-    await runPool(open, concurrency, controller, async (type) => {
+    const runOne = async (type: string) => {
       await runType(ctx, type, byType.get(type) ?? []);
       // The type's outcome is kept at once: a retry after a crash skips it too.
       await saveProgress(ctx);
-    });
-    await readReferences(ctx, controller, concurrency);
+    };
+    // A type whose searches `_include` what it follows (DiagnosticReport: result Observations)
+    // runs after the others, so that what a search of the followed type brings is stored by
+    // that search first and an include does not store it again as a read.
+    const [first, following] = partition(
+      open,
+      (type) => (ctx.plan.follow[type] ?? []).length === 0,
+    );
+    await runPool(first, concurrency, controller, runOne);
+    await runPool(following, concurrency, controller, runOne);
+    await readReferences(ctx, controller, readConcurrency);
     markReferenceTypesDone(ctx);
   }
 
@@ -368,6 +388,7 @@ export function createSyncEngine(
         requestTimeoutMs,
         typeDeadlineMs,
         refusals: await loadRefusals(store, target.base, clock.now(), refusalTtlMs),
+        withoutInclude: new Set(),
         ...(runOptions.beforeWrite ? { beforeWrite: runOptions.beforeWrite } : {}),
       };
       await execute(ctx, controller, requested);

@@ -43,16 +43,24 @@ describe('readBodyWithin', () => {
 });
 
 describe('pageResources', () => {
-  it('pairs each parsed resource with its text and leaves OperationOutcome entries out', () => {
+  it('pairs each parsed resource with its text, apart from what _include added, OperationOutcome entries left out', () => {
     const text =
-      '{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"},"search":{"mode":"outcome"}},{"resource":{"resourceType":"Condition","id":"c1","onsetDateTime":"2024"}}]}';
+      '{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"},"search":{"mode":"outcome"}},{"resource":{"resourceType":"Condition","id":"c1","onsetDateTime":"2024"}},{"resource":{"resourceType":"Practitioner","id":"p1"},"search":{"mode":"include"}}]}';
     const bundle = JSON.parse(text);
-    expect(pageResources(text, bundle, 'GET x')).toEqual([
-      {
-        resource: { resourceType: 'Condition', id: 'c1', onsetDateTime: '2024' },
-        json: '{"resourceType":"Condition","id":"c1","onsetDateTime":"2024"}',
-      },
-    ]);
+    expect(pageResources(text, bundle, 'GET x')).toEqual({
+      matches: [
+        {
+          resource: { resourceType: 'Condition', id: 'c1', onsetDateTime: '2024' },
+          json: '{"resourceType":"Condition","id":"c1","onsetDateTime":"2024"}',
+        },
+      ],
+      included: [
+        {
+          resource: { resourceType: 'Practitioner', id: 'p1' },
+          json: '{"resourceType":"Practitioner","id":"p1"}',
+        },
+      ],
+    });
   });
 
   it('refuses a resource without an id', () => {

@@ -18,7 +18,10 @@ export interface PageResource {
 
 export interface Page {
   bundle: Bundle;
+  /** The search's matches. */
   resources: PageResource[];
+  /** What `_include` added to the page (search mode `include`). */
+  included: PageResource[];
   /** The next page relative to the base (`?_getpages=…`), or undefined on the last page. */
   next: string | undefined;
   /** The server's `Date` header (epoch ms), when it sent one. */
@@ -87,8 +90,12 @@ export function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** The resources of a page with their own texts (OperationOutcome warnings left out). */
-export function pageResources(text: string, bundle: Bundle, what: string): PageResource[] {
+/** The resources of a page with their own texts: matches and included, warnings left out. */
+export function pageResources(
+  text: string,
+  bundle: Bundle,
+  what: string,
+): { matches: PageResource[]; included: PageResource[] } {
   const entries = bundle.entry ?? [];
   let texts: Array<string | undefined>;
   try {
@@ -99,7 +106,8 @@ export function pageResources(text: string, bundle: Bundle, what: string): PageR
       cause,
     });
   }
-  const out: PageResource[] = [];
+  const matches: PageResource[] = [];
+  const included: PageResource[] = [];
   for (const [i, entry] of entries.entries()) {
     if (entry.search?.mode === 'outcome' || !entry.resource) continue;
     const resource = entry.resource as unknown as Json;
@@ -110,9 +118,10 @@ export function pageResources(text: string, bundle: Bundle, what: string): PageR
     }
     // The scanner and JSON.parse read the same text, so they agree unless keys repeat oddly;
     // then the parsed value, serialized, is the honest fallback.
-    out.push({ resource, json: texts[i] ?? JSON.stringify(resource) });
+    const found = { resource, json: texts[i] ?? JSON.stringify(resource) };
+    (entry.search?.mode === 'include' ? included : matches).push(found);
   }
-  return out;
+  return { matches, included };
 }
 
 export interface PageReadOptions {
@@ -143,9 +152,11 @@ export async function readPage(
   const text = await readBodyWithin(res, options.maxPageBytes, what, options.signal);
   const bundle = parseBundle(parseJson(text, what), what);
   const link = nextLink(bundle);
+  const { matches, included } = pageResources(text, bundle, what);
   return {
     bundle,
-    resources: pageResources(text, bundle, what),
+    resources: matches,
+    included,
     next: link === undefined ? undefined : relativeToBase(base, rebaseLink(base, link)),
     serverTime: Number.isNaN(date) ? undefined : date,
   };

@@ -5,9 +5,13 @@
 import { type BridgeError, isBridgeError } from '../common/errors.ts';
 import type { Store, SyncRefusal } from '../store/port.ts';
 
-/** What can be refused: the incremental parameter, `Patient?_id`, or one search by its key. */
+/**
+ * What can be refused: the incremental parameter (`Type?_lastUpdated`), `Patient?_id`, a type's
+ * `_include` (`Type?_include`), or one search by its key.
+ */
 export const LAST_UPDATED = '_lastUpdated';
 export const PATIENT_BY_ID = 'Patient?_id';
+export const INCLUDE = '_include';
 
 export interface Refusals {
   /** The remembered refusal of `query`, if it has not expired. */

@@ -2,9 +2,10 @@
 // skipped, and the context every step of the run reads (target, plan, checkpoints, signal).
 // Counts live per type and are saved with every page, so a run resumed after a failed attempt
 // or a crash adds to them instead of starting from zero: the totals of the end are exact.
-import type { Timers } from '../budget/timers.ts';
+
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Timers } from '../common/timers.ts';
 import type { FhirClient, FhirTarget } from '../fhir/index.ts';
 import type { PracticeBase } from '../fhir/urls.ts';
 import type {
@@ -208,6 +209,8 @@ export interface RunContext {
   typeDeadlineMs: number;
   /** What this practice refused, remembered across syncs. */
   refusals: Refusals;
+  /** Types whose searches go without `_include` for the rest of this run (refused once). */
+  withoutInclude: Set<string>;
   /** Awaited before each write of resources (the job's lease check); a throw stops the run. */
   beforeWrite?: () => Promise<void>;
 }

@@ -5,8 +5,9 @@ import { BridgeError, isBridgeError } from '../common/errors.ts';
 import type { ReferenceNote, SyncCheckpoint } from '../store/port.ts';
 import { findReferences, type Json, toResourceWrite } from './extract.ts';
 import { incrementalParam, nextHighWater } from './high-water.ts';
-import { type Page, readPage } from './pages.ts';
+import { type Page, type PageResource, readPage } from './pages.ts';
 import type { PlannedSearch } from './plan.ts';
+import { INCLUDE } from './refusals.ts';
 import type { RunContext } from './run-state.ts';
 
 /** Statuses of a resumed `next` link that mean the server forgot the search (HAPI: 410). */
@@ -27,11 +28,29 @@ export function isRejectedSearch(error: unknown): error is BridgeError {
   );
 }
 
-/** The first page's path: the search's parameters, the page size and the incremental mark. */
+/** The refusal a practice's 400 to a type's `_include` is remembered under. */
+export const includeRefusal = (type: string) => `${type}?${INCLUDE}`;
+
+/**
+ * The `_include`s a search of `type` asks for: the elements the profile follows
+ * (`DiagnosticReport:result`), so that what they name comes on the same page instead of one read
+ * each; none where this practice refused them.
+ */
+export function includesFor(
+  ctx: Pick<RunContext, 'plan' | 'refusals' | 'withoutInclude'>,
+  type: string,
+): string[] {
+  const elements = ctx.plan.follow[type] ?? [];
+  if (elements.length === 0 || ctx.withoutInclude.has(type)) return [];
+  if (ctx.refusals.get(includeRefusal(type))) return [];
+  return elements.map((element) => `${type}:${element}`);
+}
+
+/** The first page's path: the search's parameters, the page size, the incremental mark, includes. */
 export function firstPagePath(
   search: PlannedSearch,
   checkpoint: SyncCheckpoint,
-  ctx: Pick<RunContext, 'plan'>,
+  ctx: Pick<RunContext, 'plan' | 'refusals' | 'withoutInclude'>,
 ): string {
   const params = new URLSearchParams(search.params);
   params.set('_count', String(ctx.plan.pageSize));
@@ -39,6 +58,7 @@ export function firstPagePath(
     const [name, value] = incrementalParam(ctx.plan.incremental, checkpoint.highWater ?? 0);
     params.set(name, value);
   }
+  for (const include of includesFor(ctx, search.type)) params.append(INCLUDE, include);
   return `${search.type}?${params.toString()}`;
 }
 
@@ -72,8 +92,13 @@ export function advance(
   return next;
 }
 
-/** How a search ended: its last page read, or refused on its first page (the caller decides). */
-export type SearchEnd = { status: 'done' } | { status: 'refused'; error: BridgeError };
+/**
+ * How a search ended: its last page read, or refused on its first page (the caller decides;
+ * `withInclude`: the refused request asked for `_include`s).
+ */
+export type SearchEnd =
+  | { status: 'done' }
+  | { status: 'refused'; error: BridgeError; withInclude: boolean };
 
 /** Where one search runs: the type's signal (its deadline) and the instant that deadline falls. */
 export interface SearchBounds {
@@ -136,49 +161,42 @@ export async function runSearch(
         continue;
       }
       if (checkpoint.pagesDone === 0 && isRejectedSearch(error)) {
-        return { status: 'refused', error };
+        return { status: 'refused', error, withInclude: path.includes(`${INCLUDE}=`) };
       }
       throw error;
     }
     resuming = false;
 
     const now = ctx.clock.now();
+    const writes = page.resources.map((r) => toResourceWrite(r.resource, r.json));
     checkpoint = advance(
       checkpoint,
       page,
-      page.resources.map((r) => toResourceWrite(r.resource, r.json).lastUpdatedMs),
+      writes.map((w) => w.lastUpdatedMs),
       now,
     );
-    await savePage(ctx, search, checkpoint, page.resources, now);
+    const references = await savePage(ctx, search, checkpoint, page.resources, now, writes);
+    if (page.included.length > 0) await saveIncluded(ctx, page.included, references, now);
     if (page.next === undefined) return { status: 'done' };
     path = page.next;
   }
 }
 
-/** Writes one page's resources, the references they name and the search's checkpoint at once. */
+/**
+ * Writes one page's resources, the references they name and the search's checkpoint at once.
+ * Returns those references (`Type/id` → reference).
+ */
 export async function savePage(
   ctx: RunContext,
   search: PlannedSearch,
   checkpoint: SyncCheckpoint,
-  resources: ReadonlyArray<{ resource: Json; json: string }>,
+  resources: readonly PageResource[],
   now: number,
-): Promise<void> {
-  const { state, store, target, base, plan } = ctx;
+  writes = resources.map((r) => toResourceWrite(r.resource, r.json)),
+): Promise<Map<string, ReferenceNote>> {
+  const { state, store, target, plan } = ctx;
   const progress = state.typeProgress(search.type);
-  const writes = resources.map((r) => toResourceWrite(r.resource, r.json));
-  const references = new Map<string, ReferenceNote>();
-  const follow = plan.follow[search.type];
-  for (const r of resources) {
-    const found = findReferences(
-      r.resource,
-      base,
-      ctx.wanted,
-      plan.attachments,
-      follow ? { elements: follow, readable: ctx.readable } : undefined,
-    );
-    for (const ref of found.references) references.set(`${ref.type}/${ref.id}`, ref);
-    for (const s of found.skipped) state.skip(s);
-  }
+  const references = referencesOf(ctx, resources, plan.follow[search.type]);
   await ctx.beforeWrite?.();
   await state.save(async () => {
     ctx.checkpoints.set(search.key, checkpoint);
@@ -199,4 +217,77 @@ export async function savePage(
     state.count(search.type, result);
   });
   state.report();
+  return references;
+}
+
+/** The references `resources` name that the run reads (deduplicated), skips noted. */
+function referencesOf(
+  ctx: RunContext,
+  resources: readonly PageResource[],
+  follow: readonly string[] | undefined,
+): Map<string, ReferenceNote> {
+  const references = new Map<string, ReferenceNote>();
+  for (const r of resources) {
+    const found = findReferences(
+      r.resource,
+      ctx.base,
+      ctx.wanted,
+      ctx.plan.attachments,
+      follow ? { elements: follow, readable: ctx.readable } : undefined,
+    );
+    for (const ref of found.references) references.set(`${ref.type}/${ref.id}`, ref);
+    for (const s of found.skipped) ctx.state.skip(s);
+  }
+  return references;
+}
+
+/**
+ * What `_include` brought with a page, stored as a read by reference would store it (source
+ * `read`, no sweep: a type's diff never counts it as its own), and the references it answers
+ * resolved, so that no read is sent for them. Only what the page's resources name counts; a
+ * resource some search already stored stays that search's (its row is not touched). Written after
+ * the page's own transaction: a crash in between leaves those references pending, read next run.
+ */
+async function saveIncluded(
+  ctx: RunContext,
+  included: readonly PageResource[],
+  named: ReadonlyMap<string, ReferenceNote>,
+  now: number,
+): Promise<void> {
+  const { store, state, plan } = ctx;
+  const byType = new Map<string, PageResource[]>();
+  const answered: Array<{ type: string; id: string }> = [];
+  for (const r of included) {
+    const type = r.resource.resourceType as string;
+    const id = r.resource.id as string;
+    if (!named.has(`${type}/${id}`)) continue;
+    answered.push({ type, id });
+    const stored = await store.resources.get(plan.connectionId, type, id);
+    if (stored && stored.source !== 'read') continue;
+    byType.set(type, [...(byType.get(type) ?? []), r]);
+  }
+  if (answered.length === 0) return;
+  await ctx.beforeWrite?.();
+  for (const [type, resources] of byType) {
+    const references = referencesOf(ctx, resources, undefined);
+    await state.save(async () => {
+      const progress = state.typeProgress(type);
+      progress.resources += resources.length;
+      progress.read = (progress.read ?? 0) + resources.length;
+      const result = await store.resources.savePage({
+        connectionId: plan.connectionId,
+        practiceBase: ctx.target.base,
+        fetchedAt: now,
+        source: 'read',
+        sweep: null,
+        resources: resources.map((r) => toResourceWrite(r.resource, r.json)),
+        references: [...references.values()],
+        run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: type },
+      });
+      state.count(type, result);
+    });
+  }
+  for (const { type, id } of answered) {
+    await store.sync.resolveReference(plan.connectionId, type, id, { status: 'done', at: now });
+  }
 }

@@ -12,7 +12,7 @@ import { freshCheckpoint } from './passes.ts';
 import type { PlannedSearch } from './plan.ts';
 import { isRefusal, LAST_UPDATED, PATIENT_BY_ID, refusalReason } from './refusals.ts';
 import type { RunContext } from './run-state.ts';
-import { advance, runSearch, type SearchBounds, savePage } from './search-pass.ts';
+import { advance, includeRefusal, runSearch, type SearchBounds, savePage } from './search-pass.ts';
 
 /** The reason a type's signal aborts when its deadline passes. */
 export class TypeDeadline extends Error {
@@ -105,8 +105,9 @@ async function searchType(
   }
   progress.mode = modeOfType();
   // A search refused while incremental, run again in full: its success proves `_lastUpdated` was
-  // what the server refused.
+  // what the server refused. Likewise a search refused with `_include`, sent again without.
   let suspect: { key: string; error: BridgeError } | undefined;
+  let includeSuspect: { key: string; error: BridgeError } | undefined;
   for (let i = 0; i < searches.length; i++) {
     const search = searches[i] as PlannedSearch;
     const status = (ctx.checkpoints.get(search.key) as SyncCheckpoint).status;
@@ -126,6 +127,10 @@ async function searchType(
 
     const end = await runSearch(ctx, search, bounds);
     if (end.status === 'done') {
+      if (includeSuspect?.key === search.key) {
+        await refusals.remember(includeRefusal(type), includeSuspect.error);
+        includeSuspect = undefined;
+      }
       if (suspect?.key === search.key) {
         const refusal = await refusals.remember(incrementalRefusal(type), suspect.error);
         progress.fallback = `a full pass with a diff: the server refused ${LAST_UPDATED} (${refusal.reason})`;
@@ -134,6 +139,15 @@ async function searchType(
       continue;
     }
     const { error } = end;
+    // Refused without its includes too: they were not the cause.
+    if (includeSuspect?.key === search.key) includeSuspect = undefined;
+    if (end.withInclude && isRefusal(error)) {
+      // Without the includes, what they would have brought is read by reference instead.
+      includeSuspect = { key: search.key, error };
+      ctx.withoutInclude.add(type);
+      i--;
+      continue;
+    }
     if (modeOfType() === 'incremental' && plan.incremental !== 'none' && isRefusal(error)) {
       // Without the incremental parameter, a pass must read everything and diff to find changes
       // and deletions: the whole type starts over as one full pass.

@@ -6,6 +6,7 @@
 // DiagnosticReport.result Observations that no category search finds are read by reference.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isBridgeError } from '../../src/common/errors.ts';
+import { US_CORE_OBSERVATION_CATEGORIES } from '../../src/fhir/profiles.ts';
 import type { SimulatorOptionsInput } from '../../src/simulator/index.ts';
 import type { StoredResource } from '../../src/store/port.ts';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '../../src/sync/index.ts';
@@ -413,8 +414,8 @@ describe('references worth following', () => {
     const row = await s.runtime.store.resources.get(connectionId, 'Observation', loose.id);
     expect(row?.source).toBe('read');
     expect(
-      await s.runtime.store.resources.get(connectionId, 'DiagnosticReport', report.id),
-    ).toBeDefined();
+      (await s.runtime.store.resources.get(connectionId, 'DiagnosticReport', report.id))?.source,
+    ).toBe('DiagnosticReport');
     expect(recorder.calls.filter((c) => c === `Observation/${loose.id}`)).toHaveLength(1);
   });
 
@@ -453,5 +454,72 @@ describe('references worth following', () => {
       expect(reads, ref).toHaveLength(row?.source === 'read' ? 1 : 0);
     }
     expect(result.totals.inserted).toBe(rows.size);
+  });
+
+  /** The record of a sync, the reads by reference it sent and the DiagnosticReport searches. */
+  async function syncWithIncludes(searchInclude: 'accept' | 'refuse') {
+    const recorder = recordingFetch();
+    const s = await up({
+      fetch: recorder.fetch,
+      resourcesPerPatient: 300,
+      quirks: { searchInclude },
+    });
+    const username = 'AdultMaleFHIR';
+    const { connectionId } = await connectPatient(s, { username });
+    const granted = grantedTypesOf((await s.runtime.vault.get(connectionId)).grantedScopes);
+    const result = await engineOf(s).run(connectionId, { mode: 'full' });
+    expect(result.outcome).toBe('succeeded');
+    const truth = await groundTruth(s, username);
+    expectRecord(await stored(s, connectionId), expectedRecord(truth, granted));
+    // The results no category search returns (from the ground truth): a report's include or a
+    // read brings them, stored as reads; every other Observation stays its search's row.
+    const searched = new Set<string>(US_CORE_OBSERVATION_CATEGORIES);
+    const broughtByReport = truth
+      .filter(
+        (r) =>
+          r.resourceType === 'Observation' &&
+          !JSON.stringify(r.category ?? [])
+            .match(/"code":"[^"]+"/g)
+            ?.some((c) => searched.has(c.slice(8, -1))),
+      )
+      .map((r) => `Observation/${r.id}`)
+      .sort();
+    expect(broughtByReport.length).toBeGreaterThan(5);
+    const rows = await stored(s, connectionId);
+    const storedAsRead = [...rows.values()]
+      .filter((r) => r.type === 'Observation' && r.source === 'read')
+      .map((r) => `Observation/${r.id}`);
+    expect(storedAsRead.sort()).toEqual(broughtByReport);
+    const reads = recorder.calls.filter((c) => broughtByReport.includes(c));
+    const reportSearches = recorder.calls.filter((c) => c.startsWith('DiagnosticReport?'));
+    return { s, connectionId, result, recorder, broughtByReport, reads, reportSearches };
+  }
+
+  it('a practice that accepts _include sends the results with the reports: no read for them', async () => {
+    const { reads, reportSearches, s, connectionId } = await syncWithIncludes('accept');
+    expect(reads).toEqual([]);
+    expect(reportSearches).toHaveLength(1);
+    expect(new URLSearchParams(reportSearches[0]?.split('?')[1]).getAll('_include')).toEqual([
+      'DiagnosticReport:result',
+    ]);
+    const base = (await s.runtime.fhirTarget(connectionId)).base;
+    const refusals = await s.runtime.store.sync.refusals(base, s.runtime.clock.now());
+    expect(refusals.map((r) => r.query)).not.toContain('DiagnosticReport?_include');
+  });
+
+  it('a practice that refuses _include: asked once, remembered, each result read by reference', async () => {
+    const { reads, reportSearches, broughtByReport, s, connectionId, recorder } =
+      await syncWithIncludes('refuse');
+    expect(reads.sort()).toEqual([...broughtByReport].sort());
+    // The search with the include (refused), then the same search without it.
+    expect(reportSearches.map((c) => c.includes('_include='))).toEqual([true, false]);
+    const base = (await s.runtime.fhirTarget(connectionId)).base;
+    const refusals = await s.runtime.store.sync.refusals(base, s.runtime.clock.now());
+    expect(refusals.map((r) => r.query)).toContain('DiagnosticReport?_include');
+
+    recorder.calls.length = 0;
+    await engineOf(s).run(connectionId, { mode: 'full' });
+    const again = recorder.calls.filter((c) => c.startsWith('DiagnosticReport?'));
+    expect(again.map((c) => c.includes('_include='))).toEqual([false]);
   });
 });
