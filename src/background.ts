@@ -1,7 +1,7 @@
 // The background work of a server process: the job worker (syncs), the sync schedule, the
 // webhook dispatcher and the connection-expiring check. `close()` stops them, letting a running
 // sync stop at its next checkpoint and go back to the queue.
-import type { Timers } from './budget/timers.ts';
+import type { Timers } from './common/timers.ts';
 import { createExpiryNotices, type ExpiryNotices } from './events/expiring.ts';
 import {
   createSyncSchedule,

@@ -3,8 +3,8 @@
 // timeout, and `draining` once shutdown began.
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { ManualTimers } from './budget/timers.ts';
 import { ManualClock } from './common/clock.ts';
+import { ManualTimers } from './common/timers.ts';
 import { createReadiness, registerHealthRoutes } from './readiness.ts';
 
 function appWith(checks: Record<string, () => Promise<unknown>>, timers?: ManualTimers) {

@@ -2,8 +2,8 @@
 // Readiness is whether it should be sent work now: every dependency it opened (the store, Redis
 // when used) answered a ping in time, and it is not shutting down.
 import type { FastifyInstance } from 'fastify';
-import { realTimers, type Timers } from './budget/timers.ts';
 import type { Clock } from './common/clock.ts';
+import { realTimers, type Timers } from './common/timers.ts';
 
 /** One dependency's ping; rejects when it is unusable. */
 export type DependencyCheck = () => Promise<unknown>;

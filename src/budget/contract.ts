@@ -6,9 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { isBridgeError } from '../common/errors.ts';
+import { ManualTimers, nextMacrotask } from '../common/timers.ts';
 import { type BudgetPolicyOptions, createBudgetPolicy } from './policy.ts';
 import type { Budget, BudgetPolicy, Priority } from './port.ts';
-import { ManualTimers, nextMacrotask } from './timers.ts';
 
 export interface BudgetContractDeps {
   clock: ManualClock;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import { ManualTimers } from '../common/timers.ts';
 import { createBudgetPolicy } from './policy.ts';
 import type { Budget } from './port.ts';
 import {
@@ -15,7 +16,6 @@ import {
   type SharedBudgetDeps,
 } from './shared.ts';
 import { openSqliteBudgetStore } from './sqlite.ts';
-import { ManualTimers } from './timers.ts';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 0);
 const P = 'https://fhir4.healow.com/fhir/r4/JAFJCD';

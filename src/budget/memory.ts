@@ -5,6 +5,7 @@
 
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
+import { realTimers, runAt, type Timers } from '../common/timers.ts';
 import { FairQueue } from './fair-queue.ts';
 import {
   fits,
@@ -23,7 +24,6 @@ import {
   type Priority,
 } from './port.ts';
 import { validateAcquire } from './shared.ts';
-import { realTimers, runAt, type Timers } from './timers.ts';
 
 export interface MemoryBudgetDeps {
   clock: Clock;

@@ -5,10 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import { ManualTimers } from '../common/timers.ts';
 import { budgetContract } from './contract.ts';
 import { createBudgetPolicy } from './policy.ts';
 import { createRedisBudget } from './redis.ts';
-import { ManualTimers } from './timers.ts';
 
 const URL = process.env.FHIRBRIDGE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const RUN = `fhirbridge-test:budget:${randomUUID()}:`;

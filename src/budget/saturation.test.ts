@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import { ManualTimers } from '../common/timers.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
 import type { Budget, BudgetPolicy } from './port.ts';
 import { createSqliteBudget } from './sqlite.ts';
-import { ManualTimers } from './timers.ts';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 0);
 const WINDOW = 60_000;

@@ -14,6 +14,7 @@
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import { randomId } from '../common/random.ts';
+import { realTimers, runAt, type Timers } from '../common/timers.ts';
 import { type Release, windowOf } from './grant.ts';
 import {
   type AcquireOptions,
@@ -23,7 +24,6 @@ import {
   PRIORITIES,
   type Priority,
 } from './port.ts';
-import { realTimers, runAt, type Timers } from './timers.ts';
 
 /** A waiter as the store keeps it; `id` is unique across processes. */
 export interface WaiterRecord {

@@ -2,10 +2,10 @@
 // each window spends its whole limit while work waits, never more, and a 429 lock holds.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import { ManualTimers } from '../common/timers.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
 import type { Priority } from './port.ts';
-import { ManualTimers } from './timers.ts';
 
 const LIMIT = 20;
 const WINDOW = 1_000;

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import { ManualTimers, nextMacrotask } from '../common/timers.ts';
 import { budgetContract } from './contract.ts';
 import { createBudgetPolicy } from './policy.ts';
 import { createSqliteBudget } from './sqlite.ts';
-import { ManualTimers, nextMacrotask } from './timers.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -2,11 +2,12 @@
 // and write one delivery per wanted event, moving the cursor in the same transaction (so an
 // event appended by any process is delivered once, even across crashes). Delivery: send due
 // deliveries signed, retry failures with exponential backoff, dead-letter after maxAttempts.
-import { realTimers, type Timers } from '../budget/timers.ts';
+
 import { exponentialDelay } from '../common/backoff.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomId } from '../common/random.ts';
+import { realTimers, type Timers } from '../common/timers.ts';
 import type { Config } from '../config/schema.ts';
 import type { AttemptOutcome, DeliveryRecord, Store } from '../store/port.ts';
 import type { EndpointSource, WebhookEndpoint } from './endpoints.ts';

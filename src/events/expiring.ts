@@ -2,10 +2,11 @@
 // within the notice window (healow's refresh tokens live 90 days from the grant and a refresh
 // does not extend them), so the app can ask the patient to re-consent before the data stops.
 // Once per connection and grant: the event and its once-key are written in one transaction.
-import { realTimers, type Timers } from '../budget/timers.ts';
+
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomId } from '../common/random.ts';
+import { realTimers, type Timers } from '../common/timers.ts';
 import type { Store } from '../store/port.ts';
 
 const DAY = 24 * 3_600_000;

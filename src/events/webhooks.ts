@@ -1,11 +1,12 @@
 // Webhooks, as the rest of fhirbridge sees them: the dispatcher that the server starts, and the
 // delivery outbox the API lists and redelivers from. What a delivery looks like from outside is
 // `viewDelivery` (the body it sends, never the signing secret).
-import type { Timers } from '../budget/timers.ts';
+
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Sealer } from '../common/seal.ts';
+import type { Timers } from '../common/timers.ts';
 import type { Config } from '../config/schema.ts';
 import type { DeliveryFilter, DeliveryRecord, Store } from '../store/port.ts';
 import { createWebhookDispatcher, type WebhookDispatcher } from './dispatcher.ts';

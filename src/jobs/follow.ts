@@ -2,9 +2,10 @@
 // (the same runner the worker uses), otherwise follows the process that holds it through the
 // job row, and waits out retry backoffs. The `sync` command is built on it, so a sync started
 // from the command line is queued, leased and resumed like any other.
-import { realTimers, type Timers } from '../budget/timers.ts';
+
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
+import { realTimers, type Timers } from '../common/timers.ts';
 import type { Job, JobQueue } from './port.ts';
 import { announceLapsed, type JobHandler, type JobOutcome, runJob } from './runner.ts';
 

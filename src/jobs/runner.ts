@@ -1,10 +1,11 @@
 // Runs one claimed job: heartbeats that keep its lease, progress written to the job row (at most
 // every `progressIntervalMs`, and always last), then complete, fail (retry or not) or release.
 // The worker loop and the `sync` command both run jobs through here: one code path.
-import type { Timers } from '../budget/timers.ts';
+
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Timers } from '../common/timers.ts';
 import type { Job, JobQueue } from './port.ts';
 
 export interface JobContext {

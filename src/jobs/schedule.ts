@@ -1,9 +1,10 @@
 // Scheduled syncs: every check, each active connection without a queued or running sync gets one,
 // due `intervalMs` after its last sync ended (or at once after connecting, when `onConnect`).
 // A due time in the future is simply the job's runAt: the queue holds it until then.
-import { realTimers, type Timers } from '../budget/timers.ts';
+
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
+import { realTimers, type Timers } from '../common/timers.ts';
 import type { ConnectionRecord, Store } from '../store/port.ts';
 import type { JobQueue } from './port.ts';
 import { latestSync, requestSync } from './sync-job.ts';

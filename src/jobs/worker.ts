@@ -2,10 +2,10 @@
 // once, polls when idle. `close()` aborts the running jobs, which stop at a checkpoint and go
 // back to the queue, and waits for them.
 import { hostname } from 'node:os';
-import { realTimers, type Timers } from '../budget/timers.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomToken } from '../common/random.ts';
+import { realTimers, type Timers } from '../common/timers.ts';
 import type { JobQueue } from './port.ts';
 import { announceLapsed, type JobHandler, type JobOutcome, runJob } from './runner.ts';
 

@@ -1,8 +1,8 @@
 // The last hour of every practice's call budget, sampled in this process for the dashboard's
 // chart: used / limit, waiters and upstream 429s per sample. Started and stopped with the app.
 import type { BudgetUsage } from '../../budget/port.ts';
-import { realTimers, type Timers } from '../../budget/timers.ts';
 import type { Clock } from '../../common/clock.ts';
+import { realTimers, type Timers } from '../../common/timers.ts';
 
 export interface BudgetSample {
   at: number;

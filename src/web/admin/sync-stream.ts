@@ -2,7 +2,7 @@
 // read from the job row (whichever process runs it) every `pollMs`, one `progress` event per
 // change, and `end` once the job has finished.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { realTimers, type Timers } from '../../budget/timers.ts';
+import { realTimers, type Timers } from '../../common/timers.ts';
 import type { JobQueue } from '../../jobs/port.ts';
 import { latestSync } from '../../jobs/sync-job.ts';
 import { viewSync } from '../../records/sync-status.ts';

@@ -1,6 +1,6 @@
 // Timers, injected like the clock: real ones in production, ManualTimers in tests, which fire
 // each due timer at its own instant as the test moves a ManualClock, so no test sleeps.
-import type { Clock, ManualClock } from '../common/clock.ts';
+import type { Clock, ManualClock } from './clock.ts';
 
 export type TimerHandle = unknown;
 
