@@ -4,28 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ManualClock } from '../common/clock.ts';
 import type { BridgeError } from '../common/errors.ts';
-import { seedRecord } from '../records/record.test-helper.ts';
+import { openRecord } from '../records/record.test-helper.ts';
 import type { Runtime } from '../runtime.ts';
-import type { Store } from '../store/port.ts';
-import { openSqliteStore } from '../store/sqlite/index.ts';
 import { registerExportCommand } from './export.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-export-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-let store: Store;
 let rt: Pick<Runtime, 'store' | 'clock'>;
 
 beforeEach(async () => {
-  store = await openSqliteStore({ path: join(mkdtempSync(join(root, 'db-')), 'store.db') });
-  await seedRecord(store);
-  rt = { store, clock: new ManualClock(Date.UTC(2026, 0, 1)) };
+  rt = await openRecord(root);
 });
 
 afterEach(async () => {
-  await store.close();
+  await rt.store.close();
   vi.restoreAllMocks();
 });
 

@@ -4,28 +4,24 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../common/clock.ts';
+import type { ManualClock } from '../common/clock.ts';
 import type { BridgeError } from '../common/errors.ts';
 import { resourceWrite } from '../store/contract-resources.ts';
 import type { Store } from '../store/port.ts';
-import { openSqliteStore } from '../store/sqlite/index.ts';
 import { exportToFiles } from './files.ts';
-import { RECORD_BASE, seedRecord } from './record.test-helper.ts';
+import { openRecord, RECORD_BASE } from './record.test-helper.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-export-files-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-let store: Store;
 let rt: { store: Store; clock: ManualClock };
 
 beforeEach(async () => {
-  store = await openSqliteStore({ path: join(mkdtempSync(join(root, 'db-')), 'store.db') });
-  await seedRecord(store);
-  rt = { store, clock: new ManualClock(Date.UTC(2026, 0, 1)) };
+  rt = await openRecord(root);
 });
 
 afterEach(async () => {
-  await store.close();
+  await rt.store.close();
 });
 
 describe('exportToFiles', () => {
