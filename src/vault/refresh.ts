@@ -15,7 +15,9 @@
 //      rotated it for the answer we lost, so the connection needs the patient again
 //      (`reauthorization_required`), and is not called `revoked`.
 import { BridgeError } from '../common/errors.ts';
+import type { Sealer } from '../common/seal.ts';
 import {
+  type ClientAuthentication,
   isRevocation,
   processTokenResponse,
   refreshTokenGrantRequest,
@@ -60,32 +62,31 @@ export function refreshLeeway(
 /** The states a refresh ends a connection in when the grant is gone. */
 type EndState = 'revoked' | 'expired' | 'reauthorization_required';
 
+/** What a token call needs, gathered before the lease. */
+interface TokenCall {
+  tokenEndpoint: string;
+  auth: ClientAuthentication;
+}
+
+/** A claimed refresh lease: the row as claimed, this attempt's time, and a lost one's before it. */
+interface Lease {
+  leased: ConnectionRecord;
+  attemptAt: number;
+  earlierAttemptAt: number | null;
+}
+
 export function createTokenKeeper(deps: VaultDeps) {
   const { store, sealer, clock, events, logger } = deps;
   const leewayMs = deps.refreshLeewayMs ?? 5 * 60_000;
   const leaseMs = Math.max(deps.refreshLeaseMs ?? 60_000, TOKEN_CALL_TIMEOUT_MS + 15_000);
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const inFlight = new Map<string, Promise<ConnectionRecord>>();
-  const unsealed = new Map<string, { sealed: string; accessToken: string }>();
+  const unsealedAccessToken = createUnsealedCache(sealer);
 
   async function load(id: string): Promise<ConnectionRecord> {
     const record = await store.connections.get(id);
     if (!record) throw new BridgeError('not_found', `unknown connection "${id}"`);
     return record;
-  }
-
-  function assertUsable(record: ConnectionRecord): void {
-    if (record.state === 'active' && record.sealedTokens) return;
-    const code =
-      record.state === 'revoked' ||
-      record.state === 'expired' ||
-      record.state === 'reauthorization_required'
-        ? record.state
-        : 'invalid_state';
-    throw new BridgeError(
-      code,
-      `connection ${record.id} is ${record.state}${record.stateReason ? ` (${record.stateReason})` : ''}`,
-    );
   }
 
   /** Ends the grant in `state` if the row is still at `expectedVersion`; otherwise says what it is now. */
@@ -182,13 +183,7 @@ export function createTokenKeeper(deps: VaultDeps) {
       assertUsable(record);
       const now = clock.now();
       if (isLeased(record, now)) {
-        if (++waits > MAX_LEASE_WAITS) {
-          throw new BridgeError(
-            'upstream_error',
-            `connection ${id}: another process holds the refresh too long`,
-          );
-        }
-        await sleep(Math.min(500, record.refreshLeaseUntil! - now));
+        await waitForLease(record, now, ++waits);
         continue;
       }
       const tokens = openTokens(sealer, id, record.sealedTokens!);
@@ -199,15 +194,7 @@ export function createTokenKeeper(deps: VaultDeps) {
         continue;
       }
       if (satisfied(record, tokens, options, now)) return record;
-      if (!tokens.refreshToken) {
-        if ((record.accessExpiresAt ?? 0) > now) return record;
-        return transition(
-          record,
-          'expired',
-          'the access token lapsed and there is no refresh token',
-          record.tokenVersion,
-        );
-      }
+      if (!tokens.refreshToken) return keepOrExpire(record, now);
       if (record.refreshExpiresAt !== null && record.refreshExpiresAt <= now) {
         return transition(
           record,
@@ -216,118 +203,179 @@ export function createTokenKeeper(deps: VaultDeps) {
           record.tokenVersion,
         );
       }
-
-      // Everything that may wait comes before the lease: the lease covers the token call only.
-      const registration = deps.registrations[record.registration];
-      if (!registration)
-        throw new BridgeError(
-          'invalid_config',
-          `registration "${record.registration}" is not configured`,
-        );
-      const config = await deps.discovery.discover(record.practiceBase);
-      assertAuthorizationServer(record.registration, registration, config);
-      const auth = await clientAuthFor(record.registration, registration, deps.keys);
-      await deps.budget.acquire(record.practiceBase, {
-        priority: 'refresh',
-        connectionId: record.id,
-      });
-
-      // Claim the lease and record the attempt in one compare-and-set: only one process gets
-      // past it, and the attempt is on disk before the EHR can rotate anything. An attempt
-      // already there (its answer lost) keeps its time. Had the row moved while we waited for
-      // the budget, start over and look again.
-      const attemptAt = clock.now();
-      const answerLostBefore =
-        record.refreshAttemptAt !== null && record.refreshAttemptAt !== undefined;
-      const leased: ConnectionRecord = {
-        ...record,
-        tokenVersion: record.tokenVersion + 1,
-        refreshLeaseUntil: attemptAt + leaseMs,
-        refreshAttemptAt: record.refreshAttemptAt ?? attemptAt,
-      };
-      const claimed = await store.connections.update(
-        id,
-        {
-          refreshLeaseUntil: leased.refreshLeaseUntil,
-          refreshAttemptAt: leased.refreshAttemptAt,
-          tokenVersion: leased.tokenVersion,
-        },
-        record.tokenVersion,
-      );
-      if (!claimed) continue;
-
-      let response: Response;
-      let text: string;
-      try {
-        response = await refreshTokenGrantRequest({
-          tokenEndpoint: config.token_endpoint,
-          auth,
-          clock,
-          fetch: deps.fetch,
-          refreshToken: tokens.refreshToken,
-          timeoutMs: TOKEN_CALL_TIMEOUT_MS,
-        });
-        text = await response.text();
-      } catch (error) {
-        // No answer, or a part of one (dropped socket, timeout): the EHR may have rotated the
-        // refresh token. The attempt stays on record; the connection stays as it was.
-        logger.warn({ connectionId: id, err: error }, 'refresh answer lost; attempt kept');
-        await release(leased, {});
-        throw error instanceof BridgeError
-          ? error
-          : new BridgeError('upstream_error', 'the token endpoint answer was cut off', {
-              cause: error,
-            });
-      }
-      if (response.ok) {
-        // Stored before anything else is done with it: from here a crash loses nothing.
-        await mustWrite(
-          id,
-          { sealedRefreshAnswer: sealer.seal(text, answerContext(id)) },
-          leased.tokenVersion,
-          'the refresh answer',
-        );
-      }
-
-      let next: TokenSet;
-      try {
-        next = await processTokenResponse(
-          new Response(text, { status: response.status, headers: response.headers }),
-          { clock },
-        );
-      } catch (error) {
-        if (isRevocation(error)) {
-          // The same refusal means two things: with a lost answer before it, the EHR most likely
-          // rotated the token for that answer (the grant may be alive); without, the grant is gone.
-          return answerLostBefore
-            ? transition(
-                leased,
-                'reauthorization_required',
-                'the EHR refused the refresh token after an earlier refresh answer was lost',
-                leased.tokenVersion,
-              )
-            : transition(
-                leased,
-                'revoked',
-                'the EHR refused the refresh token (consent revoked)',
-                leased.tokenVersion,
-              );
-        }
-        if (response.ok) {
-          // A success we cannot read (truncated, malformed): the EHR has rotated. Keep the attempt.
-          logger.warn(
-            { connectionId: id, status: response.status },
-            'refresh answer unreadable; attempt kept',
-          );
-          await release(leased, { sealedRefreshAnswer: null });
-        } else {
-          // The EHR answered with an error (5xx, 429, ...): nothing was rotated by this attempt.
-          await release(leased, { refreshAttemptAt: record.refreshAttemptAt ?? null });
-        }
-        throw error;
-      }
-      return storeRefreshed(leased, tokens, next, attemptAt);
+      const call = await prepareTokenCall(record);
+      const lease = await claimLease(record);
+      // The row moved while we waited for the budget: start over and look again.
+      if (!lease) continue;
+      return refreshUnderLease(lease, tokens, call);
     }
+  }
+
+  /** Another process holds the lease: wait for its end, or give up after MAX_LEASE_WAITS. */
+  async function waitForLease(record: ConnectionRecord, now: number, waits: number): Promise<void> {
+    if (waits > MAX_LEASE_WAITS) {
+      throw new BridgeError(
+        'upstream_error',
+        `connection ${record.id}: another process holds the refresh too long`,
+      );
+    }
+    await sleep(Math.min(500, record.refreshLeaseUntil! - now));
+  }
+
+  /** No refresh token: the access token serves until it lapses, then the connection is expired. */
+  async function keepOrExpire(record: ConnectionRecord, now: number): Promise<ConnectionRecord> {
+    if ((record.accessExpiresAt ?? 0) > now) return record;
+    return transition(
+      record,
+      'expired',
+      'the access token lapsed and there is no refresh token',
+      record.tokenVersion,
+    );
+  }
+
+  /**
+   * Everything that may wait comes before the lease (discovery, the key, the budget): the lease
+   * covers the token call only.
+   */
+  async function prepareTokenCall(record: ConnectionRecord): Promise<TokenCall> {
+    const registration = deps.registrations[record.registration];
+    if (!registration) {
+      throw new BridgeError(
+        'invalid_config',
+        `registration "${record.registration}" is not configured`,
+      );
+    }
+    const config = await deps.discovery.discover(record.practiceBase);
+    assertAuthorizationServer(record.registration, registration, config);
+    const auth = await clientAuthFor(record.registration, registration, deps.keys);
+    await deps.budget.acquire(record.practiceBase, {
+      priority: 'refresh',
+      connectionId: record.id,
+    });
+    return { tokenEndpoint: config.token_endpoint, auth };
+  }
+
+  /**
+   * Claims the lease and records the attempt in one compare-and-set: only one process gets past
+   * it, and the attempt is on disk before the EHR can rotate anything. An attempt already there
+   * (its answer lost) keeps its time. Undefined when the row moved since it was read.
+   */
+  async function claimLease(record: ConnectionRecord): Promise<Lease | undefined> {
+    const attemptAt = clock.now();
+    const leased: ConnectionRecord = {
+      ...record,
+      tokenVersion: record.tokenVersion + 1,
+      refreshLeaseUntil: attemptAt + leaseMs,
+      refreshAttemptAt: record.refreshAttemptAt ?? attemptAt,
+    };
+    const claimed = await store.connections.update(
+      record.id,
+      {
+        refreshLeaseUntil: leased.refreshLeaseUntil,
+        refreshAttemptAt: leased.refreshAttemptAt,
+        tokenVersion: leased.tokenVersion,
+      },
+      record.tokenVersion,
+    );
+    if (!claimed) return undefined;
+    return { leased, attemptAt, earlierAttemptAt: record.refreshAttemptAt ?? null };
+  }
+
+  /** The token call under our lease, its answer kept before use, then stored or settled. */
+  async function refreshUnderLease(
+    lease: Lease,
+    tokens: StoredTokens,
+    call: TokenCall,
+  ): Promise<ConnectionRecord> {
+    const { leased } = lease;
+    const { response, text } = await sendRefresh(leased, tokens.refreshToken!, call);
+    if (response.ok) {
+      // Stored before anything else is done with it: from here a crash loses nothing.
+      await mustWrite(
+        leased.id,
+        { sealedRefreshAnswer: sealer.seal(text, answerContext(leased.id)) },
+        leased.tokenVersion,
+        'the refresh answer',
+      );
+    }
+    let next: TokenSet;
+    try {
+      next = await processTokenResponse(
+        new Response(text, { status: response.status, headers: response.headers }),
+        { clock },
+      );
+    } catch (error) {
+      return settleRefusal(error, lease, response);
+    }
+    return storeRefreshed(leased, tokens, next, lease.attemptAt);
+  }
+
+  /**
+   * Sends the refresh and reads the whole answer. No answer, or a part of one (dropped socket,
+   * timeout): the EHR may have rotated the refresh token, so the attempt stays on record and the
+   * connection stays as it was.
+   */
+  async function sendRefresh(
+    leased: ConnectionRecord,
+    refreshToken: string,
+    call: TokenCall,
+  ): Promise<{ response: Response; text: string }> {
+    try {
+      const response = await refreshTokenGrantRequest({
+        tokenEndpoint: call.tokenEndpoint,
+        auth: call.auth,
+        clock,
+        fetch: deps.fetch,
+        refreshToken,
+        timeoutMs: TOKEN_CALL_TIMEOUT_MS,
+      });
+      return { response, text: await response.text() };
+    } catch (error) {
+      logger.warn({ connectionId: leased.id, err: error }, 'refresh answer lost; attempt kept');
+      await release(leased, {});
+      throw error instanceof BridgeError
+        ? error
+        : new BridgeError('upstream_error', 'the token endpoint answer was cut off', {
+            cause: error,
+          });
+    }
+  }
+
+  /** An answer that gives no tokens: the grant ends, or the lease is released and the error goes on. */
+  async function settleRefusal(
+    error: unknown,
+    { leased, earlierAttemptAt }: Lease,
+    response: Response,
+  ): Promise<never> {
+    if (isRevocation(error)) {
+      // The same refusal means two things: with a lost answer before it, the EHR most likely
+      // rotated the token for that answer (the grant may be alive); without, the grant is gone.
+      return earlierAttemptAt !== null
+        ? transition(
+            leased,
+            'reauthorization_required',
+            'the EHR refused the refresh token after an earlier refresh answer was lost',
+            leased.tokenVersion,
+          )
+        : transition(
+            leased,
+            'revoked',
+            'the EHR refused the refresh token (consent revoked)',
+            leased.tokenVersion,
+          );
+    }
+    if (response.ok) {
+      // A success we cannot read (truncated, malformed): the EHR has rotated. Keep the attempt.
+      logger.warn(
+        { connectionId: leased.id, status: response.status },
+        'refresh answer unreadable; attempt kept',
+      );
+      await release(leased, { sealedRefreshAnswer: null });
+    } else {
+      // The EHR answered with an error (5xx, 429, ...): nothing was rotated by this attempt.
+      await release(leased, { refreshAttemptAt: earlierAttemptAt });
+    }
+    throw error;
   }
 
   /** Finishes a refresh whose answer a previous process stored but did not get to apply. */
@@ -423,12 +471,36 @@ export function createTokenKeeper(deps: VaultDeps) {
     return { accessToken: unsealedAccessToken(record), record };
   }
 
-  /**
-   * The access token of the row, unsealed once per sealed value: a proxied read would otherwise
-   * pay an AES-GCM open (and a JSON parse) each time. Keyed on the sealed text itself, which
-   * changes with every token write, so a refreshed or cleared token is never answered stale.
-   */
-  function unsealedAccessToken(record: ConnectionRecord): string {
+  return { refresh, accessToken };
+}
+
+function isLeased(record: ConnectionRecord, now: number): boolean {
+  return record.refreshLeaseUntil !== null && record.refreshLeaseUntil > now;
+}
+
+/** Throws the connection's state as an error unless it is active with tokens. */
+function assertUsable(record: ConnectionRecord): void {
+  if (record.state === 'active' && record.sealedTokens) return;
+  const code =
+    record.state === 'revoked' ||
+    record.state === 'expired' ||
+    record.state === 'reauthorization_required'
+      ? record.state
+      : 'invalid_state';
+  throw new BridgeError(
+    code,
+    `connection ${record.id} is ${record.state}${record.stateReason ? ` (${record.stateReason})` : ''}`,
+  );
+}
+
+/**
+ * The access token of a row, unsealed once per sealed value: a proxied read would otherwise
+ * pay an AES-GCM open (and a JSON parse) each time. Keyed on the sealed text itself, which
+ * changes with every token write, so a refreshed or cleared token is never answered stale.
+ */
+function createUnsealedCache(sealer: Sealer): (record: ConnectionRecord) => string {
+  const unsealed = new Map<string, { sealed: string; accessToken: string }>();
+  return (record) => {
     const sealed = record.sealedTokens!;
     const cached = unsealed.get(record.id);
     if (cached?.sealed === sealed) return cached.accessToken;
@@ -438,11 +510,5 @@ export function createTokenKeeper(deps: VaultDeps) {
     unsealed.delete(record.id);
     unsealed.set(record.id, { sealed, accessToken });
     return accessToken;
-  }
-
-  return { refresh, accessToken };
-}
-
-function isLeased(record: ConnectionRecord, now: number): boolean {
-  return record.refreshLeaseUntil !== null && record.refreshLeaseUntil > now;
+  };
 }
