@@ -18,6 +18,7 @@ const FILES: Record<string, { path: () => string; type: string }> = {
   'record.js': { path: () => here('record.js'), type: 'text/javascript; charset=utf-8' },
   'done.js': { path: () => here('done.js'), type: 'text/javascript; charset=utf-8' },
   'sync.js': { path: () => here('sync.js'), type: 'text/javascript; charset=utf-8' },
+  'sync-runs.js': { path: () => here('sync-runs.js'), type: 'text/javascript; charset=utf-8' },
   'budget.js': { path: () => here('budget.js'), type: 'text/javascript; charset=utf-8' },
   'fhirbridge-connect.js': {
     path: () => here('fhirbridge-connect.js'),

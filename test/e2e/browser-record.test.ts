@@ -1,10 +1,18 @@
 // The record viewer in real Chromium at 1280 and 390 px, checked against the synced data: the
 // patient's name, and each vital sign's chart drawn with every value and date the sync stored.
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashAdminPassword } from '../../src/web/admin/auth.ts';
 import { readRecord } from '../../src/web/admin/record.ts';
-import { launchBrowser, shot, shotOf, VIEWPORTS, watchConsole } from './helpers/browser.ts';
+import {
+  launchBrowser,
+  screenshotDir,
+  shot,
+  shotOf,
+  VIEWPORTS,
+  watchConsole,
+} from './helpers/browser.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 
@@ -129,3 +137,116 @@ describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) =
     await context.close();
   });
 });
+
+/** A stack with AdultFemaleFHIR connected and her record synced; the connection's id. */
+async function syncedStack(): Promise<{ s: Stack; connectionId: string }> {
+  const s = await startStack({ simulator: { rateLimit: { limit: 5000 } } });
+  stack = s;
+  const { connectionId } = await connectPatient(s);
+  expect(
+    (await s.api(`/api/connections/${connectionId}/sync`, { method: 'POST', body: '{}' })).status,
+  ).toBe(202);
+  await expect
+    .poll(
+      async () =>
+        (
+          (await (await s.api(`/api/connections/${connectionId}/sync`)).json()) as {
+            status: string;
+          }
+        ).status,
+      { timeout: 60_000, interval: 250 },
+    )
+    .toBe('succeeded');
+  return { s, connectionId };
+}
+
+describe.each(['desktop', 'phone'] as const)(
+  'the patient record by a signed link (%s)',
+  (width) => {
+    it('opens read only without a sign-in, charts the synced values, and says so when the link is changed or expired', async () => {
+      const { s, connectionId } = await syncedStack();
+      const observations = await synced(s, connectionId, 'Observation');
+      const [patient] = await synced(s, connectionId, 'Patient');
+      const expected = readRecord([...observations, patient!]);
+
+      // Another app cannot link to this connection.
+      const other = (await (
+        await s.api('/api/apikeys', {
+          method: 'POST',
+          body: JSON.stringify({ name: 'other-app', role: 'app' }),
+        })
+      ).json()) as { secret: string };
+      const foreign = await fetch(`${s.url}/api/connections/${connectionId}/record-link`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${other.secret}` },
+      });
+      expect(foreign.status).toBe(404);
+
+      const made = await s.api(`/api/connections/${connectionId}/record-link`, {
+        method: 'POST',
+        body: JSON.stringify({ ttlSeconds: 300 }),
+      });
+      expect(made.status).toBe(201);
+      const { url, expiresAt } = (await made.json()) as { url: string; expiresAt: string };
+      expect(url.startsWith(`${s.url}/record/`)).toBe(true);
+      expect(Date.parse(expiresAt) - s.clock.now()).toBeGreaterThan(290_000);
+      expect(Date.parse(expiresAt) - s.clock.now()).toBeLessThanOrEqual(300_000);
+
+      // A fresh browser: no operator session, no cookie of any kind.
+      const context = await browser.newContext({ viewport: VIEWPORTS[width] });
+      const page = await context.newPage();
+      const problems = watchConsole(page);
+      const opened = await page.goto(url);
+      expect(opened?.status()).toBe(200);
+      expect(opened?.headers()['referrer-policy']).toBe('no-referrer');
+      expect(await page.textContent('[data-testid="record-patient"]')).toBe(expected.patient.name);
+      expect(await page.locator('form, nav, a[href^="/admin"]').count()).toBe(0);
+      for (const chart of expected.charts.filter((c) => c.kind === 'vital')) {
+        const figure = page.locator(`[data-chart="${chart.id}"]`);
+        await expect
+          .poll(() => figure.locator('.plot').getAttribute('data-points'))
+          .toBe(String(chart.series.reduce((n, x) => n + x.points.length, 0)));
+        const rows = await figure
+          .locator('table.values tbody tr')
+          .evaluateAll((trs) => trs.map((tr) => tr.querySelectorAll('td')[2]?.textContent));
+        expect(rows).toEqual(chart.series.flatMap((x) => x.points.map(([, v]) => String(v))));
+      }
+      // Its documents open through the same link, as their synced Binary.
+      const href = (await page
+        .locator('.record-list a[href*="/documents/"]')
+        .first()
+        .getAttribute('href')) as string;
+      expect(href.startsWith(new URL(url).pathname)).toBe(true);
+      const binaryId = href.split('/').pop() as string;
+      const binary = (await (
+        await s.api(`/api/connections/${connectionId}/resources/Binary/${binaryId}`)
+      ).json()) as { data: string };
+      const download = await page.request.get(`${s.url}${href}`);
+      expect(download.headers()['content-disposition']).toMatch(/^attachment; /);
+      expect(Buffer.from(await download.body()).equals(Buffer.from(binary.data, 'base64'))).toBe(
+        true,
+      );
+      // What the patient sees first, at the window's size (the whole record is megabytes).
+      await page.screenshot({ path: join(screenshotDir, `patient-record-${width}.png`) });
+      expect(problems).toEqual([]);
+
+      // Changed by one character: a page that says the link does not work, and nothing else.
+      const last = url.at(-1) === 'A' ? 'B' : 'A';
+      const changed = await page.goto(`${url.slice(0, -1)}${last}`);
+      expect(changed?.status()).toBe(404);
+      expect(await page.textContent('h1')).toBe("This link doesn't work");
+      expect(await page.locator('[data-testid="record-patient"]').count()).toBe(0);
+      await shot(page, `patient-record-changed-${width}`);
+
+      // Past its expiry (the injected clock moves on): the patient is told to ask the app again.
+      s.clock.shift(301_000);
+      const expired = await page.goto(url);
+      expect(expired?.status()).toBe(410);
+      expect(await page.textContent('h1')).toBe('This link has expired');
+      expect(await page.locator('[data-testid="record-patient"]').count()).toBe(0);
+      expect((await page.request.get(`${s.url}${href}`)).status()).toBe(410);
+      await shot(page, `patient-record-expired-${width}`);
+      await context.close();
+    });
+  },
+);

@@ -2,7 +2,7 @@
 // a nav, and the sign-out form carrying the session's CSRF token.
 import { type Html, html } from '../html.ts';
 
-export type AdminSection = 'overview' | 'connections' | 'practices' | 'webhooks' | 'keys';
+export type AdminSection = 'overview' | 'connections' | 'syncs' | 'practices' | 'webhooks' | 'keys';
 
 export function adminPage(
   title: string,
@@ -17,7 +17,7 @@ export function adminPage(
 <title>${title} · fhirbridge admin</title><link rel="stylesheet" href="/assets/fhirbridge.css">${(assets.styles ?? []).map((n) => html`<link rel="stylesheet" href="/assets/${n}">`)}</head>
 <body class="admin"><header><span class="brand">fhir<span>bridge</span> <small>operator</small></span>${
     nav
-      ? html`<nav>${link('overview', '/admin', 'Overview')}${link('connections', '/admin/connections', 'Connections')}${link('practices', '/admin/practices', 'Practices')}${link('webhooks', '/admin/webhooks', 'Webhooks')}${link('keys', '/admin/keys', 'Keys')}</nav>
+      ? html`<nav>${link('overview', '/admin', 'Overview')}${link('connections', '/admin/connections', 'Connections')}${link('syncs', '/admin/syncs', 'Syncs')}${link('practices', '/admin/practices', 'Practices')}${link('webhooks', '/admin/webhooks', 'Webhooks')}${link('keys', '/admin/keys', 'Keys')}</nav>
 <form method="post" action="/admin/sign-out" class="sign-out"><input type="hidden" name="csrf" value="${nav.csrf}"><span>${nav.username}</span><button type="submit" class="link">Sign out</button></form>`
       : ''
   }</header>

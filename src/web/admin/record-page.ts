@@ -25,12 +25,25 @@ function chartFigure(c: Chart): Html {
 const list = <T>(items: T[], empty: string, row: (x: T) => Html) =>
   items.length === 0 ? html`<p>${empty}</p>` : html`<ul class="record-list">${items.map(row)}</ul>`;
 
-export function recordPage(r: RecordView, connectionId: string): Html {
+export interface RecordPageOptions {
+  /** A link back, above the name (the operator's connection page); none for the patient. */
+  back?: { href: string; label: string };
+  /** Where a synced document opens. */
+  documentHref(binaryId: string): string;
+}
+
+/** The operator's view of one connection's record. */
+export const operatorRecordOptions = (connectionId: string): RecordPageOptions => ({
+  back: { href: `/admin/connections/${connectionId}`, label: '← Connection' },
+  documentHref: (binaryId) => `/admin/connections/${connectionId}/documents/${binaryId}`,
+});
+
+export function recordPage(r: RecordView, { back, documentHref }: RecordPageOptions): Html {
   // JSON inside a script element: "<" escaped so no value can close the element.
   const data = new Html(JSON.stringify(r.charts).replace(/</g, '\\u003c'));
   const vitals = r.charts.filter((c) => c.kind === 'vital');
   const labs = r.charts.filter((c) => c.kind === 'lab');
-  return html`<p><a href="/admin/connections/${connectionId}">← Connection</a></p>
+  return html`${back ? html`<p><a href="${back.href}">${back.label}</a></p>` : ''}
 <h1 data-testid="record-patient">${r.patient.name ?? 'Unnamed patient'}</h1>
 <p>${[r.patient.birthDate ? `Born ${r.patient.birthDate}` : null, r.patient.gender].filter(Boolean).join(' · ')}</p>
 <h2>Vital signs</h2>${vitals.length === 0 ? html`<p>None synced.</p>` : html`<div class="charts">${vitals.map(chartFigure)}</div>`}
@@ -40,7 +53,7 @@ export function recordPage(r: RecordView, connectionId: string): Html {
 <section class="panel"><h2>Medications</h2>${list(r.medications, 'None.', (m) => html`<li>${m.text} <span class="when">${dayOf(m.date)}${m.status ? ` · ${m.status}` : ''}</span></li>`)}
 <h2>Allergies</h2>${list(r.allergies, 'None recorded.', (a) => html`<li>${a.text}${a.criticality ? html` <span class="when">${a.criticality} criticality</span>` : ''}</li>`)}
 <h2>Immunizations</h2>${list(r.immunizations, 'None.', (i) => html`<li>${i.text} <span class="when">${dayOf(i.date)}</span></li>`)}
-<h2>Documents</h2>${list(r.documents, 'None.', (d) => html`<li>${d.binaryId ? html`<a href="/admin/connections/${connectionId}/documents/${d.binaryId}">${d.text}</a>` : d.text} <span class="when">${dayOf(d.date)}${d.contentType ? ` · ${d.contentType}` : ''}</span></li>`)}</section>
+<h2>Documents</h2>${list(r.documents, 'None.', (d) => html`<li>${d.binaryId ? html`<a href="${documentHref(d.binaryId)}">${d.text}</a>` : d.text} <span class="when">${dayOf(d.date)}${d.contentType ? ` · ${d.contentType}` : ''}</span></li>`)}</section>
 </div>
 <script type="application/json" id="record-charts">${data}</script>`;
 }

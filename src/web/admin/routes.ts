@@ -23,6 +23,7 @@ import type { PracticeService } from '../../practices/service.ts';
 import { viewRun } from '../../records/sync-status.ts';
 import type { ConnectionRecord, Store } from '../../store/port.ts';
 import type { Vault } from '../../vault/index.ts';
+import { BINARY_ID, readDocument, sendDocument } from '../documents.ts';
 import { type Html, html } from '../html.ts';
 import { PAGE_CSP } from '../layout.ts';
 import { createWindowCounter } from '../sign-in-guard.ts';
@@ -36,7 +37,8 @@ import {
 import { createBudgetHistory } from './budget-history.ts';
 import { type AdminSection, adminPage } from './layout.ts';
 import { readRecord } from './record.ts';
-import { recordPage } from './record-page.ts';
+import { operatorRecordOptions, recordPage } from './record-page.ts';
+import { listSyncRuns, streamSyncRuns } from './sync-runs.ts';
 import { streamSync } from './sync-stream.ts';
 
 export interface AdminDeps {
@@ -480,10 +482,17 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
     for await (const r of store.resources.iterate(c.id)) {
       if (r.deletedAt === null) resources.push(JSON.parse(r.json) as Record<string, unknown>);
     }
-    return view(request, reply, 'connections', 'Record', recordPage(readRecord(resources), c.id), {
-      scripts: ['uplot.js', 'record.js'],
-      styles: ['uplot.css'],
-    });
+    return view(
+      request,
+      reply,
+      'connections',
+      'Record',
+      recordPage(readRecord(resources), operatorRecordOptions(c.id)),
+      {
+        scripts: ['uplot.js', 'record.js'],
+        styles: ['uplot.css'],
+      },
+    );
   });
 
   // The budget chart's hour of samples, taken while the server runs.
@@ -535,7 +544,8 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
           const u = usage.get(p.base);
           return html`<tr data-practice="${p.id}"><td>${p.name}</td><td class="mono">${p.id}</td><td>${p.status}</td><td>${health(p)}</td><td class="budget-now">${u ? `${u.used} / ${u.limit}` : '—'}</td></tr>`;
         },
-      )}</tbody></table></section>`,
+      )}</tbody></table></section>
+${await registrationsSection(signer.csrfToken(request.adminSession as AdminSession))}`,
       { scripts: ['uplot.js', 'budget.js'], styles: ['uplot.css'] },
     );
   });
@@ -551,65 +561,79 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
     return out;
   };
 
+  const keyTone: Record<string, string> = { active: 'ok', next: 'warn', retired: 'bad' };
+  /** One keyring: its keys (active, next, retired), JWKS links, and rotation behind its name. */
+  const keyringSection = async (
+    keyring: string,
+    registrations: string[],
+    csrf: string,
+    back: 'keys' | 'practices',
+  ) => {
+    const keys = await deps.keys.list(keyring);
+    const kids = (status: string) => keys.filter((k) => k.status === status).map((k) => k.kid);
+    return html`<section class="panel" data-keyring="${keyring}" id="keyring-${keyring}"><h2>Keyring ${keyring}</h2>
+<p>Signs for ${registrations.join(', ')}. JWKS: ${registrations.map((r) => html`<a href="/jwks/${r}.json">/jwks/${r}.json</a> `)}</p>
+<dl class="kids"><dt>Active</dt><dd class="mono" data-kids="active">${kids('active').join(', ') || '—'}</dd><dt>Next</dt><dd class="mono" data-kids="next">${kids('next').join(', ') || '—'}</dd><dt>Retired</dt><dd class="mono" data-kids="retired">${kids('retired').join(', ') || '—'}</dd></dl>
+<table><thead><tr><th>Key id (kid)</th><th>Status</th><th>Created</th><th>Signs from</th><th>Leaves the JWKS</th></tr></thead><tbody>${keys.map(
+      (k) =>
+        html`<tr><td class="mono">${k.kid}</td><td><span class="status ${keyTone[k.status] ?? 'warn'}">${k.status}</span></td><td>${iso(k.createdAt)}</td><td>${iso(k.activatesAt)}</td><td>${iso(k.removeAt)}</td></tr>`,
+    )}</tbody></table>
+<form method="post" action="/admin/keys/${keyring}/rotate" class="rotate"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="back" value="${back}">
+<label for="confirm-${keyring}-${back}">To rotate, type the keyring's name (${keyring})</label>
+<div class="actions"><input id="confirm-${keyring}-${back}" name="confirm" type="text" autocomplete="off" required><button type="submit">Rotate key</button></div>
+<p>A new key is published in the JWKS at once and signs once healow's cache has seen it; the current key then retires and leaves the JWKS after its grace period.</p></form></section>`;
+  };
+
+  /** The app registrations of config (healow client ids), each with its keyring. */
+  const registrationsSection = async (csrf: string) => {
+    const rows = Object.entries(config.registrations);
+    const sections = await Promise.all(
+      [...keyrings()].map(([keyring, names]) => keyringSection(keyring, names, csrf, 'practices')),
+    );
+    return html`<section class="panel" id="registrations"><h2>Registrations and their keys</h2>
+<table><thead><tr><th>Registration</th><th>Environment</th><th>Client id</th><th>Client type</th><th>Keyring</th></tr></thead><tbody>${rows.map(
+      ([name, r]) =>
+        html`<tr data-registration="${name}"><td>${name}</td><td>${r.environment}</td><td class="mono">${r.clientId}</td><td>${r.clientType}</td><td><a href="#keyring-${r.keyring ?? name}">${r.keyring ?? name}</a></td></tr>`,
+    )}</tbody></table></section>${sections}`;
+  };
+
   app.get('/admin/keys', async (request, reply) => {
     const csrf = signer.csrfToken(request.adminSession as AdminSession);
     const sections = await Promise.all(
-      [...keyrings()].map(async ([keyring, registrations]) => {
-        const keys = await deps.keys.list(keyring);
-        const tone = { active: 'ok', next: 'warn', retired: 'bad' } as Record<string, string>;
-        return html`<section class="panel" data-keyring="${keyring}"><h2>Keyring ${keyring}</h2>
-<p>Signs for ${registrations.join(', ')}. JWKS: ${registrations.map((r) => html`<a href="/jwks/${r}.json">/jwks/${r}.json</a> `)}</p>
-<table><thead><tr><th>Key id (kid)</th><th>Status</th><th>Created</th><th>Signs from</th><th>Leaves the JWKS</th></tr></thead><tbody>${keys.map(
-          (k) =>
-            html`<tr><td class="mono">${k.kid}</td><td><span class="status ${tone[k.status] ?? 'warn'}">${k.status}</span></td><td>${iso(k.createdAt)}</td><td>${iso(k.activatesAt)}</td><td>${iso(k.removeAt)}</td></tr>`,
-        )}</tbody></table>
-<form method="post" action="/admin/keys/${keyring}/rotate" class="rotate"><input type="hidden" name="csrf" value="${csrf}">
-<label for="confirm-${keyring}">To rotate, type the keyring's name (${keyring})</label>
-<div class="actions"><input id="confirm-${keyring}" name="confirm" type="text" autocomplete="off" required><button type="submit">Rotate key</button></div>
-<p>A new key is published in the JWKS at once and signs once healow's cache has seen it; the current key then retires and leaves the JWKS after its grace period.</p></form></section>`;
-      }),
+      [...keyrings()].map(([keyring, registrations]) =>
+        keyringSection(keyring, registrations, csrf, 'keys'),
+      ),
     );
     return view(request, reply, 'keys', 'Keys', html`<h1>Signing keys</h1>${sections}`);
   });
 
   app.post('/admin/keys/:keyring/rotate', async (request, reply) => {
     const { keyring } = keyringParams.parse(request.params);
-    if (!keyrings().has(keyring)) return reply.redirect('/admin/keys', 303);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const back = body.back === 'practices' ? `/admin/practices#keyring-${keyring}` : '/admin/keys';
+    if (!keyrings().has(keyring)) return reply.redirect(back, 303);
     // The name typed again: a rotation changes what healow must trust, so no single click does it.
-    if ((request.body as Record<string, unknown> | undefined)?.confirm !== keyring) {
-      return reply.redirect('/admin/keys', 303);
+    if (body.confirm !== keyring) {
+      return reply.redirect(back, 303);
     }
     const key = await deps.keys.rotate(keyring);
     request.log.info(
       { keyring, kid: key.kid, username: request.adminSession?.username },
       'an operator rotated a signing key',
     );
-    return reply.redirect('/admin/keys', 303);
+    return reply.redirect(back, 303);
   });
 
-  // A document's Binary as synced: always a download (never rendered in our origin), with its
-  // own content type and a file name we make, not one the EHR sent.
-  const EXTENSIONS: Record<string, string> = {
-    'application/pdf': 'pdf',
-    'application/xml': 'xml',
-    'text/xml': 'xml',
-    'text/html': 'html',
-    'text/plain': 'txt',
-    'application/rtf': 'rtf',
-  };
   const binaryParams = z.object({
     id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/),
-    binaryId: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/),
+    binaryId: z.string().regex(BINARY_ID),
   });
   app.get('/admin/connections/:id/documents/:binaryId', async (request, reply) => {
     const params = binaryParams.safeParse(request.params);
-    const stored = params.success
-      ? await store.resources.get(params.data.id, 'Binary', params.data.binaryId)
+    const document = params.success
+      ? await readDocument(store, params.data.id, params.data.binaryId)
       : undefined;
-    const binary = stored
-      ? (JSON.parse(stored.json) as { contentType?: unknown; data?: unknown })
-      : undefined;
-    if (!params.success || typeof binary?.data !== 'string') {
+    if (!document) {
       return send(
         reply,
         adminPage(
@@ -619,19 +643,31 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
         404,
       );
     }
-    const declared = typeof binary.contentType === 'string' ? binary.contentType : '';
-    const type = /^[A-Za-z0-9.+-]+\/[A-Za-z0-9.+-]+$/.test(declared)
-      ? declared.toLowerCase()
-      : 'application/octet-stream';
-    const name = `document-${params.data.binaryId}.${EXTENSIONS[type] ?? 'bin'}`;
-    return reply
-      .header('content-type', type)
-      .header('content-disposition', `attachment; filename="${name}"`)
-      .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "sandbox; default-src 'none'")
-      .header('cache-control', 'no-store')
-      .send(Buffer.from(binary.data, 'base64'));
+    return sendDocument(reply, document);
   });
+
+  // Every connection's sync runs, followed live.
+  app.get('/admin/syncs', async (request, reply) => {
+    const runs = await listSyncRuns(deps.jobs);
+    const tone: Record<string, string> = { succeeded: 'ok', failed: 'bad', cancelled: 'bad' };
+    return view(
+      request,
+      reply,
+      'syncs',
+      'Syncs',
+      html`<h1>Sync runs</h1>
+<section class="panel"><p>The latest 50 syncs of every connection, newest first; running ones update as they go.</p>
+<table id="sync-runs" data-stream="/admin/syncs/stream"><thead><tr><th>Connection</th><th>Status</th><th>Mode</th><th>Types done</th><th>Resources</th><th>Pages</th><th>Started</th><th>Finished</th></tr></thead><tbody>${runs.map(
+        (r) =>
+          html`<tr data-job="${r.id}" data-status="${r.status}"><td class="mono">${r.connectionId ? html`<a href="/admin/connections/${r.connectionId}">${r.connectionId}</a>` : ''}</td><td><span class="status ${tone[r.status] ?? 'warn'}">${r.status}</span></td><td>${r.mode}</td><td class="types"><progress max="${Math.max(r.typesTotal, 1)}" value="${r.typesDone}">${r.typesDone} of ${r.typesTotal}</progress> ${r.typesDone} / ${r.typesTotal} types</td><td class="resources">${r.resources}</td><td class="pages">${r.pages}</td><td>${iso(r.startedAt ?? r.createdAt)}</td><td>${iso(r.finishedAt)}</td></tr>`,
+      )}</tbody></table>${runs.length === 0 ? html`<p>No sync has run yet.</p>` : ''}</section>`,
+      { scripts: ['sync-runs.js'] },
+    );
+  });
+
+  app.get('/admin/syncs/stream', async (request, reply) =>
+    streamSyncRuns(request, reply, { jobs: deps.jobs }),
+  );
 
   app.get('/admin/connections/:id/sync/stream', async (request, reply) => {
     const { id } = connectionParams.parse(request.params);
