@@ -11,6 +11,7 @@ import { registerFhirProxyRoutes } from './api/fhir-proxy.ts';
 import { registerPracticeRoutes } from './api/practices.ts';
 import { registerResourceRoutes } from './api/resources.ts';
 import { registerSyncRoutes } from './api/sync.ts';
+import { registerWebhookEndpointRoutes } from './api/webhook-endpoints.ts';
 import { registerWebhookRoutes } from './api/webhooks.ts';
 import { type Background, startBackground } from './background.ts';
 import { registerMetricsRoute } from './metrics/route.ts';
@@ -18,6 +19,7 @@ import { createReadiness, type Readiness, registerHealthRoutes } from './readine
 import type { Runtime } from './runtime.ts';
 import { createRefreshScheduler } from './vault/index.ts';
 import { registerAdminRoutes } from './web/admin/routes.ts';
+import { registerPatientRecordPages, registerRecordLinkApi } from './web/patient-record.ts';
 
 export const ROLES = ['api', 'worker', 'all'] as const;
 export type Role = (typeof ROLES)[number];
@@ -74,6 +76,8 @@ export function buildApp(runtime: Runtime): FastifyInstance {
       (api) => registerResourceRoutes(api, runtime),
       (api) => registerSyncRoutes(api, runtime),
       (api) => registerWebhookRoutes(api, runtime),
+      (api) => registerWebhookEndpointRoutes(api, runtime),
+      (api) => registerRecordLinkApi(api, runtime),
       (api) => registerEventRoutes(api, runtime),
       (api) => registerMetricsRoute(api, runtime.metrics),
     ],
@@ -82,6 +86,7 @@ export function buildApp(runtime: Runtime): FastifyInstance {
     ...runtime,
     secureCookies: runtime.config.publicUrl.startsWith('https://'),
   });
+  registerPatientRecordPages(app, runtime);
   return app;
 }
 
