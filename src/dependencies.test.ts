@@ -138,6 +138,14 @@ describe('the dependencies between the parts of src/', () => {
     expect(show(upward)).toEqual([]);
   });
 
+  it('a face takes from the store only the port, never an adapter (the runtime picks one)', () => {
+    const adapters = codeEdges.filter(
+      (e) =>
+        FACES.has(e.fromPart) && e.toPart === 'store' && !/^store\/port[a-z-]*\.ts$/.test(e.to),
+    );
+    expect(show(adapters)).toEqual([]);
+  });
+
   it('api and web do not import each other, beyond the edges still to be undone', () => {
     const across = codeEdges.filter(
       (e) =>
