@@ -6,8 +6,9 @@ import { syncEngineOf } from '../background.ts';
 import { BridgeError } from '../common/errors.ts';
 import { type FollowNotice, followJob } from '../jobs/follow.ts';
 import type { JobHandler } from '../jobs/index.ts';
-import { requestSync, SYNC_MODES, type SyncMode, syncJobHandler } from '../jobs/sync-job.ts';
+import { SYNC_MODES, type SyncMode, syncJobHandler } from '../jobs/sync-job.ts';
 import { workerOwner } from '../jobs/worker.ts';
+import { queueSync } from '../records/sync-status.ts';
 import type { Runtime } from '../runtime.ts';
 import type { SyncProgress, SyncResult } from '../sync/index.ts';
 import { createProgressView, type ProgressOutput } from './progress.ts';
@@ -76,14 +77,7 @@ export async function runSyncCommand(
     fps,
   }: SyncCommandOptions = {},
 ): Promise<SyncCommandStatus> {
-  const connection = await runtime.vault.get(connectionId);
-  if (connection.state !== 'active') {
-    throw new BridgeError(
-      'invalid_state',
-      `connection ${connectionId} is ${connection.state}${connection.stateReason ? ` (${connection.stateReason})` : ''}: it cannot sync; connect the patient again`,
-    );
-  }
-  const { job, created } = await requestSync(runtime.jobs, connectionId, { mode });
+  const { job, created } = await queueSync(runtime, connectionId, mode);
   if (!created) err.write(`a sync of ${connectionId} is already ${job.status}: joining it\n`);
 
   const view = createProgressView({

@@ -2,7 +2,7 @@
 // job with its per-type progress, the last run that ended (how, per type, and why) and the next
 // one scheduled; and asking for a sync, which needs a usable connection.
 import { BridgeError } from '../common/errors.ts';
-import type { Job, JobQueue } from '../jobs/port.ts';
+import type { Enqueued, Job, JobQueue } from '../jobs/port.ts';
 import {
   latestSync,
   modeOf,
@@ -180,12 +180,21 @@ export async function readSyncStatus(
  * Queues a sync of an active connection; while one is queued or running, that one is answered
  * (`created: false`), so a second request never starts a second run.
  */
+export async function queueSync(
+  { jobs, vault }: Pick<SyncDeps, 'jobs' | 'vault'>,
+  connectionId: string,
+  mode: SyncMode,
+): Promise<Enqueued> {
+  assertSyncable(await vault.get(connectionId));
+  return requestSync(jobs, connectionId, { mode });
+}
+
+/** queueSync, answered as the sync's status. */
 export async function startSync(
-  { jobs, vault, store }: SyncDeps,
+  deps: SyncDeps,
   connectionId: string,
   mode: SyncMode,
 ): Promise<SyncStatusView & { created: boolean }> {
-  assertSyncable(await vault.get(connectionId));
-  const { job, created } = await requestSync(jobs, connectionId, { mode });
-  return { created, ...viewSync(connectionId, job, await lastEndedRun(store, connectionId)) };
+  const { job, created } = await queueSync(deps, connectionId, mode);
+  return { created, ...viewSync(connectionId, job, await lastEndedRun(deps.store, connectionId)) };
 }
