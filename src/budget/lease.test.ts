@@ -13,6 +13,7 @@ import {
   type BudgetStore,
   createSharedBudget,
   DEFAULT_LEASE_MS,
+  LEASE_MIN_LIMIT,
   type SharedBudgetDeps,
 } from './shared.ts';
 import { openSqliteBudgetStore } from './sqlite.ts';
@@ -97,6 +98,37 @@ describe('shared budget leases', () => {
     expect((await budget.usage(P)).used).toBeGreaterThan(41);
     await timers.advance(DEFAULT_LEASE_MS);
     expect((await budget.usage(P)).used).toBe(41);
+    await budget.close();
+  });
+
+  it('spends no leased call after a 429, and hands the lease back', async () => {
+    const clock = new ManualClock(START);
+    const timers = new ManualTimers(clock);
+    const policy = createBudgetPolicy({ limit: 10_000, reserveShare: 0 });
+    const budget = createSharedBudget({
+      clock,
+      policy,
+      timers,
+      store: countedStore(tempFile(), policy).store,
+    });
+    for (let i = 0; i < 41; i++) await budget.acquire(P, { priority: 'interactive' });
+    await budget.reportRateLimited(P);
+    expect(await budget.usage(P)).toMatchObject({ used: 41, lockedUntil: START + 60_000 });
+    await expect(
+      budget.acquire(P, { priority: 'interactive', deadline: clock.now() }),
+    ).rejects.toMatchObject({ code: 'budget_exhausted' });
+    await budget.close();
+  });
+
+  it('takes no lease where a window allows fewer than LEASE_MIN_LIMIT calls', async () => {
+    const clock = new ManualClock(START);
+    const timers = new ManualTimers(clock);
+    const policy = createBudgetPolicy({ limit: LEASE_MIN_LIMIT - 1, reserveShare: 0 });
+    const { store, counted } = countedStore(tempFile(), policy);
+    const budget = createSharedBudget({ clock, policy, store, timers });
+    for (let i = 0; i < 100; i++) await budget.acquire(P, { priority: 'interactive' });
+    expect(counted.steps).toBe(100);
+    expect((await budget.usage(P)).used).toBe(100);
     await budget.close();
   });
 

@@ -101,6 +101,13 @@ export const DEFAULT_LEASE_MS = 200;
 export const LEASE_MAX = 256;
 /** A lease takes at most this share of the calls left in the window (1/16). */
 const LEASE_ROOM_DIVISOR = 16;
+/**
+ * Leases only where a window allows this many calls or more: there calls come by the hundred a
+ * second and a store step each costs. At healow's 240 a minute a step per call costs nothing,
+ * while a lease handed back late (a timer held up past the window's end) would lose its calls
+ * from a window that has few.
+ */
+export const LEASE_MIN_LIMIT = 1_000;
 
 interface LocalWaiter {
   record: WaiterRecord;
@@ -343,7 +350,7 @@ export function createSharedBudget({
   /** Spends `cost` calls of a lease held for `priority`, if one covers them right now. */
   function spendLeased(local: Local, priority: Priority, cost: number, now: number): boolean {
     const lease = local.leases.get(priority);
-    if (!lease || lease.remaining < cost) return false;
+    if (!lease || lease.remaining < cost || local.usage?.lockedUntil != null) return false;
     if (now >= lease.until || windowOf(policy, now) !== lease.window) return false;
     lease.remaining -= cost;
     return true;
@@ -360,6 +367,7 @@ export function createSharedBudget({
     if (now < usage.windowStart || now >= usage.windowEnd - policy.guardMs) return 0;
     const { interactive, refresh, background } = usage.waiting;
     if (interactive + refresh + background > 0 || usage.lockedUntil !== null) return 0;
+    if (usage.limit < LEASE_MIN_LIMIT) return 0;
     const room = Math.floor((usage.limit - usage.used) / LEASE_ROOM_DIVISOR);
     const wanted = 2 * Math.max(demand.previous, demand.count - 1);
     return Math.max(0, Math.min(LEASE_MAX, room, wanted));
@@ -476,6 +484,8 @@ export function createSharedBudget({
 
     async reportRateLimited(practice, info = {}) {
       const local = localOf(practice);
+      // healow disagrees with the count: no call more from a lease, its rest goes back.
+      for (const [priority, lease] of [...local.leases]) endLease(local, priority, lease);
       local.rateLimits.push({ retryAfterMs: info.retryAfterMs });
       await kick(local);
     },
