@@ -119,8 +119,31 @@ async function runFhirclient(
   return { resources, calls: calls() };
 }
 
+/**
+ * With BENCH_MEMORY_TRACE set: the peak of each part of `process.memoryUsage()` (sampled every
+ * 50 ms, and at the end), written to stderr, to see what a peak RSS is made of.
+ */
+function traceMemory(): () => void {
+  if (!process.env.BENCH_MEMORY_TRACE) return () => {};
+  const peak: Record<string, number> = {};
+  const sample = () => {
+    for (const [k, v] of Object.entries(process.memoryUsage())) peak[k] = Math.max(peak[k] ?? 0, v);
+  };
+  sample();
+  const start = { ...peak };
+  const timer = setInterval(sample, 50);
+  return () => {
+    clearInterval(timer);
+    sample();
+    const mb = (n: number) => Math.round(n / 104857.6) / 10;
+    const parts = Object.keys(peak).map((k) => `${k} ${mb(start[k] ?? 0)} → ${mb(peak[k] ?? 0)}`);
+    process.stderr.write(`memory (MB, start → peak): ${parts.join(', ')}\n`);
+  };
+}
+
 async function main(): Promise<void> {
   const input = JSON.parse(process.env.BENCH_INPUT ?? '{}') as ChildInput;
+  const stopTrace = traceMemory();
   const calls = guardLoopback();
   const started = performance.now();
   const counts =
@@ -129,6 +152,7 @@ async function main(): Promise<void> {
       : input.mode === 'fhirclient'
         ? await runFhirclient(input, calls)
         : { resources: 0, calls: 0 };
+  stopTrace();
   const output: ChildOutput = {
     wallMs: Math.round(performance.now() - started),
     peakRssMb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,

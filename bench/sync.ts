@@ -48,6 +48,7 @@ function runChild(input: ChildInput, nodeArgs: string[] = []): Promise<ChildOutp
     });
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
+      if (process.env.BENCH_MEMORY_TRACE) process.stderr.write(`${input.mode}: ${d}`);
     });
     child.on('error', fail);
     child.on('close', (code) => {
@@ -61,11 +62,17 @@ function runChild(input: ChildInput, nodeArgs: string[] = []): Promise<ChildOutp
   });
 }
 
-async function up(resourcesPerPatient?: number): Promise<Stack> {
+/** Whether the practice takes `_include` (healow: unconfirmed, so the simulator refuses it by default). */
+type IncludeQuirk = 'accept' | 'refuse';
+
+async function up(
+  resourcesPerPatient?: number,
+  searchInclude: IncludeQuirk = 'refuse',
+): Promise<Stack> {
   return startStack({
     simulator: {
       rateLimit: { limit: 1_000_000 },
-      quirks: { foreignLinks: false },
+      quirks: { foreignLinks: false, searchInclude },
       ...(resourcesPerPatient === undefined ? {} : { resourcesPerPatient }),
     },
     // The bench runs the engine itself: no background worker syncing the same connections.
@@ -231,10 +238,10 @@ async function benchCalls(): Promise<BenchResult> {
 }
 
 /** A 50,000-resource patient: wall time and peak RSS, each client in its own process. */
-async function benchLarge(preset: Preset): Promise<BenchResult> {
+async function benchLarge(preset: Preset, searchInclude: IncludeQuirk): Promise<BenchResult> {
   const size = LARGE[preset];
   const rounds = ROUNDS[preset];
-  const stack = await up(size);
+  const stack = await up(size, searchInclude);
   const { engine, close } = engineOf(stack);
   try {
     const config = stack.runtime.config;
@@ -309,8 +316,8 @@ async function benchLarge(preset: Preset): Promise<BenchResult> {
       note: 'fhirbridge stores every resource in SQLite as it goes; fhirclient keeps them in memory',
     };
     return {
-      name: `sync: ${size.toLocaleString('en-US')}-resource patient`,
-      inputs: `AdultFemaleFHIR with resourcesPerPatient=${size}, ${plan.searches.length} searches, _count=${plan.pageSize}, each client in its own process, best of ${rounds}; the complete record's floor from the simulator's ground truth`,
+      name: `sync: ${size.toLocaleString('en-US')}-resource patient, _include ${searchInclude === 'accept' ? 'accepted' : 'refused'}`,
+      inputs: `AdultFemaleFHIR with resourcesPerPatient=${size}, the practice ${searchInclude === 'accept' ? 'accepting' : 'refusing'} _include, ${plan.searches.length} searches, _count=${plan.pageSize}, each client in its own process, best of ${rounds}; the complete record's floor from the simulator's ground truth`,
       figures,
       targets: [
         target(figures, 'wall_ratio_fhirbridge_over_fhirclient', '<=', 1),
@@ -325,11 +332,48 @@ async function benchLarge(preset: Preset): Promise<BenchResult> {
 }
 
 export async function benchSync({ preset }: BenchOptions): Promise<BenchResult[]> {
-  return [await benchCalls(), await benchLarge(preset)];
+  return [
+    await benchCalls(),
+    await benchLarge(preset, 'refuse'),
+    await benchLarge(preset, 'accept'),
+  ];
 }
 
-// `node bin/run-ts.mjs bench/sync.ts` runs it alone and prints the figures.
+/**
+ * The large patient's searches (reference types unticked, as the wall-time comparison runs them)
+ * by fhirclient and by the engine, each under `node --cpu-prof` with its profile written to
+ * `dir`: where the time goes. BENCH_MEMORY_TRACE=1 adds what each peak RSS is made of.
+ */
+async function profileLarge(size: number, dir: string): Promise<ChildOutput[]> {
+  const stack = await up(size);
+  try {
+    const { connectionId } = await connectPatient(stack, {
+      username: 'AdultFemaleFHIR',
+      untick: REFERENCE_SCOPES,
+    });
+    const plan = await engineOf(stack).engine.plan(connectionId);
+    const theirs = await fhirclientInput(stack, connectionId, plan, plan.pageSize);
+    const input: ChildInput = { mode: 'fhirbridge', config: stack.runtime.config, connectionId };
+    const profile = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+    await runChild(theirs);
+    return [
+      await runChild({ mode: 'baseline' }),
+      await runChild(theirs, profile),
+      await runChild(input, profile),
+    ];
+  } finally {
+    await stack.close();
+  }
+}
+
+// `node bin/run-ts.mjs bench/sync.ts [quick|full]` runs it alone and prints the figures;
+// `node bin/run-ts.mjs bench/sync.ts profile <resources> <dir>` writes a CPU profile of one sync.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (process.argv[2] === 'profile') {
+    const size = Number(process.argv[3] ?? LARGE.quick);
+    console.log(await profileLarge(size, resolve(process.argv[4] ?? 'profiles')));
+    process.exit(0);
+  }
   for (const result of await benchSync({ preset: process.argv[2] === 'full' ? 'full' : 'quick' })) {
     console.log(`${result.name} (${result.inputs})`);
     for (const [key, value] of Object.entries(result.figures)) console.log(`  ${key}: ${value}`);

@@ -296,13 +296,12 @@ describe('passes', () => {
     const result = await u.engine.run(u.connectionId, { mode: 'full' });
     expect(result.totals).toMatchObject({ deleted: 1, unchanged: 4, inserted: 0 });
     expect(await storedIds(u, 'Observation')).not.toContain('obs-002');
-    expect(
-      (
-        await u.store.resources.get(u.connectionId, 'Observation', 'obs-002', {
-          includeDeleted: true,
-        })
-      )?.deletedAt,
-    ).toEqual(expect.any(Number));
+    const gone = await u.store.resources.get(u.connectionId, 'Observation', 'obs-002', {
+      includeDeleted: true,
+    });
+    // Marked by this run's diff, not earlier and not later.
+    expect(gone?.deletedAt).toBeGreaterThanOrEqual(result.startedAt);
+    expect(gone?.deletedAt).toBeLessThanOrEqual(result.finishedAt);
   });
 
   it('a search the server refuses is skipped, and its type gets no diff', async () => {
