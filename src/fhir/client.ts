@@ -317,8 +317,11 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
       assertPinned(base, state.url);
       const path = relativeToBase(base, state.url);
       options.signal?.throwIfAborted();
-      await acquireSlot(target, options);
+      // The token first: a refresh it may wait for (its own call, another process's lease) must
+      // not hold a granted slot, or the call goes out in a later window than the one it counted
+      // in, on top of that window's own calls.
       const token = state.refreshedToken ?? (await target.tokens.accessToken());
+      await acquireSlot(target, options);
       const started = clock.now();
       const attemptMs = attemptMsFor(options, started);
       const sent = await fetchOnce(target, state.url, `GET ${path}`, token, attemptMs, options);
