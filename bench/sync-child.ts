@@ -54,7 +54,11 @@ async function runFhirbridge(
   if (!input.config || !input.connectionId)
     throw new Error('fhirbridge needs config and connectionId');
   const logger = createLogger({ level: 'silent' });
+  const opened = performance.now();
   const runtime = await createRuntime({ config: input.config, logger });
+  if (process.env.BENCH_MEMORY_TRACE) {
+    process.stderr.write(`runtime opened in ${Math.round(performance.now() - opened)} ms\n`);
+  }
   // The simulator's rate limit is raised for the bench, so the bridge's budget is too: the
   // figures are the engine's, not healow's 250 calls a minute.
   const budget = createMemoryBudget({
