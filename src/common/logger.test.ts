@@ -44,6 +44,33 @@ describe('logger', () => {
     expect(line).toContain('[redacted]');
   });
 
+  it("redacts secret-named fields of a logged error and of a child logger's bindings", () => {
+    const { lines, logger } = capture();
+    class UpstreamError extends Error {
+      details = { token: 'T-1', status: 502 };
+      client_secret = 'S-2';
+    }
+    logger
+      .child({ access_token: 'AT-3', form: { password: 'P-1' } })
+      .error({ err: new UpstreamError('upstream failed') }, 'failed');
+    const line = lines.join('');
+    for (const secret of ['T-1', 'S-2', 'AT-3', 'P-1']) expect(line).not.toContain(secret);
+    const logged = JSON.parse(line) as { err: Record<string, unknown> };
+    expect(logged.err).toMatchObject({
+      type: 'UpstreamError',
+      message: 'upstream failed',
+      details: { token: '[redacted]', status: 502 },
+    });
+    expect(String(logged.err.stack)).toContain('Error: upstream failed');
+  });
+
+  it('leaves the logged object itself as it was', () => {
+    const { logger } = capture();
+    const logged = { response: { id_token: 'IDT-2' }, list: [{ code: 'C-1' }] };
+    logger.info(logged, 'token call');
+    expect(logged).toEqual({ response: { id_token: 'IDT-2' }, list: [{ code: 'C-1' }] });
+  });
+
   it('logs request paths without their query (codes and states travel there)', () => {
     const { lines, logger } = capture();
     logger.info(
