@@ -123,7 +123,9 @@ export function findReferences(
         });
       }
     }
-    for (const [k, v] of Object.entries(node)) {
+    // for-in rather than Object.entries: no array of pairs per node of every resource.
+    for (const k in node) {
+      const v = node[k];
       if (v && typeof v === 'object') visit(k, v);
     }
   };
