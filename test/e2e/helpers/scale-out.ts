@@ -1,10 +1,11 @@
-// A scale-out deployment for end-to-end tests: the simulator in this process; a Redis server of
+// A scale-out deployment for end-to-end tests: the simulator in this process (or a process of its
+// own, `simulatorProcess`); a Redis server of
 // the test's own (append-only file, so a restart keeps the queue, as in production); a PostgreSQL
 // schema of its own; and `fhirbridge serve` child processes in the api and worker roles, all on
 // one config file. A runtime in the test process (serving nothing) creates the API key and reads
 // the store and the queue.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,25 +30,31 @@ import {
 import { freePort, type Stack } from './stack.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/fhirbridge.mjs', import.meta.url));
+const RUN_TS = fileURLToPath(new URL('../../../bin/run-ts.mjs', import.meta.url));
+const SIMULATOR_CLI = fileURLToPath(new URL('../../../src/simulator/cli.ts', import.meta.url));
 
-/** Polls `probe` until it returns a value; `what` names the wait when it times out. */
+/**
+ * Polls `probe` every `intervalMs` until it returns a value; `what` names the wait when it times
+ * out.
+ */
 export async function until<T>(
   probe: () => Promise<T | undefined>,
   what: string,
   timeoutMs = 60_000,
+  intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 
 export interface RedisServer {
   url: string;
-  /** Kills it (SIGKILL: every write it acknowledged is in its append-only file) and waits. */
+  /** Kills it (SIGKILL: every write it answered is in its append-only file) and waits. */
   kill(): Promise<void>;
   /** Starts it again on the same port and file. */
   start(): Promise<void>;
@@ -89,8 +96,11 @@ export async function startRedisServer(): Promise<RedisServer> {
         '',
         '--appendonly',
         'yes',
+        // As in production (deploy/compose.yaml): written to the file before each answer, so a
+        // killed process loses nothing, and flushed to disk every second rather than after each
+        // write, which on a busy disk stalls every command behind the flush.
         '--appendfsync',
-        'always',
+        'everysec',
       ],
       { stdio: 'ignore' },
     );
@@ -119,8 +129,11 @@ export interface BridgeProcess {
   output(): string;
 }
 
+/** The simulator as the deployment knows it: where it listens, and how to stop it. */
+export type SimulatorHandle = Pick<Simulator, 'url' | 'close'>;
+
 export interface Deployment {
-  sim: Simulator;
+  sim: SimulatorHandle;
   redis: RedisServer;
   /** The test's view: the same store and queue as the children. */
   runtime: Runtime;
@@ -143,6 +156,12 @@ export interface DeploymentOptions {
   /** The embedded default instead: a SQLite file in the data folder, no Redis. */
   embedded?: boolean;
   simulator?: SimulatorOptionsInput;
+  /**
+   * The simulator in a child process of its own: healow counts a call in the window it arrives
+   * in, and a simulator sharing a busy test process counts late (a call that arrived at a
+   * window's end counted in the next).
+   */
+  simulatorProcess?: boolean;
   /** Over the deployment's config (`sync` merged key by key). */
   config?: Record<string, unknown>;
 }
@@ -172,8 +191,40 @@ function spawnBridge(configFile: string, role: Role, port: number): BridgeProces
   return { role, url: `http://127.0.0.1:${port}`, child, exited, output: () => output };
 }
 
+/** The simulator as `node bin/run-ts.mjs src/simulator/cli.ts`, on its options as a file. */
+async function spawnSimulator(
+  options: SimulatorOptionsInput,
+  dir: string,
+): Promise<SimulatorHandle> {
+  const file = join(dir, 'simulator.json');
+  writeFileSync(file, JSON.stringify(options));
+  const child = spawn(process.execPath, [RUN_TS, SIMULATOR_CLI, '--config', file, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once('exit', () => reject(new Error(`the simulator exited: ${output.slice(-500)}`)));
+  });
+  return {
+    url,
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 export async function startDeployment(options: DeploymentOptions): Promise<Deployment> {
-  const sim = await createSimulator({ port: 0, adminEnabled: true, ...options.simulator });
+  const simOptions = { port: 0, adminEnabled: true, ...options.simulator };
+  const sim: SimulatorHandle = options.simulatorProcess
+    ? await spawnSimulator(simOptions, mkdtempSync(join(tmpdir(), 'fhirbridge-sim-')))
+    : await createSimulator(simOptions);
   const redis = await startRedisServer();
   const schema = freshSchema();
   const dataDir = mkdtempSync(join(tmpdir(), 'fhirbridge-scale-'));
@@ -234,6 +285,8 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
       await until(
         async () => ((await fetch(`${p.url}/readyz`)).status === 200 ? true : undefined),
         `${p.role} ${p.url} to be ready: ${p.output().slice(-500)}`,
+        // Five processes compiling the sources at once on a loaded machine take a while.
+        120_000,
       );
     }
   } catch (error) {
@@ -284,4 +337,13 @@ export function jobStarts(workers: readonly BridgeProcess[]): Map<string, number
     }
   }
   return starts;
+}
+
+/** CPU seconds (user + system) a child process has used so far, from /proc (Linux). */
+export function cpuSecondsOf(process: BridgeProcess): number {
+  const stat = readFileSync(`/proc/${process.child.pid}/stat`, 'utf8');
+  // After the command name: state is field 3, utime and stime fields 14 and 15, in clock ticks
+  // (100 a second on Linux).
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
