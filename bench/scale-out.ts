@@ -1,18 +1,33 @@
 // Scale-out against the embedded default on the same inputs: patients synced per minute per
-// practice, with healow's 250 calls a minute compressed into 2 s so that a run takes seconds.
+// practice, with healow's 250 calls a minute compressed into 6 s so that a run takes a minute.
 // Scale-out is 1 API and 3 worker processes on PostgreSQL and Redis; the embedded default is one
 // `serve --role all` process on its SQLite file. Both are real child processes over real HTTP
-// against the simulator; the figures are per practice, since the budget is.
+// against the simulator; the figures are per practice, since the budget is. Beside the wall
+// clock (inflated on a loaded machine), the CPU the bridge's processes spent per patient.
+// Then what a budget grant costs on each backend when two budget instances (two processes'
+// worth) share it: the SQLite file of the embedded default, Redis of scale-out, and the memory
+// budget of one process as the baseline.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMemoryBudget } from '../src/budget/memory.ts';
+import { createBudgetPolicy } from '../src/budget/policy.ts';
+import type { Budget } from '../src/budget/port.ts';
+import { createRedisBudget } from '../src/budget/redis.ts';
+import { createSqliteBudget } from '../src/budget/sqlite.ts';
+import { systemClock } from '../src/common/clock.ts';
 import { connectPatient } from '../test/e2e/helpers/connect.ts';
 import {
+  cpuSecondsOf,
   type Deployment,
   type DeploymentOptions,
   startDeployment,
   until,
 } from '../test/e2e/helpers/scale-out.ts';
+import { ratio, round } from './stats.ts';
 import type { BenchOptions, BenchResult } from './types.ts';
 
-const WINDOW_MS = 2_000;
+const WINDOW_MS = 6_000;
 const SIM_LIMIT = 25;
 const BUDGET_LIMIT = 24;
 /** How much faster than healow's minute the windows run. */
@@ -25,7 +40,12 @@ interface Run {
   patients: number;
   calls: number;
   rateLimited: number;
+  /** CPU seconds of every bridge process during the syncs. */
+  cpuSeconds: number;
 }
+
+const bridgeCpu = (d: Deployment) =>
+  [...d.apis, ...d.workers].reduce((sum, p) => sum + cpuSecondsOf(p), 0);
 
 async function syncAll(d: Deployment, perPractice: number): Promise<Run> {
   const connections: string[] = [];
@@ -37,6 +57,7 @@ async function syncAll(d: Deployment, perPractice: number): Promise<Run> {
     }
   }
   await d.admin('/counters/reset', { method: 'POST', body: '{}' });
+  const cpuBefore = bridgeCpu(d);
   const started = performance.now();
   const ids: string[] = [];
   for (const connectionId of connections) {
@@ -57,6 +78,7 @@ async function syncAll(d: Deployment, perPractice: number): Promise<Run> {
     600_000,
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = bridgeCpu(d) - cpuBefore;
   let calls = 0;
   let rateLimited = 0;
   for (const practice of PRACTICES) {
@@ -67,7 +89,7 @@ async function syncAll(d: Deployment, perPractice: number): Promise<Run> {
     calls += c.callsTotal;
     rateLimited += c.rateLimited;
   }
-  return { seconds, patients: connections.length, calls, rateLimited };
+  return { seconds, patients: connections.length, calls, rateLimited, cpuSeconds };
 }
 
 async function measure(
@@ -76,10 +98,12 @@ async function measure(
 ): Promise<Run> {
   const d = await startDeployment({
     ...options,
+    // Counting calls by arrival in a process of its own, as healow does.
+    simulatorProcess: true,
     simulator: { resourcesPerPatient: 100, rateLimit: { limit: SIM_LIMIT, windowMs: WINDOW_MS } },
     config: {
       logLevel: 'warn',
-      budget: { limit: BUDGET_LIMIT, windowMs: WINDOW_MS, guardMs: 400 },
+      budget: { limit: BUDGET_LIMIT, windowMs: WINDOW_MS, guardMs: 1_000 },
       sync: { concurrency: 8 },
     },
   });
@@ -93,6 +117,59 @@ async function measure(
 const perMinute = (run: Run) =>
   // Per practice, in healow's real minutes: the windows ran COMPRESSION times faster.
   Number((run.patients / PRACTICES.length / ((run.seconds * COMPRESSION) / 60)).toFixed(2));
+
+const cpuMsPerPatient = (run: Run) => Math.round((1000 * run.cpuSeconds) / run.patients);
+
+/** Microseconds per grant: `count` grants one after another, alternating between the budgets. */
+async function grantCost(budgets: readonly Budget[], count: number): Promise<number> {
+  const practice = 'https://fhir4.healow.com/fhir/r4/JAFJCD';
+  for (const budget of budgets) await budget.acquire(practice, { priority: 'interactive' });
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const budget = budgets[i % budgets.length] as Budget;
+    await budget.acquire(practice, { priority: 'background', connectionId: `c${i % 4}` });
+  }
+  const us = ((performance.now() - started) * 1000) / count;
+  await Promise.all(budgets.map((b) => b.close()));
+  return us;
+}
+
+async function benchSharedGrantCost(count: number): Promise<BenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'fhirbridge-bench-scale-'));
+  // A limit no run reaches and no reserve: every grant is granted at once, none waits.
+  const policy = createBudgetPolicy({ limit: 1_000_000_000, reserveShare: 0 });
+  const clock = systemClock;
+  const path = join(dir, 'fhirbridge.db');
+  const keyPrefix = `fhirbridge-bench-scale:${process.pid}:${Date.now()}:`;
+  const url = process.env.FHIRBRIDGE_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
+  try {
+    const memory = await grantCost([createMemoryBudget({ clock, policy })], count);
+    const sqlite = await grantCost(
+      [1, 2].map(() => createSqliteBudget({ path, clock, policy })),
+      count,
+    );
+    const redis = await grantCost(
+      [1, 2].map(() => createRedisBudget({ url, keyPrefix, clock, policy })),
+      count,
+    );
+    return {
+      name: 'scale-out-grant-cost',
+      inputs:
+        `${count} grants one after another at one practice (4 connections, no waiting), ` +
+        'alternating between two budget instances on one backend as two processes would: ' +
+        `the SQLite file (in ${tmpdir()}) and the local Redis; memory: one instance, one process`,
+      figures: {
+        memory_us_per_grant: round(memory, 1),
+        sqlite_file_us_per_grant: round(sqlite, 1),
+        redis_us_per_grant: round(redis, 1),
+        ratio_sqlite_over_memory: ratio(sqlite, memory),
+        ratio_redis_over_memory: ratio(redis, memory),
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export async function benchScaleOut({ preset }: BenchOptions): Promise<BenchResult[]> {
   const perPractice = preset === 'quick' ? 3 : 6;
@@ -113,6 +190,13 @@ export async function benchScaleOut({ preset }: BenchOptions): Promise<BenchResu
         'seconds, scale-out': Number(scaleOut.seconds.toFixed(1)),
         'seconds, embedded': Number(embedded.seconds.toFixed(1)),
         'calls per patient, scale-out': Math.round(scaleOut.calls / scaleOut.patients),
+        'calls per patient, embedded': Math.round(embedded.calls / embedded.patients),
+        'bridge CPU ms per patient, scale-out': cpuMsPerPatient(scaleOut),
+        'bridge CPU ms per patient, embedded': cpuMsPerPatient(embedded),
+        'CPU per patient, scale-out / embedded': ratio(
+          cpuMsPerPatient(scaleOut),
+          cpuMsPerPatient(embedded),
+        ),
         'upstream 429s, scale-out': scaleOut.rateLimited,
         'upstream 429s, embedded': embedded.rateLimited,
       },
@@ -124,5 +208,6 @@ export async function benchScaleOut({ preset }: BenchOptions): Promise<BenchResu
         },
       ],
     },
+    await benchSharedGrantCost(preset === 'quick' ? 500 : 2_000),
   ];
 }
