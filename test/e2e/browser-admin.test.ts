@@ -3,7 +3,7 @@
 // patient, scopes and events as the API reports them, and a confirmed disconnect; the sign-in's
 // rate limit and the CSRF check over plain HTTP.
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashAdminPassword } from '../../src/web/admin/auth.ts';
 import {
   launchBrowser,
@@ -14,6 +14,9 @@ import {
 } from './helpers/browser.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
+
+// A real browser on a machine shared with other suites: pages take their time.
+vi.setConfig({ testTimeout: 90_000 });
 
 const PASSWORD = 'correct horse battery staple';
 let browser: Browser;
@@ -213,13 +216,16 @@ describe('the operator dashboard: practices', () => {
     const usage = (await stack.runtime.budget.usageAll()).find((u) => u.practice === base)!;
     expect(usage.used).toBeGreaterThan(0);
     expect(await rows.locator('.budget-now').textContent()).toBe(`${usage.used} / ${usage.limit}`);
+    const figure = page.locator(`[data-budget="${base}"]`);
+    await expect.poll(() => figure.locator('.plot').getAttribute('data-last')).toMatch(/^\d+$/);
+    const drawnUntil = Number(await figure.locator('.plot').getAttribute('data-last'));
+    // Reading the history takes a sample too: the chart holds every sample up to its newest.
     const history = (await page.evaluate(async () =>
       (await fetch('/admin/practices/budget.json')).json(),
-    )) as Record<string, unknown[]>;
-    const figure = page.locator(`[data-budget="${base}"]`);
-    await expect
-      .poll(() => figure.locator('.plot').getAttribute('data-points'))
-      .toBe(String(history[base]!.length));
+    )) as Record<string, Array<{ at: number }>>;
+    expect(await figure.locator('.plot').getAttribute('data-points')).toBe(
+      String(history[base]!.filter((x) => x.at <= drawnUntil).length),
+    );
     expect(await figure.locator('canvas').count()).toBeGreaterThan(0);
     await shot(page, 'admin-practices-desktop');
     expect(problems).toEqual([]);
@@ -227,7 +233,7 @@ describe('the operator dashboard: practices', () => {
   });
 });
 
-describe('the operator dashboard: keys', () => {
+describe.each(['desktop', 'phone'] as const)('the operator dashboard: keys (%s)', (width) => {
   it('rotates a signing key only once its keyring is typed, and the JWKS shows both keys', async () => {
     stack = await withAdmin();
     const jwksKids = async () =>
@@ -238,7 +244,7 @@ describe('the operator dashboard: keys', () => {
       ).keys.map((k) => k.kid);
     const before = await jwksKids();
     expect(before).toHaveLength(1);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS.phone })).newPage();
+    const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
     await page.goto(`${stack.url}/admin/sign-in`);
     await signIn(page);
     await page.goto(`${stack.url}/admin/keys`);
@@ -268,7 +274,7 @@ describe('the operator dashboard: keys', () => {
     const after = await jwksKids();
     expect(after).toHaveLength(2);
     expect(after).toContain(before[0]);
-    await shot(page, 'admin-keys-phone');
+    await shot(page, `admin-keys-${width}`);
     await page.context().close();
   });
 });
@@ -322,5 +328,96 @@ describe('the operator dashboard over HTTP', () => {
     const anonymous = await fetch(`${stack.url}/admin/connections`, { redirect: 'manual' });
     expect(anonymous.status).toBe(303);
     expect(anonymous.headers.get('location')).toBe('/admin/sign-in');
+  });
+});
+
+describe.each(['desktop', 'phone'] as const)(
+  'the operator dashboard: sync runs (%s)',
+  (width: ViewportName) => {
+    it('lists every sync run and follows one started elsewhere live to its end, with the counts the sync API reports', async () => {
+      stack = await startStack({
+        simulator: { rateLimit: { limit: 5000 } },
+        config: {
+          admin: { users: [{ username: 'ops', passwordHash }] },
+          sync: { onConnect: false },
+        },
+      });
+      const { connectionId } = await connectPatient(stack);
+      const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
+      const problems = watchConsole(page);
+      await page.goto(`${stack.url}/admin/sign-in`);
+      await signIn(page);
+      await page.goto(`${stack.url}/admin/syncs`);
+      expect(await page.locator('#sync-runs tbody tr').count()).toBe(0);
+      await expect.poll(() => page.getAttribute('#sync-runs', 'data-updates')).toBe('1');
+
+      // Started over the API, not from this page: the list picks it up by itself.
+      const started = (await (
+        await stack.api(`/api/connections/${connectionId}/sync`, { method: 'POST', body: '{}' })
+      ).json()) as { job: { id: string } };
+      const row = page.locator(`#sync-runs tr[data-job="${started.job.id}"]`);
+      await expect
+        .poll(() => row.getAttribute('data-status'), { timeout: 60_000 })
+        .toBe('succeeded');
+      // Redrawn more than once on the way: it followed the run, not just its end.
+      expect(Number(await page.getAttribute('#sync-runs', 'data-updates'))).toBeGreaterThan(2);
+      const api = (await (await stack.api(`/api/connections/${connectionId}/sync`)).json()) as {
+        progress: { types: Record<string, { resources: number; pages: number }> };
+      };
+      const types = Object.values(api.progress.types);
+      expect(await row.locator('.resources').textContent()).toBe(
+        String(types.reduce((n, t) => n + t.resources, 0)),
+      );
+      expect(await row.locator('.pages').textContent()).toBe(
+        String(types.reduce((n, t) => n + t.pages, 0)),
+      );
+      expect(await row.locator('.types').textContent()).toContain(
+        `${types.length} / ${types.length} types`,
+      );
+      await shot(page, `admin-syncs-${width}`);
+      expect(problems).toEqual([]);
+      await page.context().close();
+    });
+  },
+);
+
+describe('the operator dashboard: registrations on the practices page', () => {
+  it('shows each registration with its keyring (active, next, retired kids, JWKS) and rotates only after the name is typed', async () => {
+    stack = await withAdmin();
+    const registration = stack.runtime.config.registrations.sandbox!;
+    const jwksKids = async () =>
+      (
+        (await (await fetch(`${stack!.url}/jwks/sandbox.json`)).json()) as {
+          keys: Array<{ kid: string }>;
+        }
+      ).keys.map((k) => k.kid);
+    const [first] = await jwksKids();
+    const page = await (await browser.newContext({ viewport: VIEWPORTS.phone })).newPage();
+    const problems = watchConsole(page);
+    await page.goto(`${stack.url}/admin/sign-in`);
+    await signIn(page);
+    await page.goto(`${stack.url}/admin/practices`);
+    const row = page.locator('[data-registration="sandbox"]');
+    expect(await row.locator('td').nth(2).textContent()).toBe(registration.clientId);
+    const ring = page.locator('#registrations ~ [data-keyring="sandbox"]');
+    expect(await ring.locator('[data-kids="active"]').textContent()).toBe(first);
+    expect(await ring.locator('[data-kids="retired"]').textContent()).toBe('—');
+    expect(await ring.locator('a[href="/jwks/sandbox.json"]').count()).toBe(1);
+
+    await ring.locator('input[name="confirm"]').fill('sandbo');
+    await ring.getByRole('button', { name: 'Rotate key' }).click();
+    await page.waitForURL(`${stack.url}/admin/practices#keyring-sandbox`);
+    expect(await jwksKids()).toEqual([first]);
+    await ring.locator('input[name="confirm"]').fill('sandbox');
+    await ring.getByRole('button', { name: 'Rotate key' }).click();
+    await page.waitForURL(`${stack.url}/admin/practices#keyring-sandbox`);
+    const kids = await jwksKids();
+    expect(kids).toHaveLength(2);
+    const fresh = kids.find((k) => k !== first);
+    expect(await ring.locator('[data-kids="active"]').textContent()).toBe(fresh);
+    expect(await ring.locator('[data-kids="retired"]').textContent()).toBe(first);
+    await shot(page, 'admin-registrations-phone');
+    expect(problems).toEqual([]);
+    await page.context().close();
   });
 });

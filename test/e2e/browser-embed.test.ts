@@ -3,9 +3,12 @@
 // resolves with the connection and its outcome; closing the popup resolves "closed".
 import { createServer, type Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { launchBrowser, shot, VIEWPORTS } from './helpers/browser.ts';
 import { freePort, type Stack, startStack } from './helpers/stack.ts';
+
+// A real browser on a machine shared with other suites: pages take their time.
+vi.setConfig({ testTimeout: 90_000 });
 
 let browser: Browser;
 let stack: Stack | undefined;
@@ -58,13 +61,13 @@ const openFrom = (page: Page, url: string) =>
     url,
   );
 
-describe('fhirbridge-connect.js', () => {
+describe.each(['desktop', 'phone'] as const)('fhirbridge-connect.js (%s)', (width) => {
   it('opens the sign-in in a popup and resolves with the connection, connected', async () => {
     const acme = await startApp();
     stack = await startStack({ config: { returnToAllowList: [`${acme.url}/`] } });
     acme.setBridge(stack.url);
     const { id, authorizeUrl: url } = await authorizeUrl(stack);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+    const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
     await page.goto(acme.url);
     const popupOpened = page.waitForEvent('popup');
     const result = openFrom(page, url);
@@ -77,7 +80,7 @@ describe('fhirbridge-connect.js', () => {
     expect(await result).toEqual({ connection: id, outcome: 'connected' });
     await expect.poll(() => popup.isClosed()).toBe(true);
     expect((await stack.runtime.vault.get(id)).state).toBe('active');
-    await shot(page, 'embed-app-desktop');
+    await shot(page, `embed-app-${width}`);
     await page.context().close();
   });
 
@@ -86,7 +89,7 @@ describe('fhirbridge-connect.js', () => {
     stack = await startStack({ config: { returnToAllowList: [`${acme.url}/`] } });
     acme.setBridge(stack.url);
     const { authorizeUrl: url } = await authorizeUrl(stack);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS.phone })).newPage();
+    const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
     await page.goto(acme.url);
     const popupOpened = page.waitForEvent('popup');
     const result = openFrom(page, url);

@@ -2,7 +2,7 @@
 // patient's name, and each vital sign's chart drawn with every value and date the sync stored.
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashAdminPassword } from '../../src/web/admin/auth.ts';
 import { readRecord } from '../../src/web/admin/record.ts';
 import {
@@ -15,6 +15,9 @@ import {
 } from './helpers/browser.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
+
+// A real browser on a machine shared with other suites: pages take their time.
+vi.setConfig({ testTimeout: 90_000 });
 
 const PASSWORD = 'correct horse battery staple';
 let browser: Browser;

@@ -657,10 +657,10 @@ ${await registrationsSection(signer.csrfToken(request.adminSession as AdminSessi
       'Syncs',
       html`<h1>Sync runs</h1>
 <section class="panel"><p>The latest 50 syncs of every connection, newest first; running ones update as they go.</p>
-<table id="sync-runs" data-stream="/admin/syncs/stream"><thead><tr><th>Connection</th><th>Status</th><th>Mode</th><th>Types done</th><th>Resources</th><th>Pages</th><th>Started</th><th>Finished</th></tr></thead><tbody>${runs.map(
+<table id="sync-runs" data-stream="/admin/syncs/stream"><thead><tr><th>Connection</th><th>Status</th><th class="wide-only">Mode</th><th>Types done</th><th>Resources</th><th class="wide-only">Pages</th><th class="wide-only">Started</th><th class="wide-only">Finished</th></tr></thead><tbody>${runs.map(
         (r) =>
-          html`<tr data-job="${r.id}" data-status="${r.status}"><td class="mono">${r.connectionId ? html`<a href="/admin/connections/${r.connectionId}">${r.connectionId}</a>` : ''}</td><td><span class="status ${tone[r.status] ?? 'warn'}">${r.status}</span></td><td>${r.mode}</td><td class="types"><progress max="${Math.max(r.typesTotal, 1)}" value="${r.typesDone}">${r.typesDone} of ${r.typesTotal}</progress> ${r.typesDone} / ${r.typesTotal} types</td><td class="resources">${r.resources}</td><td class="pages">${r.pages}</td><td>${iso(r.startedAt ?? r.createdAt)}</td><td>${iso(r.finishedAt)}</td></tr>`,
-      )}</tbody></table>${runs.length === 0 ? html`<p>No sync has run yet.</p>` : ''}</section>`,
+          html`<tr data-job="${r.id}" data-status="${r.status}"><td class="mono">${r.connectionId ? html`<a href="/admin/connections/${r.connectionId}">${r.connectionId}</a>` : ''}</td><td><span class="status ${tone[r.status] ?? 'warn'}">${r.status}</span></td><td class="wide-only">${r.mode}</td><td class="types"><progress max="${Math.max(r.typesTotal, 1)}" value="${r.typesDone}">${r.typesDone} of ${r.typesTotal}</progress> ${r.typesDone} / ${r.typesTotal} types</td><td class="resources">${r.resources}</td><td class="pages wide-only">${r.pages}</td><td class="wide-only">${iso(r.startedAt ?? r.createdAt)}</td><td class="wide-only">${iso(r.finishedAt)}</td></tr>`,
+      )}</tbody></table><p class="no-runs"${runs.length === 0 ? '' : html` hidden`}>No sync has run yet.</p></section>`,
       { scripts: ['sync-runs.js'] },
     );
   });

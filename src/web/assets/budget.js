@@ -47,6 +47,8 @@
         );
       }
       el.dataset.points = String(samples.length);
+      // The newest sample drawn: a later read of the history may hold one more.
+      el.dataset.last = String(samples.length > 0 ? samples[samples.length - 1].at : '');
     }
   }
   async function refresh() {

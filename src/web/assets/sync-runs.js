@@ -45,12 +45,12 @@
     tr.append(
       who,
       state,
-      cell(run.mode),
+      cell(run.mode, 'wide-only'),
       progress,
       cell(run.resources, 'resources'),
-      cell(run.pages, 'pages'),
-      cell(time(run.startedAt || run.createdAt)),
-      cell(time(run.finishedAt)),
+      cell(run.pages, 'pages wide-only'),
+      cell(time(run.startedAt || run.createdAt), 'wide-only'),
+      cell(time(run.finishedAt), 'wide-only'),
     );
     return tr;
   };
@@ -58,6 +58,8 @@
   stream.addEventListener('progress', (event) => {
     const runs = JSON.parse(event.data);
     body.replaceChildren(...runs.map(draw));
+    const none = table.parentElement.querySelector('.no-runs');
+    if (none) none.hidden = runs.length > 0;
     table.dataset.updates = String(Number(table.dataset.updates || 0) + 1);
   });
 })();
