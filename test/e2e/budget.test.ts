@@ -5,6 +5,7 @@
 // in `budget_exhausted`. Real time passes and ends the windows, so assertions read the
 // simulator's counters (calls per window), never a duration.
 import { afterEach, describe, expect, it } from 'vitest';
+import { pool } from '../../bench/stats.ts';
 import type { BudgetUsage } from '../../src/budget/port.ts';
 import { isBridgeError } from '../../src/common/errors.ts';
 import { connectPatient } from './helpers/connect.ts';
@@ -96,20 +97,6 @@ async function budgetOf(s: Stack, code: string): Promise<BudgetUsage> {
   const usage = all.find((u) => u.practice === s.sim.fhirBase(code));
   if (!usage) throw new Error(`no budget for ${code} in ${JSON.stringify(all)}`);
   return usage;
-}
-
-/** Runs `jobs` with `concurrency` workers; resolves with each job's result, in order. */
-async function pool<T>(concurrency: number, jobs: Array<() => Promise<T>>): Promise<T[]> {
-  const results: T[] = new Array(jobs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const index = next++;
-      results[index] = await jobs[index]!();
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return results;
 }
 
 describe('spending the budget (5 practices, many concurrent clients)', () => {
