@@ -27,6 +27,8 @@ export interface ChildInput {
 
 export interface ChildOutput {
   wallMs: number;
+  /** CPU time of this process (user and system) over the same span as `wallMs`. */
+  cpuMs: number;
   /** Peak resident set size of the whole process, in MiB. */
   peakRssMb: number;
   resources: number;
@@ -50,7 +52,7 @@ function guardLoopback(): () => number {
 
 async function runFhirbridge(
   input: ChildInput,
-): Promise<Omit<ChildOutput, 'wallMs' | 'peakRssMb'>> {
+): Promise<Omit<ChildOutput, 'wallMs' | 'cpuMs' | 'peakRssMb'>> {
   if (!input.config || !input.connectionId)
     throw new Error('fhirbridge needs config and connectionId');
   const logger = createLogger({ level: 'silent' });
@@ -89,7 +91,7 @@ async function runFhirbridge(
 async function runFhirclient(
   input: ChildInput,
   calls: () => number,
-): Promise<Omit<ChildOutput, 'wallMs' | 'peakRssMb'>> {
+): Promise<Omit<ChildOutput, 'wallMs' | 'cpuMs' | 'peakRssMb'>> {
   if (!input.base || !input.accessToken || !input.searches) throw new Error('fhirclient input');
   const storage = {
     get: async () => undefined,
@@ -150,6 +152,7 @@ async function main(): Promise<void> {
   const stopTrace = traceMemory();
   const calls = guardLoopback();
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const counts =
     input.mode === 'fhirbridge'
       ? await runFhirbridge(input)
@@ -157,8 +160,10 @@ async function main(): Promise<void> {
         ? await runFhirclient(input, calls)
         : { resources: 0, calls: 0 };
   stopTrace();
+  const cpu = process.cpuUsage(cpuAtStart);
   const output: ChildOutput = {
     wallMs: Math.round(performance.now() - started),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     peakRssMb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
     ...counts,
   };

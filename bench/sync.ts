@@ -297,6 +297,10 @@ async function benchLarge(preset: Preset, searchInclude: IncludeQuirk): Promise<
       fhirbridge_wall_ms: ours.wallMs,
       fhirclient_wall_ms: theirs.wallMs,
       wall_ratio_fhirbridge_over_fhirclient: ratio(ours.wallMs, theirs.wallMs),
+      // CPU time of each client's own process: steadier than wall time on a shared machine.
+      fhirbridge_cpu_ms: ours.cpuMs,
+      fhirclient_cpu_ms: theirs.cpuMs,
+      cpu_ratio_fhirbridge_over_fhirclient: ratio(ours.cpuMs, theirs.cpuMs),
       baseline_process_rss_mb: baseline.peakRssMb,
       fhirbridge_peak_rss_mb: ours.peakRssMb,
       fhirclient_peak_rss_mb: theirs.peakRssMb,
