@@ -138,7 +138,11 @@ describe('the operator dashboard in Chromium', () => {
     await page.goto(`${stack.url}/admin/webhooks?status=dead`);
     await signIn(page);
     await page.goto(`${stack.url}/admin/webhooks?status=dead`);
-    const row = page.locator('tbody tr');
+    // The endpoint it was for is listed, from the configuration, by origin and path only.
+    const endpoint = page.locator('#endpoints tbody tr');
+    expect(await endpoint.count()).toBe(1);
+    expect(await endpoint.locator('td').nth(2).textContent()).toBe('configuration file');
+    const row = page.locator('#deliveries tbody tr');
     expect(await row.count()).toBe(1);
     expect(await row.locator('td').first().textContent()).toBe(
       `connection.connected${connectionId}`,

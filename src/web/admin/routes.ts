@@ -14,6 +14,7 @@ import type { Clock } from '../../common/clock.ts';
 import { BridgeError } from '../../common/errors.ts';
 import type { Sealer } from '../../common/seal.ts';
 import type { Config } from '../../config/schema.ts';
+import { endpointId } from '../../events/endpoints.ts';
 import type { Webhooks } from '../../events/webhooks.ts';
 import type { JobQueue } from '../../jobs/port.ts';
 import { requestSync } from '../../jobs/sync-job.ts';
@@ -435,17 +436,48 @@ ${problem ? html`<p class="notice" role="alert">${problem}</p>` : ''}
     const { status } = deliveriesQuery.parse(request.query);
     const rows = await deps.webhooks.list({ ...(status ? { status } : {}), limit: 100 });
     const csrf = signer.csrfToken(request.adminSession as AdminSession);
+    // Where deliveries go: the configured endpoints, then those made over the API. Origin and
+    // path only, as in the logs: a receiver may put a secret in its query.
+    const shown = (url: string) => {
+      const { origin, pathname } = new URL(url);
+      return origin + pathname;
+    };
+    const endpoints = [
+      ...config.webhooks.map((w) => ({
+        id: endpointId(w.url),
+        url: w.url,
+        events: w.events ?? null,
+        source: 'configuration file',
+        description: null as string | null,
+      })),
+      ...(await store.webhooks.endpoints.list()).map((e) => ({
+        id: e.id,
+        url: e.url,
+        events: e.events,
+        source: 'API',
+        description: e.description,
+      })),
+    ];
     const tone = { pending: 'warn', delivered: 'ok', dead: 'bad' } as const;
     return view(
       request,
       reply,
       'webhooks',
       'Webhook deliveries',
-      html`<h1>Webhook deliveries</h1>
+      html`<h1>Webhooks</h1>
+<section class="panel" id="endpoints"><h2>Endpoints</h2>${
+        endpoints.length === 0
+          ? html`<p>None yet: add one in the configuration file or with <code>POST /api/webhooks/endpoints</code>.</p>`
+          : html`<table><thead><tr><th>URL</th><th>Events</th><th>Made in</th><th>Id</th></tr></thead><tbody>${endpoints.map(
+              (e) =>
+                html`<tr data-endpoint="${e.id}"><td class="mono">${shown(e.url)}${e.description ? html`<br><span class="when">${e.description}</span>` : ''}</td><td>${e.events ? e.events.join(', ') : 'every type'}</td><td>${e.source}</td><td class="mono">${e.id}</td></tr>`,
+            )}</tbody></table>`
+      }</section>
+<h2>Deliveries</h2>
 <form method="get" action="/admin/webhooks" class="panel filters"><div><label for="status">Status</label><select id="status" name="status"><option value="">any</option>${deliveryStatuses.map(
         (s) => html`<option value="${s}"${status === s ? html` selected` : ''}>${s}</option>`,
       )}</select></div><div><button type="submit">Filter</button></div></form>
-<section class="panel">${
+<section class="panel" id="deliveries">${
         rows.length === 0
           ? html`<p>No delivery matches.</p>`
           : html`<table><thead><tr><th>Event</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Endpoint</th><th>Created</th><th></th></tr></thead><tbody>${rows.map(
