@@ -9,6 +9,7 @@ import { ManualClock } from '../common/clock.ts';
 import { ManualTimers } from '../common/timers.ts';
 import { createBudgetPolicy } from './policy.ts';
 import type { Budget } from './port.ts';
+import { openRedisBudgetStore } from './redis.ts';
 import {
   type BudgetStore,
   createSharedBudget,
@@ -94,6 +95,23 @@ describe('shared budget leases', () => {
       timers,
       store: countedStore(path, policy).store,
     });
+    for (let i = 0; i < 41; i++) await budget.acquire(P, { priority: 'interactive' });
+    expect((await budget.usage(P)).used).toBeGreaterThan(41);
+    await timers.advance(DEFAULT_LEASE_MS);
+    expect((await budget.usage(P)).used).toBe(41);
+    await budget.close();
+  });
+
+  it('gives the unspent calls of a lease back on Redis too', async () => {
+    const clock = new ManualClock(START);
+    const timers = new ManualTimers(clock);
+    const policy = createBudgetPolicy({ limit: 10_000, reserveShare: 0 });
+    const store = openRedisBudgetStore({
+      url: process.env.FHIRBRIDGE_TEST_REDIS ?? 'redis://127.0.0.1:6379',
+      policy,
+      keyPrefix: `fhirbridge-test:lease:${process.pid}:${Date.now()}:`,
+    });
+    const budget = createSharedBudget({ clock, policy, timers, store });
     for (let i = 0; i < 41; i++) await budget.acquire(P, { priority: 'interactive' });
     expect((await budget.usage(P)).used).toBeGreaterThan(41);
     await timers.advance(DEFAULT_LEASE_MS);
