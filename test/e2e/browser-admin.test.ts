@@ -4,6 +4,9 @@
 // rate limit and the CSRF check over plain HTTP.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../src/common/logger.ts';
+import { createRuntime } from '../../src/runtime.ts';
+import { startServer } from '../../src/server.ts';
 import { hashAdminPassword } from '../../src/web/admin/auth.ts';
 import {
   launchBrowser,
@@ -423,5 +426,43 @@ describe('the operator dashboard: registrations on the practices page', () => {
     await shot(page, 'admin-registrations-phone');
     expect(problems).toEqual([]);
     await page.context().close();
+  });
+});
+
+describe('the operator session across API processes', () => {
+  it('is read by a second API process on the same master key, as after a restart', async () => {
+    stack = await withAdmin();
+    const signedIn = await fetch(`${stack.url}/admin/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: stack.url },
+      body: `username=ops&password=${encodeURIComponent(PASSWORD)}`,
+    });
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+    expect(cookie).toMatch(/^fb_admin=/);
+    // Another API process: its own runtime and server, the same configuration and master key.
+    const second = await createRuntime({
+      config: stack.runtime.config,
+      logger: createLogger({ level: 'silent' }),
+      clock: stack.clock,
+    });
+    const server = await startServer(second, { host: '127.0.0.1', port: 0, role: 'api' });
+    try {
+      const overview = await fetch(`${server.url}/admin`, {
+        redirect: 'manual',
+        headers: { cookie },
+      });
+      expect(overview.status).toBe(200);
+      expect(await overview.text()).toContain('<h1>Overview</h1>');
+      // A cookie signed under another key is still refused there.
+      const forged = await fetch(`${server.url}/admin`, {
+        redirect: 'manual',
+        headers: { cookie: `${cookie.slice(0, -2)}xx` },
+      });
+      expect(forged.status).toBe(303);
+    } finally {
+      await server.close();
+      await second.close();
+    }
   });
 });
