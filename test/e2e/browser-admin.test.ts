@@ -162,14 +162,14 @@ describe('the operator dashboard in Chromium', () => {
   });
 });
 
-describe('the operator dashboard: live sync', () => {
+describe.each(['desktop', 'phone'] as const)('the operator dashboard: live sync (%s)', (width) => {
   it('Sync now streams the sync to its end, each type with its count as the sync API reports it', async () => {
     stack = await startStack({
       simulator: { rateLimit: { limit: 5000 } },
       config: { admin: { users: [{ username: 'ops', passwordHash }] }, sync: { onConnect: false } },
     });
     const { connectionId } = await connectPatient(stack);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+    const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
     const problems = watchConsole(page);
     await page.goto(`${stack.url}/admin/sign-in`);
     await signIn(page);
@@ -202,7 +202,7 @@ describe('the operator dashboard: live sync', () => {
       ]),
     );
     expect(shown.length).toBeGreaterThan(5);
-    await shot(page, 'admin-sync-desktop');
+    await shot(page, `admin-sync-${width}`);
     expect(problems).toEqual([]);
     await page.context().close();
   });
