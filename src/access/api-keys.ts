@@ -54,6 +54,44 @@ export async function createApiKey(
 /** How fresh a key's `lastUsedAt` is kept: it is written at most once per this period. */
 export const KEY_USE_RESOLUTION_MS = 60_000;
 
+/**
+ * How long a key found live is taken as live without asking the store again. A key revoked in
+ * this process is refused at once (the revocation drops it here); one revoked by another process
+ * (the CLI, another API instance) is refused by this one at most this long after.
+ */
+export const VERIFIED_KEY_TTL_MS = 1_000;
+
+interface Verified {
+  record: ApiKeyRecord;
+  /** Epoch ms after which the store is asked again. */
+  until: number;
+}
+
+/** Live keys by hash, per key repository: only keys the store answered live are kept. */
+const verifiedKeys = new WeakMap<KeyStore['apiKeys'], Map<string, Verified>>();
+
+function verifiedOf(store: KeyStore): Map<string, Verified> {
+  let verified = verifiedKeys.get(store.apiKeys);
+  if (!verified) {
+    verified = new Map();
+    verifiedKeys.set(store.apiKeys, verified);
+  }
+  return verified;
+}
+
+/** The live key with this hash: from the last `VERIFIED_KEY_TTL_MS`, else from the store. */
+async function liveKey(store: KeyStore, hash: string, now: number): Promise<ApiKeyRecord> {
+  const verified = verifiedOf(store);
+  const known = verified.get(hash);
+  if (known && now < known.until) return known.record;
+  verified.delete(hash);
+  const record = await store.apiKeys.findByHash(hash);
+  if (!record || record.revokedAt !== null)
+    throw new BridgeError('unauthorized', 'unknown or revoked API key');
+  verified.set(hash, { record, until: now + VERIFIED_KEY_TTL_MS });
+  return record;
+}
+
 /** The live key whose secret this is; `unauthorized` for a missing, unknown or revoked one. */
 export async function checkApiKey(
   store: KeyStore,
@@ -62,15 +100,20 @@ export async function checkApiKey(
 ): Promise<ApiKeyRecord> {
   if (!secret)
     throw new BridgeError('unauthorized', 'an API key is required: Authorization: Bearer fbk_…');
-  const record = await store.apiKeys.findByHash(sha256Hex(secret));
-  if (!record || record.revokedAt !== null)
-    throw new BridgeError('unauthorized', 'unknown or revoked API key');
-  // Kept to the minute: a store write on every request queued each call behind the others'.
   const now = clock.now();
+  const record = await liveKey(store, sha256Hex(secret), now);
+  // Kept to the minute: a store write on every request queued each call behind the others'.
   if (record.lastUsedAt === null || now - record.lastUsedAt >= KEY_USE_RESOLUTION_MS) {
     await store.apiKeys.touch(record.id, now);
+    record.lastUsedAt = now;
   }
   return record;
+}
+
+/** Drops a key from this process's verified keys, so that its revocation holds at once here. */
+function forgetVerified(store: KeyStore, id: string): void {
+  const verified = verifiedOf(store);
+  for (const [hash, { record }] of verified) if (record.id === id) verified.delete(hash);
 }
 
 /** Every key, live and revoked (hashes only: no secret is kept). */
@@ -86,6 +129,7 @@ export async function revokeApiKey(
 ): Promise<ApiKeyRecord> {
   if (!(await store.apiKeys.revoke(id, clock.now())))
     throw new BridgeError('not_found', `no live API key "${id}"`);
+  forgetVerified(store, id);
   const revoked = (await store.apiKeys.list()).find((k) => k.id === id);
   if (!revoked) throw new BridgeError('not_found', `no live API key "${id}"`);
   return revoked;
