@@ -30,7 +30,7 @@ import {
 import type { PracticeRegistry } from './practices/registry.ts';
 import { createDiscovery, createIdTokenValidator } from './smart/index.ts';
 import { openStore, storeConfigOf } from './store/index.ts';
-import type { Store } from './store/port.ts';
+import type { ConnectionRecord, Store } from './store/port.ts';
 import { createVault, type Vault } from './vault/index.ts';
 
 export interface RuntimeOptions {
@@ -63,8 +63,11 @@ export interface Runtime {
   webhooks: Webhooks;
   /** Prometheus metrics of this runtime (`GET /metrics`). */
   metrics: RuntimeMetrics;
-  /** How the FHIR client reaches a connection's practice with its tokens. */
-  fhirTarget(connectionId: string): Promise<FhirTarget>;
+  /**
+   * How the FHIR client reaches a connection's practice with its tokens. `read` is the
+   * connection's row as the caller's request just read it (so that a request reads it once).
+   */
+  fhirTarget(connectionId: string, read?: ConnectionRecord): Promise<FhirTarget>;
   close(): Promise<void>;
 }
 
@@ -170,8 +173,8 @@ export async function createRuntime({
         ...jobBackend.checks,
       },
       webhooks,
-      async fhirTarget(connectionId) {
-        const connection = await vault.get(connectionId);
+      async fhirTarget(connectionId, read) {
+        const connection = read ?? (await vault.get(connectionId));
         const practice = await practices.byBase(connection.practiceBase);
         if (!practice) {
           throw new BridgeError(
@@ -184,7 +187,7 @@ export async function createRuntime({
           practiceKey: practice.base,
           connectionId,
           profile: profileFor(practice.vendor),
-          tokens: vault.tokenSource(connectionId),
+          tokens: vault.tokenSource(connectionId, connection),
           allowHttp: config.allowLoopbackHttp && isLoopback(new URL(practice.base).hostname),
         };
       },

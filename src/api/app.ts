@@ -19,7 +19,7 @@ import { parse } from '../common/validate.ts';
 import type { Config } from '../config/schema.ts';
 import type { KeyService } from '../keys/index.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
-import type { Store } from '../store/port.ts';
+import type { ConnectionRecord, Store } from '../store/port.ts';
 import type { Vault } from '../vault/index.ts';
 import { createErrorPage, registerWebRoutes, type WebDeps } from '../web/routes.ts';
 import { createSignInGuard } from '../web/sign-in-guard.ts';
@@ -28,6 +28,13 @@ import { browserSecret, ensureBrowserSecret } from './browser.ts';
 import { registerConnectionRoutes } from './connections.ts';
 import { installErrorHandling } from './errors.ts';
 import { describeRoutes, registerOpenApiRoutes } from './openapi.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The connection of a `/api/connections/:id…` route, as the ownership check read it. */
+    ownedConnection?: ConnectionRecord;
+  }
+}
 
 export interface AppDeps {
   config: Config;
@@ -103,6 +110,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   app.register(cookie);
   app.register(formbody);
   app.decorateRequest('apiKey', undefined);
+  app.decorateRequest('ownedConnection', undefined);
   const signIns = createSignInGuard({ clock, store, limits: config.signIn });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -151,8 +159,11 @@ export function createApp(deps: AppDeps): FastifyInstance {
       // key: checked here once rather than in each handler, so that a new route cannot forget it.
       if (!request.routeOptions.url?.startsWith('/api/connections/:id')) return;
       const params = connectionParams.safeParse(request.params);
-      // A malformed id is the route's own 400.
-      if (params.success) await connectionFor(store, callerOf(request), params.data.id);
+      // A malformed id is the route's own 400. The row read here is the request's: a handler
+      // that needs the connection takes it from `request.ownedConnection` instead of reading again.
+      if (params.success) {
+        request.ownedConnection = await connectionFor(store, callerOf(request), params.data.id);
+      }
     });
     registerConnectionRoutes(api, deps);
     registerApiKeyRoutes(api, { store, clock });

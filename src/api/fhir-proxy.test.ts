@@ -1,7 +1,8 @@
 // The FHIR proxy in-process (fastify inject) against a loopback upstream that answers byte for
 // byte what each test writes: 4xx passed on, 5xx/silence/refusal as ours, Bundles kept as sent.
+import { request } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../common/clock.ts';
 import { createFhirClient } from '../fhir/client.ts';
 import {
@@ -35,7 +36,12 @@ afterEach(async () => {
   upstream = undefined;
 });
 
-async function proxyTo(handler: Handler, base?: string, transport: typeof fetch = loopbackFetch) {
+async function proxyTo(
+  handler: Handler,
+  base?: string,
+  transport: typeof fetch = loopbackFetch,
+  timeoutMs = TIMEOUT_MS,
+) {
   upstream = await startServer(handler);
   app = Fastify();
   installErrorHandling(app);
@@ -43,7 +49,7 @@ async function proxyTo(handler: Handler, base?: string, transport: typeof fetch 
     budget: recordingBudget(),
     clock: systemClock,
     fetch: transport,
-    timeoutMs: TIMEOUT_MS,
+    timeoutMs,
     sleep: async () => {},
   });
   registerFhirProxyRoutes(app, {
@@ -144,6 +150,33 @@ describe('FHIR proxy: upstream failures', () => {
     expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
     expect(elapsed).toBeLessThan(TIMEOUT_MS * 2);
     expect(upstream?.received).toHaveLength(1);
+  });
+
+  it('ends the upstream call when the caller goes away before its answer', async () => {
+    let upstreamClosed!: () => void;
+    const ended = new Promise<void>((done) => {
+      upstreamClosed = done;
+    });
+    const attemptMs = 20_000;
+    const { app: proxy } = await proxyTo(
+      (req) => {
+        // Never answers; notes when the bridge drops the call.
+        req.socket.once('close', () => upstreamClosed());
+      },
+      undefined,
+      loopbackFetch,
+      attemptMs,
+    );
+    const origin = await proxy.listen({ port: 0, host: '127.0.0.1' });
+    const caller = request(`${origin}/api/connections/${CON}/fhir/Patient/p1`);
+    caller.on('error', () => {});
+    caller.end();
+    await vi.waitFor(() => expect(upstream?.received).toHaveLength(1));
+    const gone = Date.now();
+    caller.destroy();
+    await ended;
+    // Long before the attempt's own timeout would have ended it.
+    expect(Date.now() - gone).toBeLessThan(attemptMs / 2);
   });
 
   it('answers within Prefer: wait when the caller waits less than the timeout', async () => {

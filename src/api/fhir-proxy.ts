@@ -16,6 +16,7 @@ import type { FhirClient, FhirTarget } from '../fhir/client.ts';
 import { readFailure } from '../fhir/responses.ts';
 import { BUFFERED_BODY_MAX } from '../fhir/transport.ts';
 import { type PracticeBase, parseBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
+import type { ConnectionRecord } from '../store/port.ts';
 import { operationOutcome, toErrorAnswer } from './errors.ts';
 
 const params = z.object({
@@ -37,8 +38,11 @@ const SEARCH_PATH = /^([A-Z][A-Za-z]{1,63})?$/;
 
 export interface FhirProxyDeps {
   fhir: FhirClient;
-  /** How the FHIR client reaches a connection's practice with its tokens. */
-  fhirTarget(connectionId: string): Promise<FhirTarget>;
+  /**
+   * How the FHIR client reaches a connection's practice with its tokens; `read` is the row the
+   * request's ownership check read, so that a request reads it once.
+   */
+  fhirTarget(connectionId: string, read?: ConnectionRecord): Promise<FhirTarget>;
   clock: Clock;
   config: { publicUrl: string };
 }
@@ -138,9 +142,13 @@ export function registerFhirProxyRoutes(app: FastifyInstance, runtime: FhirProxy
       throw new BridgeError('invalid_request', 'invalid path: name a FHIR type or type/id');
     }
     const wait = preferredWait(request.headers.prefer);
-    const target = await runtime.fhirTarget(id);
+    const target = await runtime.fhirTarget(id, request.ownedConnection);
     const controller = new AbortController();
-    request.raw.on('close', () => controller.abort());
+    // A caller gone before its answer ends the upstream call. A finished answer closes too: no
+    // abort then (each one made a DOMException and ran every listener of the signal).
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
     const what = `GET ${path}${query}`;
     let upstream: Response;
     try {

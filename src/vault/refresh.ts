@@ -446,10 +446,16 @@ export function createTokenKeeper(deps: VaultDeps) {
   }
 
   /** A usable access token (refreshed first when due). */
+  /**
+   * The access token to call with, refreshed first when due. `current` is the connection's row as
+   * the caller read it moments ago in the same request (the API's ownership check), so that one
+   * request reads the row once; without it the row is read here.
+   */
   async function accessToken(
     id: string,
+    current?: ConnectionRecord,
   ): Promise<{ accessToken: string; record: ConnectionRecord }> {
-    let record = await load(id);
+    let record = current ?? (await load(id));
     assertUsable(record);
     if (due(record, clock.now())) {
       try {

@@ -121,11 +121,16 @@ export function createVault(deps: VaultDeps) {
     /**
      * The FHIR client's view of the connection's tokens. After a 401 it names the token that
      * failed, so that a refresh somebody else already made is used instead of making another.
+     * `read` is the row as the caller's request just read it: the first token comes from it
+     * without reading the row again; every later one (after a refresh) reads the row.
      */
-    tokenSource(id: string): TokenSource {
+    tokenSource(id: string, read?: ConnectionRecord): TokenSource {
       let last: string | undefined;
+      let fresh = read;
       const current = async () => {
-        last = (await keeper.accessToken(id)).accessToken;
+        const row = fresh;
+        fresh = undefined;
+        last = (await keeper.accessToken(id, row)).accessToken;
         return last;
       };
       return {
