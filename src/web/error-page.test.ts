@@ -40,6 +40,14 @@ describe('the patient error page', () => {
     expect(events).toEqual([]);
   });
 
+  it('keeps made-up sign-in failures as events only up to the rate, then in the log alone', () => {
+    const { lines, events, errorPage } = setUp();
+    const madeUp = { status: 400, code: 'invalid_state', message: 'used or expired' } as never;
+    for (let i = 0; i < 35; i += 1) errorPage(madeUp);
+    expect(events).toHaveLength(30);
+    expect(lines.filter((line) => line.error === 'invalid_state')).toHaveLength(35);
+  });
+
   it('makes references a patient can read out', () => {
     expect(supportReference()).toMatch(/^[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}$/);
     expect(supportReference(Buffer.alloc(8, 0))).toBe('2222-2222');

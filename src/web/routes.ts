@@ -409,6 +409,28 @@ export interface ErrorPageDeps {
   clock: Clock;
   /** Makes the reference shown to the patient (tests fix it). */
   reference?: () => string;
+  /** Events kept per minute for failures anyone can cause without a sign-in (default 30). */
+  unanchoredPerMinute?: number;
+}
+
+/** Failures a request can cause with no sign-in under way: a made-up state, a foreign form. */
+const UNANCHORED = new Set<ErrorAnswer['code']>(['invalid_state', 'forbidden']);
+
+/** Allows `limit` takes per clock minute, then refuses until the next minute. */
+function minuteAllowance(clock: Clock, limit: number): { take(): boolean } {
+  let minute = -1;
+  let taken = 0;
+  return {
+    take() {
+      const now = Math.floor(clock.now() / 60_000);
+      if (now !== minute) {
+        minute = now;
+        taken = 0;
+      }
+      taken += 1;
+      return taken <= limit;
+    },
+  };
 }
 
 /** The event that keeps a patient page's technical detail, keyed by the reference shown. */
@@ -425,7 +447,9 @@ export function createErrorPage({
   events,
   clock,
   reference = supportReference,
+  unanchoredPerMinute = 30,
 }: ErrorPageDeps): (answer: ErrorAnswer) => string {
+  const unanchored = minuteAllowance(clock, unanchoredPerMinute);
   return (answer) => {
     if (answer.code === 'too_many_requests') {
       return page(
@@ -442,8 +466,11 @@ export function createErrorPage({
       detail: answer.message,
     };
     logger.warn(detail, 'a patient page failed');
-    // A page that does not exist is no failure worth an event (anyone can ask for one).
-    if (answer.code !== 'not_found') {
+    // A page that does not exist is no failure worth an event (anyone can ask for one). A state
+    // that matches no usable sign-in, or a form from elsewhere, can be made up too: those are
+    // kept as events only up to a rate, so made-up requests cannot flood the event log and every
+    // webhook endpoint; past it they are in the log alone.
+    if (answer.code !== 'not_found' && (!UNANCHORED.has(answer.code) || unanchored.take())) {
       events
         .append({
           id: randomId('evt'),
