@@ -14,7 +14,7 @@ import { parse } from '../common/validate.ts';
 import { rewriteBundleUrls } from '../fhir/bundle-text.ts';
 import type { FhirClient, FhirTarget } from '../fhir/client.ts';
 import { readFailure } from '../fhir/responses.ts';
-import { BUFFERED_BODY_MAX } from '../fhir/transport.ts';
+import { BUFFERED_BODY_MAX, hasBody } from '../fhir/transport.ts';
 import { type PracticeBase, parseBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
 import type { ConnectionRecord } from '../store/port.ts';
 import { operationOutcome, toErrorAnswer } from './errors.ts';
@@ -177,8 +177,8 @@ export function registerFhirProxyRoutes(app: FastifyInstance, runtime: FhirProxy
     const lastModified = upstream.headers.get('last-modified');
     if (lastModified) reply.header('last-modified', lastModified);
 
-    if (!SEARCH_PATH.test(path) || !upstream.body) {
-      if (!upstream.body) return reply.send('');
+    if (!SEARCH_PATH.test(path) || !hasBody(upstream)) {
+      if (!hasBody(upstream)) return reply.send('');
       // A body of modest, known size is already in memory (the FHIR client's transport read it
       // whole): sent as bytes, without a stream in between. A larger one streams through.
       const length = Number(upstream.headers.get('content-length') ?? Number.NaN);

@@ -55,6 +55,24 @@ describe('pooledFetch', () => {
     expect(res.headers.get('location')).toBe('/small');
   });
 
+  it('hands a small body over as the bytes it read, once, or as a stream when asked for one', async () => {
+    const whole = await pooledFetch(`${origin}/small`, { headers: { authorization: 'Bearer t1' } });
+    const expected = JSON.stringify({ authorization: 'Bearer t1' });
+    expect(Buffer.from(await whole.arrayBuffer()).toString()).toBe(expected);
+    expect(whole.bodyUsed).toBe(true);
+    await expect(whole.text()).rejects.toThrow(TypeError);
+
+    const streamed = await pooledFetch(`${origin}/small`, {
+      headers: { authorization: 'Bearer t1' },
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of streamed.body as unknown as AsyncIterable<Uint8Array>) {
+      chunks.push(Buffer.from(chunk));
+    }
+    expect(Buffer.concat(chunks).toString()).toBe(expected);
+    expect(streamed.bodyUsed).toBe(true);
+  });
+
   it('answers a 204 without a body', async () => {
     const res = await pooledFetch(`${origin}/empty`);
     expect(res.status).toBe(204);

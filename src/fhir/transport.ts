@@ -33,9 +33,67 @@ export const pooledFetch: typeof fetch = async (input, init = {}) => {
     return new Response(null, { status: answer.statusCode, headers });
   }
   const length = Number(answer.headers['content-length'] ?? Number.NaN);
-  const body =
-    length <= BUFFERED_BODY_MAX
-      ? await answer.body.arrayBuffer()
-      : (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>);
-  return new Response(body, { status: answer.statusCode, headers });
+  if (length <= BUFFERED_BODY_MAX) {
+    const bytes = await answer.body.arrayBuffer();
+    return new BufferedResponse(bytes, { status: answer.statusCode, headers });
+  }
+  const stream = Readable.toWeb(answer.body) as ReadableStream<Uint8Array>;
+  return new Response(stream, { status: answer.statusCode, headers });
 };
+
+/** Whether an answer has a body, without turning one held in memory into a stream. */
+export function hasBody(res: Response): boolean {
+  return res instanceof BufferedResponse || res.body !== null;
+}
+
+/**
+ * A `Response` whose body is already in memory. Reading it whole (`arrayBuffer`, `text`, `json`)
+ * hands over those bytes; a `Response` built on them would wrap them in a web stream and read
+ * that stream back (a fair share of a proxied read's CPU). `body` still gives a stream, made
+ * when first asked for, and from then on every read goes through it as for any `Response`.
+ */
+class BufferedResponse extends Response {
+  #bytes: ArrayBuffer;
+  #used = false;
+  #streamed: Response | undefined;
+
+  constructor(bytes: ArrayBuffer, init: ResponseInit) {
+    super(null, init);
+    this.#bytes = bytes;
+  }
+
+  /** The stream-backed answer, once something asks for the body as a stream. */
+  #stream(): Response {
+    this.#streamed ??= new Response(this.#used ? null : this.#bytes);
+    return this.#streamed;
+  }
+
+  /** The bytes, once: a second read fails as it does on any `Response`. */
+  #take(): ArrayBuffer {
+    if (this.#used) throw new TypeError('Body is unusable: Body has already been read');
+    this.#used = true;
+    return this.#bytes;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    return this.#stream().body;
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#streamed ? this.#streamed.bodyUsed : this.#used;
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#streamed) return this.#streamed.arrayBuffer();
+    return this.#take();
+  }
+
+  override async text(): Promise<string> {
+    if (this.#streamed) return this.#streamed.text();
+    return new TextDecoder().decode(this.#take());
+  }
+
+  override async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+}
