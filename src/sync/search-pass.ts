@@ -3,7 +3,7 @@
 // one page deep however large the record is.
 import { BridgeError, isBridgeError } from '../common/errors.ts';
 import type { ReferenceNote, SyncCheckpoint } from '../store/port.ts';
-import { findReferences, type Json, toResourceWrite } from './extract.ts';
+import { findReferences, toResourceWrite } from './extract.ts';
 import { incrementalParam, nextHighWater } from './high-water.ts';
 import { type Page, type PageResource, readPage } from './pages.ts';
 import type { PlannedSearch } from './plan.ts';
