@@ -17,11 +17,10 @@ import type { Config } from '../../config/schema.ts';
 import { endpointId } from '../../events/endpoints.ts';
 import type { Webhooks } from '../../events/webhooks.ts';
 import type { JobQueue } from '../../jobs/port.ts';
-import { requestSync } from '../../jobs/sync-job.ts';
 import type { KeyService } from '../../keys/index.ts';
 import type { PracticeRegistry } from '../../practices/registry.ts';
 import type { PracticeService } from '../../practices/service.ts';
-import { viewRun } from '../../records/sync-status.ts';
+import { queueSync, viewRun } from '../../records/sync-status.ts';
 import type { ConnectionRecord, Store } from '../../store/port.ts';
 import type { Vault } from '../../vault/index.ts';
 import { BINARY_ID, readDocument, sendDocument } from '../documents.ts';
@@ -709,8 +708,8 @@ ${await registrationsSection(signer.csrfToken(request.adminSession as AdminSessi
 
   app.post('/admin/connections/:id/sync', async (request, reply) => {
     const { id } = connectionParams.parse(request.params);
-    await deps.vault.get(id);
-    await requestSync(deps.jobs, id);
+    // The same rule as the API and the CLI: a connection that cannot sync says why.
+    await queueSync(deps, id, 'auto');
     request.log.info(
       { connectionId: id, username: request.adminSession?.username },
       'an operator asked for a sync',
