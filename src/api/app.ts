@@ -54,7 +54,7 @@ const stateParams = z.object({
   state: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'is not a sign-in state'),
 });
 const registrationParams = z.object({ registration: z.string().regex(/^[a-z0-9-]{1,32}$/) });
-const connectionParams = z.object({ id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/) });
+const CONNECTION_ID = /^con_[A-Za-z0-9_-]{10,64}$/;
 
 /**
  * One log line per request, when it completes, instead of fastify's two (incoming and
@@ -158,11 +158,11 @@ export function createApp(deps: AppDeps): FastifyInstance {
       // Every route of one connection, whichever file registers it, answers only its app's
       // key: checked here once rather than in each handler, so that a new route cannot forget it.
       if (!request.routeOptions.url?.startsWith('/api/connections/:id')) return;
-      const params = connectionParams.safeParse(request.params);
+      const { id } = request.params as { id?: unknown };
       // A malformed id is the route's own 400. The row read here is the request's: a handler
       // that needs the connection takes it from `request.ownedConnection` instead of reading again.
-      if (params.success) {
-        request.ownedConnection = await connectionFor(store, callerOf(request), params.data.id);
+      if (typeof id === 'string' && CONNECTION_ID.test(id)) {
+        request.ownedConnection = await connectionFor(store, callerOf(request), id);
       }
     });
     registerConnectionRoutes(api, deps);

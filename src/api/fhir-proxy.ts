@@ -19,19 +19,29 @@ import { type PracticeBase, parseBase, rebaseLink, relativeToBase } from '../fhi
 import type { ConnectionRecord } from '../store/port.ts';
 import { operationOutcome, toErrorAnswer } from './errors.ts';
 
+const CONNECTION_ID = /^con_[A-Za-z0-9_-]{10,64}$/;
+/**
+ * `Type`, `Type/id`, `Type/id/_history/vid`: FHIR ids are [A-Za-z0-9-.]{1,64}. Empty is the base
+ * itself, where HAPI (and so healow) points its paging links: `[base]?_getpages=…`. `metadata`
+ * (FHIR R4 RESTful API, the capabilities interaction) and `.well-known/<name>` (RFC 8615, SMART's
+ * smart-configuration) are the base's other GETs.
+ */
+const FHIR_PATH =
+  /^([A-Z][A-Za-z]{1,63}(\/[A-Za-z0-9.-]{1,64}(\/_history\/[A-Za-z0-9.-]{1,64})?)?|metadata|\.well-known\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63})?$/;
+
 const params = z.object({
-  id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
-  // `Type`, `Type/id`, `Type/id/_history/vid`: FHIR ids are [A-Za-z0-9-.]{1,64}. Empty is the
-  // base itself, where HAPI (and so healow) points its paging links: `[base]?_getpages=…`.
-  // `metadata` (FHIR R4 RESTful API, the capabilities interaction) and `.well-known/<name>` (RFC 8615, SMART's
-  // smart-configuration) are the base's other GETs.
-  '*': z
-    .string()
-    .regex(
-      /^([A-Z][A-Za-z]{1,63}(\/[A-Za-z0-9.-]{1,64}(\/_history\/[A-Za-z0-9.-]{1,64})?)?|metadata|\.well-known\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63})?$/,
-      'is not a FHIR type or type/id, metadata or .well-known/…',
-    ),
+  id: z.string().regex(CONNECTION_ID, 'is not a connection id'),
+  '*': z.string().regex(FHIR_PATH, 'is not a FHIR type or type/id, metadata or .well-known/…'),
 });
+
+/** The route's parameters: two regular expressions on the way through, zod for the message. */
+function pathParams(raw: unknown): z.infer<typeof params> {
+  const { id, '*': path } = raw as { id?: unknown; '*'?: unknown };
+  if (typeof id === 'string' && typeof path === 'string' && CONNECTION_ID.test(id)) {
+    if (FHIR_PATH.test(path)) return { id, '*': path };
+  }
+  return parse(params, raw, 'path');
+}
 
 /** A search: a type (`Observation?…`) or the base itself (HAPI's `?_getpages=…`). */
 const SEARCH_PATH = /^([A-Z][A-Za-z]{1,63})?$/;
@@ -136,7 +146,7 @@ async function bodyBytes(upstream: Response, what: string): Promise<ArrayBuffer>
 
 export function registerFhirProxyRoutes(app: FastifyInstance, runtime: FhirProxyDeps): void {
   app.get('/api/connections/:id/fhir/*', async (request, reply) => {
-    const { id, '*': path } = parse(params, request.params, 'path');
+    const { id, '*': path } = pathParams(request.params);
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
     if (!path && !query) {
       throw new BridgeError('invalid_request', 'invalid path: name a FHIR type or type/id');
