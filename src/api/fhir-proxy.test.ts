@@ -12,7 +12,7 @@ import {
   startServer,
   type TestServer,
   testTarget,
-} from '../fhir/test-helpers.ts';
+} from '../fhir/http-server.test-helper.ts';
 import { BUFFERED_BODY_MAX, pooledFetch } from '../fhir/transport.ts';
 import { installErrorHandling } from './errors.ts';
 import { registerFhirProxyRoutes } from './fhir-proxy.ts';

@@ -4,9 +4,14 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import {
+  bundle,
+  HEALOW_BASE,
+  pair,
+  writeDirectoryFile,
+} from '../practices/directory.test-helper.ts';
 import { createPracticeService } from '../practices/service.ts';
-import { bundle, HEALOW_BASE, pair, writeDirectoryFile } from '../practices/testing.ts';
-import { startTestServer, type TestServer } from '../smart/test-server.ts';
+import { startTestServer, type TestServer } from '../smart/server.test-helper.ts';
 import type { Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
 import { installErrorHandling } from './errors.ts';

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { type BridgeError, isBridgeError } from '../common/errors.ts';
 import { createFhirClient, type FhirClientDeps } from './client.ts';
-import { genericProfile } from './profiles.ts';
 import {
   type Handler,
   loopbackFetch,
@@ -12,7 +11,8 @@ import {
   startServer,
   type TestServer,
   testTarget,
-} from './test-helpers.ts';
+} from './http-server.test-helper.ts';
+import { genericProfile } from './profiles.ts';
 
 const PATH = '/fhir/r4/JAFJCD';
 const opts = { priority: 'interactive' } as const;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type BridgeError, isBridgeError } from '../common/errors.ts';
+import { bundle, HEALOW_BASE, pair } from './directory.test-helper.ts';
 import { readDirectory } from './directory.ts';
-import { bundle, HEALOW_BASE, pair } from './testing.ts';
 
 async function* chunks(text: string, size = 97): AsyncGenerator<Uint8Array> {
   const bytes = Buffer.from(text, 'utf8');

@@ -9,7 +9,7 @@ import type { BridgeError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { loadConfig } from '../config/index.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
-import { startTestServer, type TestServer } from '../smart/test-server.ts';
+import { startTestServer, type TestServer } from '../smart/server.test-helper.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'fhirbridge-production-policy-'));
 let runtime: Runtime;

@@ -5,21 +5,21 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { type BridgeError, isBridgeError } from '../common/errors.ts';
 import { createSimulator } from '../simulator/index.ts';
-import { startTestServer, type TestServer } from '../smart/test-server.ts';
+import { startTestServer, type TestServer } from '../smart/server.test-helper.ts';
 import type { PracticeRecord, Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
-import {
-  createPracticeService,
-  type PracticeService,
-  type PracticeServiceDeps,
-} from './service.ts';
 import {
   bundle,
   generatedDirectoryJson,
   HEALOW_BASE,
   pair,
   writeDirectoryFile,
-} from './testing.ts';
+} from './directory.test-helper.ts';
+import {
+  createPracticeService,
+  type PracticeService,
+  type PracticeServiceDeps,
+} from './service.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-practices-'));
 let fileNo = 0;

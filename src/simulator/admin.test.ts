@@ -5,7 +5,7 @@ import {
   pkcePair,
   startTestSimulator,
   type TestSimulator,
-} from './testing.ts';
+} from './simulator.test-helper.ts';
 
 describe('admin API', () => {
   let sim: TestSimulator;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DIRECTORY_PATH, directoryBundle, generateDirectory } from './directory.ts';
-import { startFhirTestServer, TEST_PRACTICES } from './fhir/testing.ts';
+import { startFhirTestServer, TEST_PRACTICES } from './fhir/fhir-server.test-helper.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: bundles are inspected field by field
 type Json = any;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSimulator, type TestSimulator } from './testing.ts';
+import { startTestSimulator, type TestSimulator } from './simulator.test-helper.ts';
 
 describe('discovery', () => {
   let sim: TestSimulator;

@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from './index.ts';
-import { authorizeCode, tokenRequest } from './testing.ts';
+import { authorizeCode, tokenRequest } from './simulator.test-helper.ts';
 
 const REDIRECT = 'http://127.0.0.1:9999/callback';
 

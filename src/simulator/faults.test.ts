@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestSimulator, type TestSimulator, tokenRequest } from './testing.ts';
+import { startTestSimulator, type TestSimulator, tokenRequest } from './simulator.test-helper.ts';
 
 describe('injected faults', () => {
   let sim: TestSimulator;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulatorCommand } from './cli.ts';
 import { createSimClock } from './clock.ts';
 import { createSimulator, type Simulator } from './index.ts';
-import { authorizeCode, tokenRequest } from './testing.ts';
+import { authorizeCode, tokenRequest } from './simulator.test-helper.ts';
 
 const REDIRECT = 'http://127.0.0.1:9999/callback';
 

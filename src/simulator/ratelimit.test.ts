@@ -6,7 +6,7 @@ import {
   startTestSimulator,
   type TestSimulator,
   tokenRequest,
-} from './testing.ts';
+} from './simulator.test-helper.ts';
 
 const REDIRECT = 'http://127.0.0.1:9999/callback';
 

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSimulatorOptions } from './options.ts';
 import { createSimulatorServer, type SimulatorServer } from './server.ts';
-import { fakeDirectory, manualClock, startTestSimulator, type TestSimulator } from './testing.ts';
+import {
+  fakeDirectory,
+  manualClock,
+  startTestSimulator,
+  type TestSimulator,
+} from './simulator.test-helper.ts';
 
 describe('errors in healow shape, never a crash', () => {
   let sim: TestSimulator;

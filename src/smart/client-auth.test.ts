@@ -9,8 +9,8 @@ import {
   privateKeyJwt,
   publicClient,
 } from './client-auth.ts';
-import { startTestServer, type TestServer } from './test-server.ts';
-import { generateTestKey, type TestKey, testSigner } from './test-signer.ts';
+import { startTestServer, type TestServer } from './server.test-helper.ts';
+import { generateTestKey, type TestKey, testSigner } from './signer.test-helper.ts';
 import { authorizationCodeGrantRequest, refreshTokenGrantRequest } from './token.ts';
 
 let key: TestKey;

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { isBridgeError } from '../common/errors.ts';
 import { createDiscovery, OAUTH_URIS_EXTENSION } from './discovery.ts';
-import { deadUrl, startTestServer, type TestServer } from './test-server.ts';
+import { deadUrl, startTestServer, type TestServer } from './server.test-helper.ts';
 
 let server: TestServer;
 let base: string;

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { type BridgeError, isBridgeError } from '../common/errors.ts';
 import { createIdTokenValidator } from './id-token.ts';
-import { deadUrl, startTestServer, type TestServer } from './test-server.ts';
-import { generateTestKey, type TestKey } from './test-signer.ts';
+import { deadUrl, startTestServer, type TestServer } from './server.test-helper.ts';
+import { generateTestKey, type TestKey } from './signer.test-helper.ts';
 
 let server: TestServer;
 let jwksUri: string;

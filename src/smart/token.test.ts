@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { type BridgeError, isBridgeError } from '../common/errors.ts';
 import { clientSecretBasic, publicClient } from './client-auth.ts';
-import { deadUrl, type Reply, startTestServer, type TestServer } from './test-server.ts';
+import { deadUrl, type Reply, startTestServer, type TestServer } from './server.test-helper.ts';
 import {
   authorizationCodeGrantRequest,
   exchangeCode,

@@ -10,7 +10,7 @@ import {
   type FakeFhir,
   PATIENT,
   startFakeFhir,
-} from './testing.ts';
+} from './fake-fhir.test-helper.ts';
 
 const ALL = ['launch/patient', 'patient/*.read'];
 

@@ -4,14 +4,14 @@
 // from that progress, so its final totals equal what it stored.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { PageWrite } from '../store/port.ts';
-import { totalsOf } from './run-state.ts';
 import {
   type EngineUnderTest,
   engineFor,
   type FakeFhir,
   PATIENT,
   startFakeFhir,
-} from './testing.ts';
+} from './fake-fhir.test-helper.ts';
+import { totalsOf } from './run-state.ts';
 
 let fake: FakeFhir;
 let under: EngineUnderTest | undefined;

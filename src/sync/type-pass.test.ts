@@ -13,7 +13,7 @@ import {
   type FakeFhir,
   PATIENT,
   startFakeFhir,
-} from './testing.ts';
+} from './fake-fhir.test-helper.ts';
 
 let fake: FakeFhir;
 let under: EngineUnderTest | undefined;

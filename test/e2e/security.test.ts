@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/access/api-keys.ts';
 import { sandboxDefaults } from '../../src/cli/setup.ts';
 import { createLogger } from '../../src/common/logger.ts';
-import { generateTestKey, type TestKey } from '../../src/smart/test-signer.ts';
+import { generateTestKey, type TestKey } from '../../src/smart/signer.test-helper.ts';
 import { type ChaosStack, startChaosStack } from './helpers/chaos-stack.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { freePort } from './helpers/stack.ts';

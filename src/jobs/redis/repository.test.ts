@@ -3,8 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { job, jobsContract } from '../../store/contract-jobs.ts';
 import type { JobRepository } from '../../store/port-jobs.ts';
+import { openTestRedis, type TestRedis } from './redis.test-helper.ts';
 import { createRedisJobRepository } from './repository.ts';
-import { openTestRedis, type TestRedis } from './testing.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 

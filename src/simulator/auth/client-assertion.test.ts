@@ -9,7 +9,12 @@ import {
   SignJWT,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizeCode, startTestSimulator, type TestSimulator, tokenRequest } from '../testing.ts';
+import {
+  authorizeCode,
+  startTestSimulator,
+  type TestSimulator,
+  tokenRequest,
+} from '../simulator.test-helper.ts';
 
 const REDIRECT = 'http://127.0.0.1:9999/callback';
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizeCode, startTestSimulator, type TestSimulator, tokenRequest } from '../testing.ts';
+import {
+  authorizeCode,
+  startTestSimulator,
+  type TestSimulator,
+  tokenRequest,
+} from '../simulator.test-helper.ts';
 
 const REDIRECT = 'http://127.0.0.1:9999/callback';
 const SECRET = 'symmetric-secret-123';

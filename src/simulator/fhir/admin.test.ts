@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FhirTestServer, startFhirTestServer } from './testing.ts';
+import { type FhirTestServer, startFhirTestServer } from './fhir-server.test-helper.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: bodies are inspected field by field
 type Json = any;

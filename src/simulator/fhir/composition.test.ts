@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIRECTORY_PATH } from '../directory.ts';
 import { createSimulator, type Simulator } from '../index.ts';
-import { authorizeCode, tokenRequest } from '../testing.ts';
+import { authorizeCode, tokenRequest } from '../simulator.test-helper.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: bodies are inspected field by field
 type Json = any;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SimQuirks } from '../context.ts';
 import { ECW_OBSERVATION_CATEGORY } from '../data/visits.ts';
-import { type FhirTestServer, rebase, startFhirTestServer } from './testing.ts';
+import { type FhirTestServer, rebase, startFhirTestServer } from './fhir-server.test-helper.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: bodies are inspected field by field
 type Json = any;

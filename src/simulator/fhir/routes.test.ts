@@ -1,7 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SimQuirks } from '../context.ts';
 import { DATA_EPOCH } from '../data/index.ts';
-import { type FhirTestServer, rebase, startFhirTestServer, type TestResponse } from './testing.ts';
+import {
+  type FhirTestServer,
+  rebase,
+  startFhirTestServer,
+  type TestResponse,
+} from './fhir-server.test-helper.ts';
 
 const ALL = ['patient/*.read'];
 const FOREIGN = 'http://fhir4.eclinicalworks.com/fhir/r4/JAFJCD';

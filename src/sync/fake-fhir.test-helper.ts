@@ -9,7 +9,7 @@ import { BridgeError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { createEventLog } from '../events/log.ts';
 import { createFhirClient, genericProfile } from '../fhir/index.ts';
-import { loopbackFetch, startServer, type TestServer, testTarget } from '../fhir/test-helpers.ts';
+import { loopbackFetch, startServer, type TestServer, testTarget } from '../fhir/http-server.test-helper.ts';
 import { connection } from '../store/contract.ts';
 import type { Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
