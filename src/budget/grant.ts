@@ -10,7 +10,16 @@ export interface WindowState {
   /** floor(now / windowMs) of the window `used` counts. */
   window: number;
   used: number;
-  /** Calls started in this window's guard: they count in the next window too. */
+  /**
+   * Calls started in this window's guard [end - guardMs, end). healow counts a call in the window
+   * it arrives in, and a call reaches it within the guard: one started in the guard lands in
+   * this window or in the next, never in both. Each of the two must have room for it wherever it
+   * lands, so it counts in `used` here and starts the next window's `used`. That carry costs the
+   * next window no more than waiting for it would (the call would count there alone), and it is
+   * all the next window loses: it grants the rest of its limit. The reserve's unused calls go
+   * to background work before the guard (policy.ts), so a window that syncs keep waiting on is
+   * spent before its guard and carries nothing.
+   */
   early: number;
   lockedUntil: number | null;
   lockReason: string | null;
@@ -60,7 +69,8 @@ export function newWindowState(policy: BudgetPolicy, now: number): WindowState {
 export function rollForward(state: WindowState, policy: BudgetPolicy, now: number): void {
   const window = windowOf(policy, now);
   if (window > state.window) {
-    // A call from the previous window's guard may still arrive in this one: it counts here too.
+    // A call from the previous window's guard may still arrive in this one: it counts here too
+    // (and only those: a call started before the guard arrives before the window ends).
     state.used = window === state.window + 1 ? state.early : 0;
     state.early = 0;
     state.priorityLast = window === state.window + 1 ? state.priorityUsed : 0;

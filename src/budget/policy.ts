@@ -113,14 +113,15 @@ export interface ReserveShape {
  * The calls background work must leave free at `now` in the window starting at `windowStart`:
  * the reserve, shrinking in step with the time left in the window, so that live reads and
  * refreshes arriving at up to `reserve` a window find a call free at any moment, and what they
- * leave goes to background work as the window runs out. It stops shrinking at the guard: a
- * background call started there would count in the next window too (so the next would spend
- * less), while a live read there is worth its double count.
+ * leave goes to background work as the window runs out. It reaches 0 where the guard begins (or
+ * the last `patience` of the window, if later): the reserve's unused calls go to background work
+ * before the guard, where they count once, rather than in it, where a call counts in the next
+ * window too (grant.ts).
  */
 export function backgroundHeadroom(shape: ReserveShape, windowStart: number, now: number): number {
   const left = windowStart + shape.windowMs - now;
   if (shape.reserve === 0 || left <= 0) return 0;
-  const kept = keptFor(shape, Math.min(Math.max(left, shape.guardMs), shape.windowMs));
+  const kept = keptFor(shape, Math.min(left, shape.windowMs));
   return Math.min(shape.reserve, Math.ceil(kept));
 }
 
@@ -131,14 +132,21 @@ export function backgroundHeadroom(shape: ReserveShape, windowStart: number, now
 export const patienceOf = (windowMs: number): number => Math.floor(windowMs / 60);
 
 /**
- * What to keep with `ms` left: the live reads expected from then until the last `patience` of
- * the window at the reserve's rate, plus one standard deviation of such random (Poisson)
- * arrivals, since near the window's end a few calls more than the mean matter.
+ * The end of a window where nothing is kept for live reads any more: its last `patience`, or
+ * its guard if longer (a live read arriving there waits at most that long for the next window).
  */
-function keptFor(shape: ReserveShape, ms: number): number {
-  const span = Math.max(0, ms - patienceOf(shape.windowMs));
+export const unkeptOf = (shape: Pick<ReserveShape, 'windowMs' | 'guardMs'>): number =>
+  Math.max(patienceOf(shape.windowMs), shape.guardMs);
+
+/**
+ * What to keep with `ms` left: the live reads expected from then until the window's unkept end
+ * at the reserve's rate, plus one standard deviation (the square root of the mean) of such random
+ * (Poisson) arrivals, since near the window's end a few calls more than the mean matter.
+ */
+export function keptFor(shape: ReserveShape, ms: number): number {
+  const span = Math.max(0, ms - unkeptOf(shape));
   const expected = (shape.reserve * span) / shape.windowMs;
-  return expected + 2 * Math.sqrt(expected);
+  return expected + Math.sqrt(expected);
 }
 
 /**
@@ -157,12 +165,12 @@ export function backgroundFitsAt(
   if (room < 0) return null;
   if (room >= backgroundHeadroom(shape, windowStart, now)) return now;
   const end = windowStart + shape.windowMs;
-  if (keptFor(shape, shape.guardMs) > room) return null;
   // e + sqrt(e) <= room  <=>  sqrt(e) <= (sqrt(1 + 4 room) - 1) / 2; then the instant, checked
-  // against the headroom itself so that rounding never wakes a waiter a millisecond early.
-  const root = Math.sqrt(1 + room) - 1;
+  // against the headroom itself so that rounding never wakes a waiter a millisecond early. The
+  // headroom is 0 from the unkept end on, so every call that fits the limit fits by then.
+  const root = (Math.sqrt(1 + 4 * room) - 1) / 2;
   const span = Math.floor((root * root * shape.windowMs) / shape.reserve);
-  let at = Math.max(now, end - span - patienceOf(shape.windowMs));
+  let at = Math.max(now, end - span - unkeptOf(shape));
   while (at < end && backgroundHeadroom(shape, windowStart, at) > room) at += 1;
   return at < end ? at : null;
 }

@@ -125,9 +125,9 @@ local function headroom(t)
   end
   local left = s.window * windowMs + windowMs - t
   if reserve == 0 or left <= 0 then return 0 end
-  local ms = math.min(math.max(left, guardMs), windowMs)
-  local e = reserve * math.max(0, ms - patience) / windowMs
-  return math.min(reserve, math.ceil(e + 2 * math.sqrt(e)))
+  local ms = math.min(left, windowMs)
+  local e = reserve * math.max(0, ms - math.max(patience, guardMs)) / windowMs
+  return math.min(reserve, math.ceil(e + math.sqrt(e)))
 end
 
 local mine = {}
