@@ -9,6 +9,7 @@ import { createApp } from './api/app.ts';
 import { registerEventRoutes } from './api/events.ts';
 import { registerFhirProxyRoutes } from './api/fhir-proxy.ts';
 import { registerPracticeRoutes } from './api/practices.ts';
+import { registerRecordLinkApi } from './api/record-links.ts';
 import { registerResourceRoutes } from './api/resources.ts';
 import { registerSyncRoutes } from './api/sync.ts';
 import { registerWebhookEndpointRoutes } from './api/webhook-endpoints.ts';
@@ -19,7 +20,7 @@ import { createReadiness, type Readiness, registerHealthRoutes } from './readine
 import type { Runtime } from './runtime.ts';
 import { createRefreshScheduler } from './vault/index.ts';
 import { registerAdminRoutes } from './web/admin/routes.ts';
-import { registerPatientRecordPages, registerRecordLinkApi } from './web/patient-record.ts';
+import { registerPatientRecordPages } from './web/patient-record.ts';
 
 export const ROLES = ['api', 'worker', 'all'] as const;
 export type Role = (typeof ROLES)[number];

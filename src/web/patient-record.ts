@@ -4,10 +4,9 @@
 // so in a patient's words.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { zodRoute } from '../api/openapi.ts';
+import { type LinkCheck, recordLinksOf } from '../access/record-link.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Sealer } from '../common/seal.ts';
-import { parse } from '../common/validate.ts';
 import type { Config } from '../config/schema.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
 import type { Store } from '../store/port.ts';
@@ -16,14 +15,6 @@ import { recordPage } from './admin/record-page.ts';
 import { BINARY_ID, readDocument, sendDocument } from './documents.ts';
 import { type Html, html } from './html.ts';
 import { PAGE_CSP, page } from './layout.ts';
-import {
-  createRecordLinks,
-  DEFAULT_LINK_TTL_MS,
-  type LinkCheck,
-  MAX_LINK_TTL_MS,
-  RECORD_LINK_PURPOSE,
-  type RecordLinks,
-} from './record-link.ts';
 
 export interface PatientRecordDeps {
   config: Pick<Config, 'publicUrl'>;
@@ -31,48 +22,6 @@ export interface PatientRecordDeps {
   clock: Clock;
   sealer: Pick<Sealer, 'deriveKey'>;
   practices: Pick<PracticeRegistry, 'byBase'>;
-}
-
-const linkBody = z
-  .object({
-    /** How long the link works, in seconds: 60 to 3600, 900 when left out. */
-    ttlSeconds: z
-      .number()
-      .int()
-      .min(60)
-      .max(MAX_LINK_TTL_MS / 1000)
-      .optional(),
-  })
-  .default({});
-const connectionParams = z.object({ id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/) });
-
-export function recordLinksOf(sealer: Pick<Sealer, 'deriveKey'>): RecordLinks {
-  return createRecordLinks(sealer.deriveKey(RECORD_LINK_PURPOSE));
-}
-
-/**
- * `POST /api/connections/{id}/record-link` (inside the API-key scope: an app key for its own
- * connections, as every `/api/connections/{id}` route): a link to the patient's record view.
- */
-export function registerRecordLinkApi(app: FastifyInstance, deps: PatientRecordDeps): void {
-  const links = recordLinksOf(deps.sealer);
-  app.post(
-    '/api/connections/:id/record-link',
-    zodRoute({ params: connectionParams, body: linkBody }),
-    async (request, reply) => {
-      const { id } = parse(connectionParams, request.params, 'path');
-      const { ttlSeconds } = parse(linkBody, request.body ?? {}, 'body');
-      const expiresAt = deps.clock.now() + (ttlSeconds ? ttlSeconds * 1000 : DEFAULT_LINK_TTL_MS);
-      const token = links.sign(id, expiresAt);
-      return reply
-        .code(201)
-        .header('cache-control', 'no-store')
-        .send({
-          url: `${deps.config.publicUrl}/record/${token}`,
-          expiresAt: new Date(Math.floor(expiresAt / 1000) * 1000).toISOString(),
-        });
-    },
-  );
 }
 
 /** Headers of every page under /record: the link is in the address, so no referrer leaves. */

@@ -3,6 +3,7 @@
 // process checks what any of them signed). The link is the only credential: short-lived, bound
 // to one connection, and useless once changed.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Sealer } from '../common/seal.ts';
 
 /** The purpose label of the link key derived from the master key. */
 export const RECORD_LINK_PURPOSE = 'record-link';
@@ -42,3 +43,8 @@ export function createRecordLinks(key: Buffer) {
 }
 
 export type RecordLinks = ReturnType<typeof createRecordLinks>;
+
+/** The record links of this deployment, under a key derived from the master key. */
+export function recordLinksOf(sealer: Pick<Sealer, 'deriveKey'>): RecordLinks {
+  return createRecordLinks(sealer.deriveKey(RECORD_LINK_PURPOSE));
+}
