@@ -113,10 +113,9 @@ export interface ReserveShape {
  * The calls background work must leave free at `now` in the window starting at `windowStart`:
  * the reserve, shrinking in step with the time left in the window, so that live reads and
  * refreshes arriving at up to `reserve` a window find a call free at any moment, and what they
- * leave goes to background work as the window runs out. It reaches 0 where the guard begins (or
- * the last `patience` of the window, if later): the reserve's unused calls go to background work
- * before the guard, where they count once, rather than in it, where a call counts in the next
- * window too (grant.ts).
+ * leave goes to background work as the window runs out. It reaches 0 before the guard begins
+ * (`unkeptOf`): the reserve's unused calls go to background work where they count once, rather
+ * than in the guard, where a call counts in the next window too (grant.ts).
  */
 export function backgroundHeadroom(shape: ReserveShape, windowStart: number, now: number): number {
   const left = windowStart + shape.windowMs - now;
@@ -132,11 +131,17 @@ export function backgroundHeadroom(shape: ReserveShape, windowStart: number, now
 export const patienceOf = (windowMs: number): number => Math.floor(windowMs / 60);
 
 /**
- * The end of a window where nothing is kept for live reads any more: its last `patience`, or
- * its guard if longer (a live read arriving there waits at most that long for the next window).
+ * The end of a window where nothing is kept for live reads any more, so that background work
+ * takes the reserve's unused calls before the guard, where each would count in two windows: a
+ * millisecond more than the guard where the guard is a read's patience (healow's minute), a whole
+ * patience more where a compressed window has a longer guard (a loaded machine, whose timers can
+ * wake that late). A live read arriving there waits for the next window.
  */
-export const unkeptOf = (shape: Pick<ReserveShape, 'windowMs' | 'guardMs'>): number =>
-  Math.max(patienceOf(shape.windowMs), shape.guardMs);
+export function unkeptOf(shape: Pick<ReserveShape, 'windowMs' | 'guardMs'>): number {
+  const patience = patienceOf(shape.windowMs);
+  if (shape.guardMs === 0) return patience;
+  return Math.max(patience, shape.guardMs + (shape.guardMs > patience ? patience : 1));
+}
 
 /**
  * What to keep with `ms` left: the live reads expected from then until the window's unkept end

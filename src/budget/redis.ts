@@ -23,7 +23,7 @@ import {
 /**
  * KEYS: none (every key is under ARGV[1], the prefix and practice, so one practice's keys share
  * a hash slot: `{prefix:practice}`). ARGV: prefix, practice, owner, now, limit, windowMs, guardMs,
- * reserve share's base, growth, patienceMs, staleMs, adds, removes, 429s, releases (JSON).
+ * reserve share's base, growth, patienceMs (policy.ts unkeptOf mirrored), staleMs, adds, removes, 429s, releases (JSON).
  */
 const STEP = `
 local base, practice, owner = ARGV[1], ARGV[2], ARGV[3]
@@ -126,7 +126,13 @@ local function headroom(t)
   local left = s.window * windowMs + windowMs - t
   if reserve == 0 or left <= 0 then return 0 end
   local ms = math.min(left, windowMs)
-  local e = reserve * math.max(0, ms - math.max(patience, guardMs)) / windowMs
+  local unkept = patience
+  if guardMs > 0 then
+    local margin = 1
+    if guardMs > patience then margin = patience end
+    unkept = math.max(patience, guardMs + margin)
+  end
+  local e = reserve * math.max(0, ms - unkept) / windowMs
   return math.min(reserve, math.ceil(e + math.sqrt(e)))
 end
 
