@@ -103,6 +103,7 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
     },
   });
   let bridge: ChildProcess | undefined;
+  let floor: ChildProcess | undefined;
   try {
     const { connectionId } = await connectPatient(stack, { practice: PRACTICE });
     const patient = (await stack.runtime.vault.get(connectionId)).patientId ?? '';
@@ -121,6 +122,12 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
       url: `${stack.sim.fhirBase(PRACTICE)}/${path}`,
       headers: { authorization: `Bearer ${accessToken}`, accept: 'application/fhir+json' },
     };
+    // The platform's floor: a bare node:http server passing the same read on with undici.
+    floor = child('proxy-floor.ts', {
+      BENCH_FLOOR: JSON.stringify({ upstream: direct.url, headers: direct.headers }),
+    });
+    const floorReady = await nextMessage<Extract<BridgeMessage, { ready: string }>>(floor);
+    const bare = { url: `${floorReady.ready}/${path}`, headers: {} };
     const proxied = {
       url: `${stack.url}/api/connections/${connectionId}/fhir/${path}`,
       headers: { authorization: `Bearer ${stack.apiKey}` },
@@ -132,9 +139,11 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
       const shape = { concurrency, requests, warmUp: Math.ceil(requests / 5) };
       const theirs: Run[] = [];
       const ours: Run[] = [];
+      const floors: Run[] = [];
       for (let i = 0; i < ROUNDS[preset]; i++) {
         theirs.push(await load({ ...direct, ...shape }, undefined));
         ours.push(await load({ ...proxied, ...shape }, bridge));
+        floors.push(await load({ ...bare, ...shape }, floor));
       }
       const c = `c${concurrency}`;
       const p50 = { direct: median(theirs, (r) => r.p50Ms), proxy: median(ours, (r) => r.p50Ms) };
@@ -163,6 +172,18 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
           median(ours, (r) => r.bridgeCpuMs ?? 0),
           3,
         ),
+        [`${c}_floor_cpu_ms_per_read`]: round(
+          median(floors, (r) => r.bridgeCpuMs ?? 0),
+          3,
+        ),
+        [`${c}_bridge_cpu_over_floor`]: ratio(
+          median(ours, (r) => r.bridgeCpuMs ?? 0),
+          median(floors, (r) => r.bridgeCpuMs ?? 0),
+        ),
+        [`${c}_floor_p50_ms`]: round(
+          median(floors, (r) => r.p50Ms),
+          3,
+        ),
         [`${c}_simulator_cpu_ms_per_req_direct`]: round(simDirect, 3),
         [`${c}_simulator_cpu_ms_per_req_proxied`]: round(simProxied, 3),
         [`${c}_simulator_cpu_ratio_proxied_over_direct`]: ratio(simProxied, simDirect),
@@ -188,14 +209,17 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
         `alternating direct and proxied; direct: the simulator with the connection's access ` +
         `token; proxy: fhirbridge (API key, budget, token from the vault, logging at info); the ` +
         `simulator (this process), fhirbridge and an undici load generator each a process of ` +
-        `its own; keep-alive HTTP on 127.0.0.1; limits raised to ${UNTHROTTLED} calls a minute`,
+        `its own; keep-alive HTTP on 127.0.0.1; limits raised to ${UNTHROTTLED} calls a minute; ` +
+        `floor: a bare node:http server passing the same read on with undici's request ` +
+        `(bench/proxy-floor.ts), its CPU per read the platform's least for a Node proxy`,
       figures,
       targets,
     };
   } finally {
-    if (bridge) {
-      const exited = once(bridge, 'exit');
-      bridge.send('close');
+    for (const proc of [bridge, floor]) {
+      if (!proc) continue;
+      const exited = once(proc, 'exit');
+      proc.send('close');
       await exited;
     }
     await stack.sim.close();
