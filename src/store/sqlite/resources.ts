@@ -6,6 +6,7 @@ import type {
   PageWrite,
   PageWriteResult,
   ResourceRepository,
+  ResourceWrite,
   StoredResource,
   TokenFilter,
 } from '../port.ts';
@@ -99,17 +100,34 @@ export function createResourceRepository(db: Database): ResourceRepository {
   const select = db.prepare<[string, string, string], ResourceRow>(
     `SELECT ${COLUMNS} FROM resources WHERE connection_id = ? AND type = ? AND id = ?`,
   );
-  const insert = db.prepare(
+  // Positional parameters throughout the page write: binding an object by name costs a property
+  // lookup per column per row. A new row is one INSERT (its conflict is the "already stored" test),
+  // so a first sync never reads before it writes.
+  const insertNew = db.prepare(
     `INSERT INTO resources (${COLUMNS}, sweep)
-     VALUES (@connection_id, @type, @id, @version_id, @last_updated, @last_updated_ms, @date_start,
-             @date_end, @json, @practice_base, @fetched_at, @source, NULL, @sweep)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+     ON CONFLICT (connection_id, type, id) DO NOTHING`,
+  );
+  // What decides whether a stored row changes: its meta, whether it is deleted and, only for a
+  // resource without meta (the parameter is then its text, else NULL), whether the text is equal;
+  // the stored text itself is never copied out.
+  const storedState = db.prepare<
+    [string | null, string, string, string],
+    {
+      version_id: string | null;
+      last_updated: string | null;
+      deleted: number;
+      same_json: number | null;
+    }
+  >(
+    `SELECT version_id, last_updated, deleted_at IS NOT NULL AS deleted, json = ? AS same_json
+     FROM resources WHERE connection_id = ? AND type = ? AND id = ?`,
   );
   const replace = db.prepare(
-    `UPDATE resources SET version_id = @version_id, last_updated = @last_updated,
-       last_updated_ms = @last_updated_ms, date_start = @date_start, date_end = @date_end,
-       json = @json, practice_base = @practice_base, fetched_at = @fetched_at, source = @source,
-       deleted_at = NULL, sweep = COALESCE(@sweep, sweep)
-     WHERE connection_id = @connection_id AND type = @type AND id = @id`,
+    `UPDATE resources SET version_id = ?, last_updated = ?, last_updated_ms = ?, date_start = ?,
+       date_end = ?, json = ?, practice_base = ?, fetched_at = ?, source = ?, deleted_at = NULL,
+       sweep = COALESCE(?, sweep)
+     WHERE connection_id = ? AND type = ? AND id = ?`,
   );
   const stamp = db.prepare<[string, string, string, string]>(
     'UPDATE resources SET sweep = ? WHERE connection_id = ? AND type = ? AND id = ?',
@@ -117,7 +135,7 @@ export function createResourceRepository(db: Database): ResourceRepository {
   const noteReference = db.prepare(
     `INSERT INTO sync_references
        (connection_id, type, id, status, content_type, declared_size, reason, updated_at)
-     VALUES (@connection_id, @type, @id, 'pending', @content_type, @declared_size, NULL, @updated_at)
+     VALUES (?, ?, ?, 'pending', ?, ?, NULL, ?)
      ON CONFLICT (connection_id, type, id) DO NOTHING`,
   );
   const saveCheckpoint = db.prepare(upsertCheckpointSql);
@@ -143,51 +161,68 @@ export function createResourceRepository(db: Database): ResourceRepository {
     return statement;
   };
 
+  /** Stores one resource of `page`: a new row, a rewritten one, or only the sweep stamp moved. */
+  function writeResource(page: PageWrite, r: ResourceWrite): keyof PageWriteResult {
+    const { connectionId, practiceBase, fetchedAt, source, sweep } = page;
+    const inserted = insertNew.run(
+      connectionId,
+      r.type,
+      r.id,
+      r.versionId,
+      r.lastUpdated,
+      r.lastUpdatedMs,
+      r.dateStart,
+      r.dateEnd,
+      r.json,
+      practiceBase,
+      fetchedAt,
+      source,
+      sweep,
+    ).changes;
+    if (inserted === 1) return 'inserted';
+    // Same version: a no-op (only the sweep stamp moves). Without any meta, the text decides.
+    const hasMeta = r.versionId !== null || r.lastUpdated !== null;
+    const stored = storedState.get(hasMeta ? null : r.json, connectionId, r.type, r.id);
+    if (
+      stored &&
+      !stored.deleted &&
+      stored.version_id === r.versionId &&
+      stored.last_updated === r.lastUpdated &&
+      (hasMeta || stored.same_json === 1)
+    ) {
+      if (sweep !== null) stamp.run(sweep, connectionId, r.type, r.id);
+      return 'unchanged';
+    }
+    replace.run(
+      r.versionId,
+      r.lastUpdated,
+      r.lastUpdatedMs,
+      r.dateStart,
+      r.dateEnd,
+      r.json,
+      practiceBase,
+      fetchedAt,
+      source,
+      sweep,
+      connectionId,
+      r.type,
+      r.id,
+    );
+    return 'updated';
+  }
+
   const writePage = db.transaction((page: PageWrite): PageWriteResult => {
     const result: PageWriteResult = { inserted: 0, updated: 0, unchanged: 0 };
-    for (const r of page.resources) {
-      const row = {
-        connection_id: page.connectionId,
-        type: r.type,
-        id: r.id,
-        version_id: r.versionId,
-        last_updated: r.lastUpdated,
-        last_updated_ms: r.lastUpdatedMs,
-        date_start: r.dateStart,
-        date_end: r.dateEnd,
-        json: r.json,
-        practice_base: page.practiceBase,
-        fetched_at: page.fetchedAt,
-        source: page.source,
-        sweep: page.sweep,
-      };
-      const existing = select.get(page.connectionId, r.type, r.id);
-      if (!existing) {
-        insert.run(row);
-        result.inserted++;
-        continue;
-      }
-      // Same version: a no-op (only the sweep stamp moves). Without any meta, the text decides.
-      const sameMeta =
-        existing.version_id === r.versionId && existing.last_updated === r.lastUpdated;
-      const hasMeta = r.versionId !== null || r.lastUpdated !== null;
-      if (existing.deleted_at === null && sameMeta && (hasMeta || existing.json === r.json)) {
-        if (page.sweep !== null) stamp.run(page.sweep, page.connectionId, r.type, r.id);
-        result.unchanged++;
-        continue;
-      }
-      replace.run(row);
-      result.updated++;
-    }
+    for (const r of page.resources) result[writeResource(page, r)]++;
     for (const ref of page.references ?? []) {
-      noteReference.run({
-        connection_id: page.connectionId,
-        type: ref.type,
-        id: ref.id,
-        content_type: ref.contentType ?? null,
-        declared_size: ref.declaredSize ?? null,
-        updated_at: page.fetchedAt,
-      });
+      noteReference.run(
+        page.connectionId,
+        ref.type,
+        ref.id,
+        ref.contentType ?? null,
+        ref.declaredSize ?? null,
+        page.fetchedAt,
+      );
     }
     if (page.checkpoint) saveCheckpoint.run(checkpointToRow(page.checkpoint));
     if (page.run) {
