@@ -20,9 +20,6 @@ const FOUNDATION = new Set(['common', 'config']);
 const KNOWN_FACE_EDGES = new Set([
   'api/app.ts -> web/routes.ts',
   'api/app.ts -> web/sign-in-guard.ts',
-  'web/routes.ts -> api/browser.ts',
-  'web/routes.ts -> api/errors.ts',
-  'web/sign-in-guard.ts -> api/browser.ts',
 ]);
 
 interface Edge {

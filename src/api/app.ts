@@ -17,6 +17,8 @@ import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { parse } from '../common/validate.ts';
 import type { Config } from '../config/schema.ts';
+import { browserSecret, ensureBrowserSecret } from '../http/browser.ts';
+import { installErrorHandling } from '../http/errors.ts';
 import type { KeyService } from '../keys/index.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
 import type { ConnectionRecord, Store } from '../store/port.ts';
@@ -24,9 +26,7 @@ import type { Vault } from '../vault/index.ts';
 import { createErrorPage, registerWebRoutes, type WebDeps } from '../web/routes.ts';
 import { createSignInGuard } from '../web/sign-in-guard.ts';
 import { assertAccess, authenticateApiKey, callerOf, registerApiKeyRoutes } from './api-keys.ts';
-import { browserSecret, ensureBrowserSecret } from './browser.ts';
 import { registerConnectionRoutes } from './connections.ts';
-import { installErrorHandling } from './errors.ts';
 import { describeRoutes, registerOpenApiRoutes } from './openapi.ts';
 
 declare module 'fastify' {

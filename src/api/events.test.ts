@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { installErrorHandling } from '../http/errors.ts';
 import { connection } from '../store/contract.ts';
 import type { ApiKeyRecord, Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
-import { installErrorHandling } from './errors.ts';
 import { registerEventRoutes } from './events.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-api-events-'));

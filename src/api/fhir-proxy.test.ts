@@ -14,7 +14,7 @@ import {
   testTarget,
 } from '../fhir/http-server.test-helper.ts';
 import { BUFFERED_BODY_MAX, pooledFetch } from '../fhir/transport.ts';
-import { installErrorHandling } from './errors.ts';
+import { installErrorHandling } from '../http/errors.ts';
 import { registerFhirProxyRoutes } from './fhir-proxy.ts';
 
 const CON = 'con_abcdefghijkl';

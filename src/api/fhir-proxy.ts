@@ -16,8 +16,8 @@ import type { FhirClient, FhirTarget } from '../fhir/client.ts';
 import { readFailure } from '../fhir/responses.ts';
 import { BUFFERED_BODY_MAX, hasBody } from '../fhir/transport.ts';
 import { type PracticeBase, parseBase, rebaseLink, relativeToBase } from '../fhir/urls.ts';
+import { operationOutcome, toErrorAnswer } from '../http/errors.ts';
 import type { ConnectionRecord } from '../store/port.ts';
-import { operationOutcome, toErrorAnswer } from './errors.ts';
 
 const CONNECTION_ID = /^con_[A-Za-z0-9_-]{10,64}$/;
 /**

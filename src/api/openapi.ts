@@ -4,7 +4,7 @@
 // drift from what is checked; a route without one still gets its path, key and errors.
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { z } from 'zod';
-import { isFhirRoute } from './errors.ts';
+import { isFhirRoute } from '../http/errors.ts';
 
 /** The request schemas a route may register (zod objects, as its handler parses with). */
 export interface RouteSchemas {

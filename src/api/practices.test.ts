@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import { installErrorHandling } from '../http/errors.ts';
 import {
   bundle,
   HEALOW_BASE,
@@ -14,7 +15,6 @@ import { createPracticeService } from '../practices/service.ts';
 import { startTestServer, type TestServer } from '../smart/server.test-helper.ts';
 import type { Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
-import { installErrorHandling } from './errors.ts';
 import { registerPracticeRoutes } from './practices.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-practice-api-'));

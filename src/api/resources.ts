@@ -7,11 +7,11 @@ import { z } from 'zod';
 import type { Clock } from '../common/clock.ts';
 import { parse } from '../common/validate.ts';
 import type { Config } from '../config/schema.ts';
+import { operationOutcome, toErrorAnswer } from '../http/errors.ts';
 import { readResource, requireConnection, searchRecord } from '../records/reading.ts';
 import type { Store, StoredResource } from '../store/port.ts';
 import { bundleChunks, exportManifest, ndjsonChunks } from '../sync/export.ts';
 import { KNOWN_TYPES } from '../sync/plan.ts';
-import { operationOutcome, toErrorAnswer } from './errors.ts';
 import { zodRoute } from './openapi.ts';
 import { encodeCursor, parseResourceSearch } from './resource-query.ts';
 

@@ -5,14 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { browserSecret, ensureBrowserSecret } from '../api/browser.ts';
-import type { ErrorAnswer } from '../api/errors.ts';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import { sha256Hex } from '../common/hash.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomId } from '../common/random.ts';
 import type { Config } from '../config/schema.ts';
+import { browserSecret, ensureBrowserSecret } from '../http/browser.ts';
+import type { ErrorAnswer } from '../http/errors.ts';
 import type { PracticeRegistry } from '../practices/registry.ts';
 import type { ConnectionRecord, EventRepository } from '../store/port.ts';
 import type { Vault } from '../vault/index.ts';

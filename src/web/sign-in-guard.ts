@@ -3,11 +3,11 @@
 // (pending connections, auth sessions), expired as they are checked. Refusals are
 // BridgeError('too_many_requests') with a Retry-After.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { browserSecret } from '../api/browser.ts';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import { sha256Hex } from '../common/hash.ts';
 import type { Config } from '../config/schema.ts';
+import { browserSecret } from '../http/browser.ts';
 import type { Store } from '../store/port.ts';
 
 /** The userRef prefix of connections made from the patient pages (see routes.ts). */
