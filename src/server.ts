@@ -5,7 +5,6 @@
 // The runtime stays open for its owner to close.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Patient } from 'fhir/r4.js';
-import { createApp } from './api/app.ts';
 import { registerEventRoutes } from './api/events.ts';
 import { registerFhirProxyRoutes } from './api/fhir-proxy.ts';
 import { registerPracticeRoutes } from './api/practices.ts';
@@ -14,6 +13,7 @@ import { registerResourceRoutes } from './api/resources.ts';
 import { registerSyncRoutes } from './api/sync.ts';
 import { registerWebhookEndpointRoutes } from './api/webhook-endpoints.ts';
 import { registerWebhookRoutes } from './api/webhooks.ts';
+import { createApp } from './app.ts';
 import { type Background, startBackground } from './background.ts';
 import { registerMetricsRoute } from './metrics/route.ts';
 import { createReadiness, type Readiness, registerHealthRoutes } from './readiness.ts';

@@ -10,8 +10,11 @@ import {
 import { storedUserRef } from '../access/ownership.ts';
 import { BridgeError } from '../common/errors.ts';
 import { parse } from '../common/validate.ts';
+import type { Config } from '../config/schema.ts';
+import type { PracticeRegistry } from '../practices/registry.ts';
+import type { Store } from '../store/port.ts';
+import type { Vault } from '../vault/index.ts';
 import { callerOf } from './api-keys.ts';
-import type { AppDeps } from './app.ts';
 import { zodRoute } from './openapi.ts';
 import { viewFor } from './ownership.ts';
 import { checkReturnTo } from './return-to.ts';
@@ -45,7 +48,14 @@ const idParams = z.object({
   id: z.string().regex(/^con_[A-Za-z0-9_-]{10,64}$/, 'is not a connection id'),
 });
 
-export function registerConnectionRoutes(app: FastifyInstance, deps: AppDeps): void {
+export interface ConnectionRouteDeps {
+  config: Pick<Config, 'returnToAllowList'>;
+  store: Store;
+  vault: Vault;
+  practices: PracticeRegistry;
+}
+
+export function registerConnectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps): void {
   const { vault, config } = deps;
 
   app.post('/api/connections', zodRoute({ body: createBody }), async (request, reply) => {

@@ -10,24 +10,29 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { z } from 'zod';
-import { connectionFor } from '../access/ownership.ts';
-import type { Budget } from '../budget/port.ts';
-import type { Clock } from '../common/clock.ts';
-import { BridgeError } from '../common/errors.ts';
-import type { Logger } from '../common/logger.ts';
-import { parse } from '../common/validate.ts';
-import type { Config } from '../config/schema.ts';
-import { browserSecret, ensureBrowserSecret } from '../http/browser.ts';
-import { installErrorHandling } from '../http/errors.ts';
-import type { KeyService } from '../keys/index.ts';
-import type { PracticeRegistry } from '../practices/registry.ts';
-import type { ConnectionRecord, Store } from '../store/port.ts';
-import type { Vault } from '../vault/index.ts';
-import { createErrorPage, registerWebRoutes, type WebDeps } from '../web/routes.ts';
-import { createSignInGuard } from '../web/sign-in-guard.ts';
-import { assertAccess, authenticateApiKey, callerOf, registerApiKeyRoutes } from './api-keys.ts';
-import { registerConnectionRoutes } from './connections.ts';
-import { describeRoutes, registerOpenApiRoutes } from './openapi.ts';
+import { connectionFor } from './access/ownership.ts';
+import {
+  assertAccess,
+  authenticateApiKey,
+  callerOf,
+  registerApiKeyRoutes,
+} from './api/api-keys.ts';
+import { registerConnectionRoutes } from './api/connections.ts';
+import { describeRoutes, registerOpenApiRoutes } from './api/openapi.ts';
+import type { Budget } from './budget/port.ts';
+import type { Clock } from './common/clock.ts';
+import { BridgeError } from './common/errors.ts';
+import type { Logger } from './common/logger.ts';
+import { parse } from './common/validate.ts';
+import type { Config } from './config/schema.ts';
+import { browserSecret, ensureBrowserSecret } from './http/browser.ts';
+import { installErrorHandling } from './http/errors.ts';
+import type { KeyService } from './keys/index.ts';
+import type { PracticeRegistry } from './practices/registry.ts';
+import type { ConnectionRecord, Store } from './store/port.ts';
+import type { Vault } from './vault/index.ts';
+import { createErrorPage, registerWebRoutes, type WebDeps } from './web/routes.ts';
+import { createSignInGuard } from './web/sign-in-guard.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
