@@ -3,8 +3,9 @@
 // minute compressed into 6 s. Fifty patients at five practices, synced at once on requests
 // through both API processes, with access tokens short-lived enough that every connection is
 // refreshed during its sync: each sync runs once, spread over the workers, no upstream 429, no
-// window of any practice over healow's limit, and while the syncs keep a practice busy its
-// windows spend at least 90 % of the budget on average (the figures per window are printed), no
+// window of any practice over healow's limit, the full windows (sync work queued before and
+// after them) spend at least 95 % of the budget on average and none less than 20 of its 24
+// (the figures per window are printed), no
 // refresh token is used twice (the simulator's own count), every store equal to the ground truth.
 // A worker killed with SIGKILL mid-sync has its job finished by another, nothing lost or doubled;
 // Redis killed and started again mid-run: /readyz says so meanwhile, and every sync finishes. A
@@ -35,6 +36,17 @@ const PATIENTS_PER_PRACTICE = 10;
 const WINDOW_MS = 6_000;
 const SIM_LIMIT = 25;
 const BUDGET_LIMIT = 24;
+const GUARD_MS = 1_500;
+/** The share of the budget the full windows spend on average, as the simulator counts. */
+const FULL_WINDOW_SHARE = 0.95;
+/**
+ * The least any one full window spends, as the simulator counts: 20 of 24. Most windows spend all
+ * 24; measured on this loaded 2-core machine, a few spend 21 to 23. Such a window follows one that
+ * filled only in its guard (its syncs waited on token refreshes, or a timer woke late), whose
+ * calls there landed in it but count in the next window too, as they might have landed there:
+ * the budget cannot tell which.
+ */
+const FULL_WINDOW_LEAST = 20;
 /**
  * The patients of the big run share the types a sync searches, not the ones it reads one by
  * one (references, documents' Binary): about 25 calls a patient, so the run takes a minute.
@@ -66,12 +78,9 @@ beforeAll(async () => {
     },
     config: {
       // Calls granted in a window's last 1.5 s count in the next one too: on a loaded test
-      // machine a granted call can take that long to reach the simulator. With syncs waiting
-      // all along the window is spent at its start, so the guard costs them little.
-      // No reserve for live reads: none comes in this run, and the reserve keeps calls free up to
-      // the guard, ceil(e + 2 sqrt(e)) of them for the e live reads expected in the guard (4 of
-      // 24 here; none in healow's real minute, whose guard is as short as a read's patience).
-      budget: { limit: BUDGET_LIMIT, windowMs: WINDOW_MS, guardMs: 1_500, reserveShare: 0 },
+      // machine a granted call can take that long to reach the simulator. The reserve for live
+      // reads is the default one: what live reads leave of it goes to the syncs before the guard.
+      budget: { limit: BUDGET_LIMIT, windowMs: WINDOW_MS, guardMs: GUARD_MS },
       refresh: { leewayMs: 10_000, intervalMs: 1_000 },
       // Every sign-in of the run comes from this one address.
       signIn: { perAddress: { limit: 1_000 }, perBrowser: { limit: 1_000 } },
@@ -203,14 +212,41 @@ function windowRecorder(practices: readonly string[]) {
       const last = Math.max(...numbers);
       return Array.from({ length: last - first + 1 }, (_, i) => seen.get(first + i) ?? 0);
     },
+    /** The number of the first window `of` lists. */
+    firstOf(practice: string): number {
+      return Math.min(...(windows.get(practice)?.keys() ?? []));
+    },
   };
 }
 
-/** The windows from the first that reached `limit` to the last that did. */
-function saturatedSpan(used: readonly number[], limit: number): number[] {
-  const reached = used.flatMap((calls, i) => (calls >= limit ? [i] : []));
-  if (reached.length === 0) return [];
-  return used.slice(reached[0], (reached.at(-1) ?? 0) + 1);
+/**
+ * The windows in which sync work was queued at each practice's budget (background calls waiting),
+ * as the test's own runtime sees the shared budget when sampled, once a second.
+ */
+function queueRecorder(practices: readonly string[]) {
+  const queued = new Map<string, Set<number>>(practices.map((p) => [p, new Set()]));
+  return {
+    async read() {
+      for (const usage of await d.runtime.budget.usageAll()) {
+        const practice = practices.find((p) => usage.practice.endsWith(`/${p}`));
+        if (!practice || usage.waiting.background === 0) continue;
+        queued.get(practice)?.add(Math.floor(usage.windowStart / WINDOW_MS));
+      }
+    },
+    of: (practice: string): Set<number> => queued.get(practice) ?? new Set(),
+  };
+}
+
+/**
+ * The full windows: every window strictly after the first and before the last one in which sync
+ * work was queued (from start to end, the syncs had calls waiting for each of them). `first` is
+ * the window number of `used[0]`; returns the calls of each full window, in order.
+ */
+function fullWindows(used: readonly number[], first: number, queued: Set<number>): number[] {
+  if (queued.size === 0) return [];
+  const from = Math.min(...queued) + 1;
+  const to = Math.max(...queued) - 1;
+  return used.filter((_, i) => first + i >= from && first + i <= to);
 }
 
 const typesDone = (job: Job | undefined) =>
@@ -219,7 +255,7 @@ const typesDone = (job: Job | undefined) =>
   ).length;
 
 describe('2 API and 3 worker processes on PostgreSQL and Redis', () => {
-  it('fifty patients at five practices syncing at once: each sync once, spread over the workers, no 429, no window over the limit, the budget spent (90 % at least), no double refresh, every store equal to the ground truth', async () => {
+  it('fifty patients at five practices syncing at once: each sync once, spread over the workers, no 429, no window over the limit, the full windows spent to 95 % on average, none under 20 of 24, no double refresh, every store equal to the ground truth', async () => {
     const connections = (
       await Promise.all(
         PRACTICES.map((practice) =>
@@ -230,10 +266,11 @@ describe('2 API and 3 worker processes on PostgreSQL and Redis', () => {
     // Counted from here: the syncs' windows, not the sign-ins'.
     await d.admin('/counters/reset', { method: 'POST', body: '{}' });
     const windows = windowRecorder(PRACTICES);
+    const queues = queueRecorder(PRACTICES);
     const ids = await requestSyncs(connections);
     const jobs = await until(
       async () => {
-        await windows.read();
+        await Promise.all([windows.read(), queues.read()]);
         const all = await Promise.all(ids.map((id) => d.runtime.jobs.get(id)));
         return all.every((j) => j?.status === 'succeeded' || j?.status === 'failed')
           ? (all as Job[])
@@ -254,11 +291,15 @@ describe('2 API and 3 worker processes on PostgreSQL and Redis', () => {
         practice,
         c: await counters(practice),
         used: windows.of(practice),
+        full: fullWindows(windows.of(practice), windows.firstOf(practice), queues.of(practice)),
       })),
     );
     console.log(
-      `calls per ${WINDOW_MS} ms window:\n${seen
-        .map(({ practice, c, used }) => `${practice}: ${used.join(' ')} (refreshes ${c.refreshes})`)
+      `calls per ${WINDOW_MS} ms window (full ones):\n${seen
+        .map(
+          ({ practice, c, used, full }) =>
+            `${practice}: ${used.join(' ')} (${full.join(' ')}; refreshes ${c.refreshes})`,
+        )
         .join('\n')}`,
     );
     for (const job of jobs) {
@@ -267,7 +308,7 @@ describe('2 API and 3 worker processes on PostgreSQL and Redis', () => {
     const starts = jobStarts(d.workers);
     for (const id of ids) expect(starts.get(id), id).toHaveLength(1);
     expect(new Set([...starts.values()].flat()).size).toBe(3);
-    for (const { practice, c, used } of seen) {
+    for (const { practice, c, used, full } of seen) {
       expect(c.rateLimited, `${practice}: upstream 429s`).toBe(0);
       expect(c.refreshTokenReuses, `${practice}: refresh tokens used twice`).toBe(0);
       expect(c.refreshes, `${practice}: refreshes during the syncs`).toBeGreaterThan(0);
@@ -277,14 +318,17 @@ describe('2 API and 3 worker processes on PostgreSQL and Redis', () => {
         SIM_LIMIT,
       );
       expect(c.peakCallsPerWindow, practice).toBeLessThanOrEqual(SIM_LIMIT);
-      // The windows from the first to the last one the syncs spent to the limit: before, the
-      // syncs were starting; after, the last ones were ending.
-      const span = saturatedSpan(used, BUDGET_LIMIT);
-      expect(span.length, `${practice} windows: ${used.join(' ')}`).toBeGreaterThanOrEqual(5);
-      const mean = span.reduce((sum, calls) => sum + calls, 0) / span.length;
-      expect(mean, `${practice} windows: ${used.join(' ')}`).toBeGreaterThanOrEqual(
-        0.9 * BUDGET_LIMIT,
+      // Every full window, as the simulator counts it: the syncs had calls waiting from before
+      // it began until after it ended.
+      expect(full.length, `${practice} windows: ${used.join(' ')}`).toBeGreaterThanOrEqual(5);
+      const mean = full.reduce((sum, calls) => sum + calls, 0) / full.length;
+      expect(mean, `${practice} full windows: ${full.join(' ')}`).toBeGreaterThanOrEqual(
+        FULL_WINDOW_SHARE * BUDGET_LIMIT,
       );
+      expect(
+        Math.min(...full),
+        `${practice} full windows: ${full.join(' ')}`,
+      ).toBeGreaterThanOrEqual(FULL_WINDOW_LEAST);
     }
     for (const c of connections) {
       expect(await d.runtime.jobs.list({ connectionId: c.connectionId, limit: 10 })).toHaveLength(
