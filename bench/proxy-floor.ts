@@ -3,11 +3,10 @@
 // `request` and answers the upstream's status, content type and bytes. No routing, no key, no
 // store, no budget, no logging: what any Node proxy on this machine spends per read at least,
 // measured in the same harness as the bridge so that the bridge's CPU per read has a baseline.
-// The same IPC protocol as bench/proxy-bridge.ts (`ready`, then `cpu` and `close`).
+// The same IPC protocol as bench/proxy-bridge.ts (bench/proxy-child.ts).
 import { createServer } from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import type { BridgeMessage } from './proxy-bridge.ts';
+import { answerProxyBench } from './proxy-child.ts';
 
 export interface FloorInput {
   /** Every request is answered with a GET of this URL. */
@@ -35,25 +34,11 @@ server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1');
 await new Promise<void>((done) => server.once('listening', done));
 
-const send = (message: BridgeMessage) => process.send?.(message);
-const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-loopDelay.enable();
-const ms = (nanos: number) => Math.round(nanos / 1e4) / 100;
-
-process.on('message', (message: unknown) => {
-  if (message === 'cpu') {
-    const { user, system } = process.cpuUsage();
-    send({
-      cpuMicros: user + system,
-      loopDelayP50Ms: ms(loopDelay.percentile(50)),
-      loopDelayP99Ms: ms(loopDelay.percentile(99)),
-      loopDelayMaxMs: ms(loopDelay.max),
-    });
-    loopDelay.reset();
-  } else if (message === 'close') {
-    server.closeAllConnections();
-    server.close(() => void dispatcher.close().finally(() => process.disconnect()));
-  }
-});
 const address = server.address();
-send({ ready: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` });
+const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+answerProxyBench(url, closeServer);
+
+function closeServer(): Promise<void> {
+  server.closeAllConnections();
+  return new Promise<void>((done) => server.close(() => done())).then(() => dispatcher.close());
+}
