@@ -192,15 +192,51 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
           2,
         ),
       });
+      const floorCpu = figures[`${c}_floor_cpu_ms_per_read`];
       targets.push(
-        target(figures, `${c}_bridge_cpu_ms_per_read`, '<=', 0.2),
-        target(figures, `${c}_p50_overhead_ms`, '<=', concurrency === 8 ? 1 : 2),
-        target(figures, `${c}_simulator_cpu_ratio_proxied_over_direct`, '<=', 1.2),
+        target(
+          figures,
+          `${c}_bridge_cpu_ms_per_read`,
+          '<=',
+          0.2,
+          `a bare node:http server passing the same read on with undici costs ${floorCpu} ms ` +
+            `of CPU per read on this machine (${c}_floor_cpu_ms_per_read), so 0.2 ms is below ` +
+            `what a Node proxy spends at all here; the profile (docs/bench.md) puts a third of ` +
+            `the bridge's busy time in fastify and Node's HTTP server, a third in the upstream ` +
+            `call (undici and the WHATWG Response the FHIR client hands back), then socket ` +
+            `writes, the one connection-row read, logging and the budget`,
+        ),
+        target(
+          figures,
+          `${c}_p50_overhead_ms`,
+          '<=',
+          concurrency === 8 ? 1 : 2,
+          `the bare pass-through alone adds ${figures[`${c}_floor_p50_ms`]} ms at p50 over ` +
+            `direct (${c}_floor_p50_ms against ${c}_direct_p50_ms); the rest is the bridge's ` +
+            `CPU per read, queued on one core at this concurrency`,
+        ),
+        target(
+          figures,
+          `${c}_simulator_cpu_ratio_proxied_over_direct`,
+          '<=',
+          1.2,
+          `the bridge sends the same request on a kept-alive undici pool; the difference is ` +
+            `within the spread of two direct runs on a loaded machine`,
+        ),
       );
     }
     figures.throughput_c32_over_c8 = ratio(rps[32] ?? 0, rps[8] ?? 0);
     // Throughput "does not fall" as concurrency rises: within 5 % run-to-run noise of flat.
-    targets.push(target(figures, 'throughput_c32_over_c8', '>=', 0.95));
+    targets.push(
+      target(
+        figures,
+        'throughput_c32_over_c8',
+        '>=',
+        0.95,
+        'the bridge is CPU-bound on its one core at both concurrencies, so more concurrent ' +
+          'reads add queueing and event-loop delay (the loop-delay figures) but no throughput',
+      ),
+    );
     return {
       name: 'proxy: separate processes',
       inputs:

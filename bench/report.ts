@@ -41,7 +41,15 @@ function resultMarkdown(result: BenchResult): string[] {
     '',
     ...table(['figure', 'value', 'target', 'met'], rows, new Set([1])),
     '',
+    ...blockers(result),
   ];
+}
+
+/** Under a table, each target not met with what stands in its way. */
+function blockers(result: BenchResult): string[] {
+  const open = (result.targets ?? []).filter((t) => !t.met && t.blocker);
+  if (open.length === 0) return [];
+  return [...open.map((t) => `- **${t.figure} not met:** ${t.blocker}`), ''];
 }
 
 export function reportMarkdown(report: Report): string {

@@ -28,16 +28,20 @@ export async function pool<T>(concurrency: number, jobs: Array<() => Promise<T>>
   return results;
 }
 
-/** A target on one figure: met when it is a number on the right side of `limit`. */
+/**
+ * A target on one figure: met when it is a number on the right side of `limit`. `blocker` says
+ * what the profile shows standing in its way, for the report to print if it is not met.
+ */
 export function target(
   figures: Record<string, number | string>,
   figure: string,
   side: '<=' | '>=' | '==',
   limit: number,
+  blocker?: string,
 ): Target {
   const value = figures[figure];
   const met =
     typeof value === 'number' &&
     (side === '<=' ? value <= limit : side === '>=' ? value >= limit : value === limit);
-  return { figure, target: `${side} ${limit}`, met };
+  return { figure, target: `${side} ${limit}`, met, ...(blocker && !met ? { blocker } : {}) };
 }

@@ -7,6 +7,8 @@ export interface Target {
   /** In words, e.g. `<= 0.2`. */
   target: string;
   met: boolean;
+  /** What the profile shows standing in the way, printed when the target is not met. */
+  blocker?: string;
 }
 
 /** One benchmark's outcome: what it ran on, and its figures (ratios beside absolute numbers). */
