@@ -6,7 +6,8 @@ import { createEventLog } from '../events/log.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
 import type { VaultDeps } from './deps.ts';
 import { createTokenKeeper, refreshLeeway } from './refresh.ts';
-import { openTokens, sealTokens } from './token-set.ts';
+import { openTokens } from './token-set.ts';
+import { activeConnection } from './vault.test-helper.ts';
 
 const MINUTE = 60_000;
 
@@ -37,7 +38,6 @@ describe('refreshLeeway', () => {
 
 // The refresh's durability order, against a real (in-memory) store and a scripted token endpoint.
 describe('a refresh and its answer', () => {
-  const BASE = 'https://ehr.example/fhir/r4/P1';
   const TOKEN_ENDPOINT = 'https://ehr.example/oauth/token';
   const ID = 'con_refreshtest01';
   const answer = (n: number) =>
@@ -91,33 +91,7 @@ describe('a refresh and its answer', () => {
       publicUrl: 'https://bridge.example',
       fetch: fetchStub,
     });
-    const now = clock.now();
-    await store.connections.insert({
-      id: ID,
-      registration: 'r1',
-      practiceBase: BASE,
-      userRef: 'u1',
-      state: 'active',
-      stateReason: null,
-      patientId: 'p1',
-      fhirUser: null,
-      grantedScopes: ['patient/Patient.read'],
-      sealedTokens: sealTokens(sealer, ID, {
-        accessToken: 'at-0',
-        refreshToken: 'rt-0',
-        expiresAt: now + 3_600_000,
-      }),
-      accessExpiresAt: now + 3_600_000,
-      accessIssuedAt: now,
-      refreshExpiresAt: null,
-      refreshAttemptAt: null,
-      sealedRefreshAnswer: null,
-      tokenVersion: 1,
-      refreshLeaseUntil: null,
-      createdAt: now,
-      updatedAt: now,
-      connectedAt: now,
-    });
+    await store.connections.insert(activeConnection(sealer, ID, clock.now(), { userRef: 'u1' }));
     const tokens = async () => {
       const row = await store.connections.get(ID);
       return openTokens(sealer, ID, row!.sealedTokens!);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../common/clock.ts';
 import { createLogger } from '../common/logger.ts';
-import { createSealer } from '../common/seal.ts';
+import { createSealer, type Sealer } from '../common/seal.ts';
 import { createEventLog } from '../events/log.ts';
 import type { ConnectionRecord, Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
@@ -44,6 +44,42 @@ export function tokenAnswer(n: number): Response {
     expires_in: 3600,
     refresh_token: `rt-${n}`,
   });
+}
+
+/** An active connection of registration `r1` at BASE whose tokens (`at-0`, `rt-0`) live an hour from `now`. */
+export function activeConnection(
+  sealer: Sealer,
+  id: string,
+  now: number,
+  patch: Partial<ConnectionRecord> = {},
+): ConnectionRecord {
+  return {
+    id,
+    registration: 'r1',
+    practiceBase: BASE,
+    userRef: `user-of-${id}`,
+    state: 'active',
+    stateReason: null,
+    patientId: 'p1',
+    fhirUser: null,
+    grantedScopes: ['patient/Patient.read'],
+    sealedTokens: sealTokens(sealer, id, {
+      accessToken: 'at-0',
+      refreshToken: 'rt-0',
+      expiresAt: now + 3_600_000,
+    }),
+    accessExpiresAt: now + 3_600_000,
+    accessIssuedAt: now,
+    refreshExpiresAt: null,
+    refreshAttemptAt: null,
+    sealedRefreshAnswer: null,
+    tokenVersion: 1,
+    refreshLeaseUntil: null,
+    createdAt: now,
+    updatedAt: now,
+    connectedAt: now,
+    ...patch,
+  };
 }
 
 export async function vaultFixture(tokenEndpoint: TokenEndpoint): Promise<VaultFixture> {
@@ -109,34 +145,7 @@ export async function vaultFixture(tokenEndpoint: TokenEndpoint): Promise<VaultF
     id: string,
     patch: Partial<ConnectionRecord> = {},
   ): Promise<ConnectionRecord> {
-    const now = clock.now();
-    const record: ConnectionRecord = {
-      id,
-      registration: 'r1',
-      practiceBase: BASE,
-      userRef: `user-of-${id}`,
-      state: 'active',
-      stateReason: null,
-      patientId: 'p1',
-      fhirUser: null,
-      grantedScopes: ['patient/Patient.read'],
-      sealedTokens: sealTokens(sealer, id, {
-        accessToken: 'at-0',
-        refreshToken: 'rt-0',
-        expiresAt: now + 3_600_000,
-      }),
-      accessExpiresAt: now + 3_600_000,
-      accessIssuedAt: now,
-      refreshExpiresAt: null,
-      refreshAttemptAt: null,
-      sealedRefreshAnswer: null,
-      tokenVersion: 1,
-      refreshLeaseUntil: null,
-      createdAt: now,
-      updatedAt: now,
-      connectedAt: now,
-      ...patch,
-    };
+    const record = activeConnection(sealer, id, clock.now(), patch);
     await store.connections.insert(record);
     return record;
   }
