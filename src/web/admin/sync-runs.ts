@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { realTimers, type Timers } from '../../common/timers.ts';
 import type { JobQueue } from '../../jobs/port.ts';
 import { modeOf, SYNC_JOB } from '../../jobs/sync-job.ts';
-import { PAGE_CSP } from '../layout.ts';
+import { streamProgress } from './event-stream.ts';
 
 export interface SyncRunRow {
   id: string;
@@ -61,26 +61,5 @@ export async function streamSyncRuns(
   reply: FastifyReply,
   { jobs, timers = realTimers, pollMs = 500 }: { jobs: JobQueue; timers?: Timers; pollMs?: number },
 ): Promise<void> {
-  reply.hijack();
-  const out = reply.raw;
-  out.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-security-policy': PAGE_CSP,
-    'x-accel-buffering': 'no',
-  });
-  let open = true;
-  request.raw.on('close', () => {
-    open = false;
-  });
-  let last = '';
-  while (open) {
-    const data = JSON.stringify(await listSyncRuns(jobs));
-    if (data !== last) {
-      out.write(`event: progress\ndata: ${data}\n\n`);
-      last = data;
-    }
-    await new Promise<void>((resolve) => timers.setTimeout(resolve, pollMs));
-  }
-  out.end();
+  await streamProgress(request, reply, { timers, pollMs, read: () => listSyncRuns(jobs) });
 }

@@ -6,7 +6,7 @@ import { realTimers, type Timers } from '../../common/timers.ts';
 import type { JobQueue } from '../../jobs/port.ts';
 import { latestSync } from '../../jobs/sync-job.ts';
 import { viewSync } from '../../records/sync-status.ts';
-import { PAGE_CSP } from '../layout.ts';
+import { streamProgress } from './event-stream.ts';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'never']);
 
@@ -35,31 +35,10 @@ export async function streamSync(
   connectionId: string,
   { jobs, timers = realTimers, pollMs = 500 }: SyncStreamOptions,
 ): Promise<void> {
-  reply.hijack();
-  const out = reply.raw;
-  out.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-security-policy': PAGE_CSP,
-    'x-accel-buffering': 'no',
+  await streamProgress(request, reply, {
+    timers,
+    pollMs,
+    read: () => syncSnapshot(jobs, connectionId),
+    finished: (snapshot) => FINISHED.has(snapshot.status),
   });
-  let open = true;
-  request.raw.on('close', () => {
-    open = false;
-  });
-  let last = '';
-  while (open) {
-    const snapshot = await syncSnapshot(jobs, connectionId);
-    const data = JSON.stringify(snapshot);
-    if (data !== last) {
-      out.write(`event: progress\ndata: ${data}\n\n`);
-      last = data;
-    }
-    if (FINISHED.has(snapshot.status)) {
-      out.write('event: end\ndata: {}\n\n');
-      break;
-    }
-    await new Promise<void>((resolve) => timers.setTimeout(resolve, pollMs));
-  }
-  out.end();
 }
