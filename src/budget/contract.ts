@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { isBridgeError } from '../common/errors.ts';
 import { ManualTimers, nextMacrotask } from '../common/timers.ts';
-import { type BudgetPolicyOptions, createBudgetPolicy } from './policy.ts';
+import { type BudgetPolicyOptions, backgroundFitsAt, createBudgetPolicy } from './policy.ts';
 import type { Budget, BudgetPolicy, Priority } from './port.ts';
 
 export interface BudgetContractDeps {
@@ -262,6 +262,21 @@ function contractFor(
       }
       // The window was spent to its limit; the rest waited for the next.
       expect(times.slice(8)).toEqual([START + MINUTE, START + MINUTE]);
+    });
+
+    it('releases the reserve to background work at the instants policy.ts names, all before a long guard', async () => {
+      // A guard of 10 s, longer than a read's patience (1 s of the minute): the last kept call
+      // goes a patience before it, so that a late timer still grants it where it counts once.
+      const { timers, acquire } = await setup({ limit: 10, reserveShare: 0.5, guardMs: 10_000 });
+      const syncs = Array.from({ length: 10 }, () => acquire('background'));
+      await timers.advanceTo(START + MINUTE - 1);
+      const shape = { limit: 10, reserve: 5, windowMs: MINUTE, guardMs: 10_000 };
+      const expected = [5, 6, 7, 8, 9].map((used) =>
+        backgroundFitsAt(shape, START, used, 1, START),
+      );
+      expect(expected.at(-1)).toBe(START + MINUTE - 11_000);
+      const times = syncs.map((o) => o.at!).sort((a, b) => a - b);
+      expect(times).toEqual([...Array.from({ length: 5 }, () => START), ...expected]);
     });
 
     it('lets live reads take every call of the window the reserve does not cover', async () => {
