@@ -429,6 +429,37 @@ export function resourceContract(store: () => Store): void {
       expect(skipped).toMatchObject({ status: 'skipped', reason: 'not found' });
     });
 
+    it('a page marks the references it answers done, in its own transaction', async () => {
+      await store().resources.savePage(
+        page([], {
+          references: [
+            { type: 'Practitioner', id: 'p1' },
+            { type: 'Practitioner', id: 'p2' },
+          ],
+        }),
+      );
+      await store().resources.savePage(
+        page([resourceWrite({ type: 'Practitioner', id: 'p1' })], {
+          fetchedAt: T0 + 9,
+          resolved: [{ type: 'Practitioner', id: 'p1' }],
+        }),
+      );
+      expect((await store().sync.pendingReferences('con_r1', 10)).map((r) => r.id)).toEqual(['p2']);
+      const done = (await store().sync.references('con_r1')).find((r) => r.id === 'p1');
+      expect(done).toMatchObject({ status: 'done', reason: null, updatedAt: T0 + 9 });
+      // A page that fails resolves nothing.
+      const error = await store()
+        .resources.savePage(
+          page([], {
+            resolved: [{ type: 'Practitioner', id: 'p2' }],
+            checkpoint: checkpoint({ connectionId: 'con_none' }),
+          }),
+        )
+        .catch((e: unknown) => e);
+      expect(isBridgeError(error)).toBe(true);
+      expect((await store().sync.pendingReferences('con_r1', 10)).map((r) => r.id)).toEqual(['p2']);
+    });
+
     it('creates, updates, reads and lists runs; a duplicate id is a conflict', async () => {
       await store().sync.createRun(syncRun());
       await store().sync.createRun(syncRun({ id: 'sync_2', startedAt: T0 + 10 }));

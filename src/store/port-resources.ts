@@ -169,6 +169,11 @@ export interface PageWrite {
   sweep: string | null;
   resources: ResourceWrite[];
   references?: ReferenceNote[];
+  /**
+   * References this page answers (what `_include` brought): marked done in its transaction, as
+   * `resolveReference` would one call and one commit each.
+   */
+  resolved?: Array<{ type: string; id: string }>;
   /** Saved in the same transaction as the resources. */
   checkpoint?: SyncCheckpoint;
   /** The run's progress, saved with the page. */

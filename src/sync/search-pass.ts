@@ -287,7 +287,14 @@ async function saveIncluded(
       state.count(type, result);
     });
   }
-  for (const { type, id } of answered) {
-    await store.sync.resolveReference(plan.connectionId, type, id, { status: 'done', at: now });
-  }
+  // The answered references marked done in one transaction, not one commit each.
+  await store.resources.savePage({
+    connectionId: plan.connectionId,
+    practiceBase: ctx.target.base,
+    fetchedAt: now,
+    source: 'read',
+    sweep: null,
+    resources: [],
+    resolved: answered,
+  });
 }

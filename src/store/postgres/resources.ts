@@ -210,6 +210,19 @@ export function createResourceRepository(db: PostgresDb): ResourceRepository {
               ],
             );
           }
+          const resolved = page.resolved ?? [];
+          if (resolved.length > 0) {
+            await client.query(
+              `UPDATE sync_references SET status = 'done', reason = NULL, updated_at = $2
+               WHERE connection_id = $1 AND (type, id) IN (SELECT * FROM unnest($3::text[], $4::text[]))`,
+              [
+                page.connectionId,
+                page.fetchedAt,
+                resolved.map((r) => r.type),
+                resolved.map((r) => r.id),
+              ],
+            );
+          }
           if (page.checkpoint) await upsertCheckpoints(client, [page.checkpoint]);
           if (page.run) {
             let progress = page.run.progress;

@@ -138,6 +138,10 @@ export function createResourceRepository(db: Database): ResourceRepository {
      VALUES (?, ?, ?, 'pending', ?, ?, NULL, ?)
      ON CONFLICT (connection_id, type, id) DO NOTHING`,
   );
+  const resolveDone = db.prepare<[number, string, string, string]>(
+    `UPDATE sync_references SET status = 'done', reason = NULL, updated_at = ?
+     WHERE connection_id = ? AND type = ? AND id = ?`,
+  );
   const saveCheckpoint = db.prepare(upsertCheckpointSql);
   const saveProgress = db.prepare<[string, number, string]>(
     'UPDATE sync_runs SET progress = ?, updated_at = ? WHERE id = ?',
@@ -223,6 +227,9 @@ export function createResourceRepository(db: Database): ResourceRepository {
         ref.declaredSize ?? null,
         page.fetchedAt,
       );
+    }
+    for (const ref of page.resolved ?? []) {
+      resolveDone.run(page.fetchedAt, page.connectionId, ref.type, ref.id);
     }
     if (page.checkpoint) saveCheckpoint.run(checkpointToRow(page.checkpoint));
     if (page.run) {
