@@ -4,7 +4,19 @@
 // other top-level value) ends is found by the JSON scanner (fhir/json-scan.ts), and its text is
 // checked by JSON.parse. A value cut by a chunk's end is scanned again from its start when the
 // next chunk arrives: entries are small, so that costs little.
-import { INCOMPLETE, isJsonSpace, JsonSyntaxError, valueEnd } from '../fhir/json-scan.ts';
+import {
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  COLON,
+  COMMA,
+  INCOMPLETE,
+  isJsonSpace,
+  JsonSyntaxError,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  valueEnd,
+} from '../fhir/json-scan.ts';
 
 /** A syntax error at a character offset of the input, for messages like "not JSON at 1234". */
 export class JsonStreamError extends Error {
@@ -44,14 +56,6 @@ interface Capture {
   /** Where the finished value goes: a top-level member, an entry, or a member name. */
   target: 'field' | 'entry' | 'key';
 }
-
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const COLON = 0x3a;
 
 /**
  * Feed text with `write` (any chunking), collect the entries it returns, then call `end` for the
