@@ -1,7 +1,7 @@
 // The memory adapter against the budget contract, plus what only it promises.
 import { describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../common/clock.ts';
-import { budgetContract } from './contract.ts';
+import { budgetContract } from './budget.contract.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
 

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { ManualTimers } from '../common/timers.ts';
-import { budgetContract } from './contract.ts';
+import { budgetContract } from './budget.contract.ts';
 import { createBudgetPolicy } from './policy.ts';
 import { createRedisBudget } from './redis.ts';
 

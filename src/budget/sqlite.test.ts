@@ -7,7 +7,7 @@ import Sqlite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { ManualTimers, nextMacrotask } from '../common/timers.ts';
-import { budgetContract } from './contract.ts';
+import { budgetContract } from './budget.contract.ts';
 import { createBudgetPolicy } from './policy.ts';
 import { createSqliteBudget } from './sqlite.ts';
 
