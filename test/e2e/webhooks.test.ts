@@ -42,26 +42,13 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
 }
 
 it('a receiver gets signed connected and sync.completed webhooks; the API shows the sync', async () => {
-  const received: Received[] = [];
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => {
-      body += c;
-    });
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver?.listen(0, '127.0.0.1', resolve));
-  const address = receiver.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const { url, received } = await startReceiver();
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
 
   stack = await startStack({
     simulator: { rateLimit: { limit: 5000 } },
     config: {
-      webhooks: [{ url: `http://127.0.0.1:${port}/hooks`, secret }],
+      webhooks: [{ url, secret }],
       webhookDelivery: { pollIntervalMs: 50 },
       sync: { pollIntervalMs: 50, progressIntervalMs: 0, onConnect: false },
     },
