@@ -39,15 +39,7 @@ it('a patient connected and synced on PostgreSQL: the record equals the ground t
   expect(listed.connections.map((c) => [c.id, c.state])).toEqual([[connectionId, 'active']]);
 
   const rt = s.runtime;
-  const engine = createSyncEngine({
-    store: rt.store,
-    fhir: rt.fhir,
-    fhirTarget: rt.fhirTarget,
-    vault: rt.vault,
-    clock: rt.clock,
-    logger: rt.logger,
-    events: rt.events,
-  });
+  const engine = createSyncEngine(rt);
   const first = await engine.run(connectionId, { mode: 'full' });
   expect(first.outcome).toBe('succeeded');
 

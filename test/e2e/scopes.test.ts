@@ -38,16 +38,7 @@ async function requestedScope(s: Stack): Promise<string[]> {
 }
 
 function planOf(s: Stack, connectionId: string) {
-  const rt = s.runtime;
-  return createSyncEngine({
-    store: rt.store,
-    fhir: rt.fhir,
-    fhirTarget: rt.fhirTarget,
-    vault: rt.vault,
-    clock: rt.clock,
-    logger: rt.logger,
-    events: rt.events,
-  }).plan(connectionId);
+  return createSyncEngine(s.runtime).plan(connectionId);
 }
 
 describe.each([

@@ -56,19 +56,7 @@ async function up(
 }
 
 function engineOf(s: Stack, options: SyncEngineOptions = {}): SyncEngine {
-  const rt = s.runtime;
-  return createSyncEngine(
-    {
-      store: rt.store,
-      fhir: rt.fhir,
-      fhirTarget: rt.fhirTarget,
-      vault: rt.vault,
-      clock: rt.clock,
-      logger: rt.logger,
-      events: rt.events,
-    },
-    options,
-  );
+  return createSyncEngine(s.runtime, options);
 }
 
 async function groundTruth(s: Stack, username: string): Promise<Truth[]> {

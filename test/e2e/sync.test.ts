@@ -60,19 +60,7 @@ async function up(
 const TYPES_IN_FLIGHT = 3;
 
 function engineOf(s: Stack): SyncEngine {
-  const rt = s.runtime;
-  return createSyncEngine(
-    {
-      store: rt.store,
-      fhir: rt.fhir,
-      fhirTarget: rt.fhirTarget,
-      vault: rt.vault,
-      clock: rt.clock,
-      logger: rt.logger,
-      events: rt.events,
-    },
-    { concurrency: TYPES_IN_FLIGHT },
-  );
+  return createSyncEngine(s.runtime, { concurrency: TYPES_IN_FLIGHT });
 }
 
 /** JSON text read and written again: key order kept, decimals as JavaScript numbers. */
