@@ -3,6 +3,7 @@
 // diff, incremental passes, references and attachments, abort, and the text kept as sent.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBridgeError } from '../common/errors.ts';
+import { runStartedNow } from './engine.ts';
 import type { Json } from './extract.ts';
 import {
   type EngineUnderTest,
@@ -226,20 +227,8 @@ describe('checkpoints', () => {
   it('marks runs of a process that died as interrupted', async () => {
     observations(1);
     const u = await setup(['patient/Observation.read']);
-    const now = Date.now();
-    await u.store.sync.createRun({
-      id: 'sync_dead',
-      connectionId: u.connectionId,
-      mode: 'auto',
-      status: 'running',
-      startedAt: now,
-      finishedAt: null,
-      progress: {},
-      result: null,
-      reason: null,
-      error: null,
-      updatedAt: now,
-    });
+    // A run left running by a process that died.
+    await u.store.sync.createRun(runStartedNow('sync_dead', u.connectionId, 'auto', Date.now()));
     await u.engine.run(u.connectionId);
     expect((await u.store.sync.getRun('sync_dead'))?.status).toBe('interrupted');
   });

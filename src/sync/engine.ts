@@ -219,6 +219,29 @@ async function saveProgress({ state, store, clock }: RunContext): Promise<void> 
   );
 }
 
+/** The record of a run that starts running at `now`. */
+export function runStartedNow(
+  id: string,
+  connectionId: string,
+  mode: SyncRunMode,
+  now: number,
+): SyncRunRecord {
+  return {
+    id,
+    connectionId,
+    mode,
+    status: 'running',
+    startedAt: now,
+    finishedAt: null,
+    progress: {},
+    result: null,
+    reason: null,
+    error: null,
+    outcome: null,
+    updatedAt: now,
+  };
+}
+
 /** Creates the run's record, or takes over the one a job names again (a retry). */
 async function openRun(
   store: Store,
@@ -241,20 +264,7 @@ async function openRun(
       updatedAt: now,
     });
   } else {
-    await store.sync.createRun({
-      id: runId,
-      connectionId,
-      mode,
-      status: 'running',
-      startedAt: now,
-      finishedAt: null,
-      progress: {},
-      result: null,
-      reason: null,
-      error: null,
-      outcome: null,
-      updatedAt: now,
-    });
+    await store.sync.createRun(runStartedNow(runId, connectionId, mode, now));
   }
   // One sync at a time per connection (the job queue sees to it): a run still marked
   // running belongs to a process that died.
