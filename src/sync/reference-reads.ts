@@ -101,13 +101,12 @@ async function readReference(ctx: RunContext, ref: SyncReference): Promise<void>
       sweep: null,
       resources: [toResourceWrite(outcome.resource, outcome.json)],
       references: found.references,
+      // The reference is done in the same transaction as what answers it: one commit, and no
+      // crash between the two can leave it pending to be read again.
+      resolved: [{ type: ref.type, id: ref.id }],
       run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: ref.type },
     });
     state.count(ref.type, written);
-  });
-  await store.sync.resolveReference(plan.connectionId, ref.type, ref.id, {
-    status: 'done',
-    at: now,
   });
   state.report();
 }
