@@ -1,27 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { SimPractice } from '../context.ts';
+import { TEST_PRACTICES } from '../fhir/fhir-server.test-helper.ts';
 import type { FhirResource } from './fhir.ts';
 import { createPatientData, DATA_EPOCH, type PatientData } from './index.ts';
 import { hash128, opaqueId } from './prng.ts';
 import { SEARCH_PARAMS } from './search-params.ts';
 import { type ItemKind, keptItems, VITALS_PER_VISIT, type VisitPlan } from './visits.ts';
 
-const practices: SimPractice[] = [
-  {
-    code: 'JAFJCD',
-    name: 'FHIR R4 Prodtest EMR',
-    city: 'Westborough',
-    state: 'MA',
-    disabled: false,
-  },
-  {
-    code: 'DEBIFC',
-    name: 'Sunrise Internal Medicine',
-    city: 'Phoenix',
-    state: 'AZ',
-    disabled: false,
-  },
-];
+/** The FHIR test server's enabled practices. */
+const practices = TEST_PRACTICES.filter((p) => !p.disabled);
 const clock = { now: () => Date.UTC(2026, 2, 1), shift: () => {} };
 const USERS = ['AdultFemaleFHIR', 'AdultMaleFHIR', 'ChildFemaleFHIR', 'ChildMaleFHIR'];
 
@@ -66,7 +52,9 @@ describe('patient directory', () => {
     expect(p1.name).toEqual(p2.name);
     expect(p1.birthDate).toBe(p2.birthDate);
     expect(p1.id).not.toBe(p2.id);
-    expect(ofType(there, 'Organization').map((o) => o.name)).toContain('Sunrise Internal Medicine');
+    expect(ofType(there, 'Organization').map((o) => o.name)).toContain(
+      'Sunrise Internal Medicine Associates',
+    );
     // Arizona keeps -07:00 all year; Massachusetts has -04:00 and -05:00.
     expect(there.every((r) => r.meta?.lastUpdated?.endsWith('-07:00'))).toBe(true);
     const offsets = new Set(here.map((r) => r.meta?.lastUpdated?.slice(-6)));
