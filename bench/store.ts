@@ -8,8 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connection } from '../src/store/contract.ts';
-import { checkpoint, resourceWrite, syncRun } from '../src/store/contract-resources.ts';
 import type { Store } from '../src/store/port.ts';
 import { openPostgresStore } from '../src/store/postgres/index.ts';
 import {
@@ -17,7 +15,9 @@ import {
   freshSchema,
   TEST_POSTGRES_URL,
 } from '../src/store/postgres/test-schema.test-helper.ts';
+import { checkpoint, resourceWrite, syncRun } from '../src/store/resources.contract.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
+import { connection } from '../src/store/store.contract.ts';
 import { percentile, ratio, round } from './stats.ts';
 import type { BenchOptions, BenchResult } from './types.ts';
 

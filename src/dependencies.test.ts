@@ -35,14 +35,8 @@ function partOf(file: string): string {
 
 const isTest = (file: string) => file.endsWith('.test.ts');
 
-/**
- * Code only tests run: `*.test-helper.ts` and `*.contract.ts`, and the names used before that
- * convention (`testing.ts`, `test-helpers.ts`, `test-server.ts`, `test-signer.ts`, `contract*.ts`).
- */
-const isScaffolding = (file: string) =>
-  /(\.test-helper|\.contract|\/testing|\/test-helpers|\/test-server|\/test-signer|\/contract[a-z-]*)\.ts$/.test(
-    file,
-  );
+/** Code only tests run: `*.test-helper.ts` and `*.contract.ts` beside the code they help test. */
+const isScaffolding = (file: string) => /\.(test-helper|contract)\.ts$/.test(file);
 
 /** Relative imports and re-exports, type-only ones included: a type ties two parts too. */
 function importsOf(file: string): string[] {

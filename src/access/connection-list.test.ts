@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { BridgeError } from '../common/errors.ts';
-import { connection } from '../store/contract.ts';
 import type { ConnectionState, Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { connection } from '../store/store.contract.ts';
 import {
   type ConnectionFilter,
   decodeCursor,

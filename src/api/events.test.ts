@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { installErrorHandling } from '../http/errors.ts';
-import { connection } from '../store/contract.ts';
 import type { ApiKeyRecord, Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { connection } from '../store/store.contract.ts';
 import { registerEventRoutes } from './events.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-api-events-'));

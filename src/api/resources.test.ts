@@ -7,9 +7,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { installErrorHandling } from '../http/errors.ts';
-import { connection } from '../store/contract.ts';
 import type { ResourceWrite, Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { connection } from '../store/store.contract.ts';
 import { registerResourceRoutes } from './resources.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-resources-api-'));

@@ -14,9 +14,9 @@ import { createWebhooks, type Webhooks } from '../events/webhooks.ts';
 import { installErrorHandling } from '../http/errors.ts';
 import type { JobQueue } from '../jobs/port.ts';
 import { createStoreJobQueue } from '../jobs/store-queue.ts';
-import { connection } from '../store/contract.ts';
 import type { Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { connection } from '../store/store.contract.ts';
 import { registerSyncRoutes } from './sync.ts';
 import { registerWebhookRoutes } from './webhooks.ts';
 

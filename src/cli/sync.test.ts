@@ -11,7 +11,7 @@ import { loadConfig } from '../config/index.ts';
 import type { JobHandler } from '../jobs/index.ts';
 import { requestSync } from '../jobs/sync-job.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
-import { connection } from '../store/contract.ts';
+import { connection } from '../store/store.contract.ts';
 import { sandboxDefaults } from './setup.ts';
 import { runSyncCommand } from './sync.ts';
 

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { warnWiderThanPrivate } from '../cli/start.ts';
 import type { Logger } from '../common/logger.ts';
-import { apiKey } from '../store/contract.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { apiKey } from '../store/store.contract.ts';
 import { privatePathsOf, widerThanPrivate } from './private-files.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-modes-'));

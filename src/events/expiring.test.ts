@@ -7,9 +7,9 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { createLogger } from '../common/logger.ts';
 import { ManualTimers } from '../common/timers.ts';
-import { connection } from '../store/contract.ts';
 import type { Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { connection } from '../store/store.contract.ts';
 import { createExpiryNotices } from './expiring.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-expiring-'));

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { practice } from '../store/contract-practices.ts';
 import type { Store } from '../store/port.ts';
+import { practice } from '../store/practices.contract.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
 import { HEALOW_BASE } from './directory.test-helper.ts';
 import { createStoreRegistry, registrationByEnvironment } from './store-registry.ts';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ManualClock } from '../common/clock.ts';
 import type { BridgeError } from '../common/errors.ts';
-import { resourceWrite } from '../store/contract-resources.ts';
 import type { Store } from '../store/port.ts';
+import { resourceWrite } from '../store/resources.contract.ts';
 import { exportToFiles } from './files.ts';
 import { openRecord, RECORD_BASE } from './record.test-helper.ts';
 

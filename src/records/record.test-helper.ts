@@ -3,10 +3,10 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManualClock } from '../common/clock.ts';
-import { connection } from '../store/contract.ts';
-import { resourceWrite } from '../store/contract-resources.ts';
 import type { Store } from '../store/port.ts';
+import { resourceWrite } from '../store/resources.contract.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { connection } from '../store/store.contract.ts';
 
 export const RECORD_BASE = 'https://fhir4.healow.com/fhir/r4/JAFJCD';
 

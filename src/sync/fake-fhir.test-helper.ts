@@ -8,11 +8,16 @@ import { systemClock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { createEventLog } from '../events/log.ts';
+import {
+  loopbackFetch,
+  startServer,
+  type TestServer,
+  testTarget,
+} from '../fhir/http-server.test-helper.ts';
 import { createFhirClient, genericProfile } from '../fhir/index.ts';
-import { loopbackFetch, startServer, type TestServer, testTarget } from '../fhir/http-server.test-helper.ts';
-import { connection } from '../store/contract.ts';
 import type { Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { connection } from '../store/store.contract.ts';
 import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from './engine.ts';
 import type { Json } from './extract.ts';
 

@@ -1,7 +1,7 @@
 // The Redis job repository against the real Redis: the jobs contract every store adapter passes,
 // plus what only several processes show (one claim wins, a key survives a reconnect).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { job, jobsContract } from '../../store/contract-jobs.ts';
+import { job, jobsContract } from '../../store/jobs.contract.ts';
 import type { JobRepository } from '../../store/port-jobs.ts';
 import { openTestRedis, type TestRedis } from './redis.test-helper.ts';
 import { createRedisJobRepository } from './repository.ts';

@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { apiKey } from '../contract.ts';
+import { apiKey } from '../store.contract.ts';
 import { openDatabase } from './database.ts';
 import { openSqliteStore } from './index.ts';
 import { DEFAULT_MIGRATIONS_DIR } from './migrate.ts';

@@ -1,8 +1,8 @@
 // The sign-in bookkeeping of the auth-session table: live sessions and never-connected
 // connections counted per userRef prefix, and abandoned ones forgotten.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connection, pendingConnection } from '../contract.ts';
 import type { AuthSession, Store } from '../port.ts';
+import { connection, pendingConnection } from '../store.contract.ts';
 import { openSqliteStore } from './index.ts';
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -14,7 +14,7 @@ import type { Database } from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../common/clock.ts';
 import { isBridgeError } from '../../common/errors.ts';
-import { connection } from '../contract.ts';
+import { connection } from '../store.contract.ts';
 import { openDatabase } from './database.ts';
 import { openSqliteStore } from './index.ts';
 import { DEFAULT_MIGRATIONS_DIR, loadMigrations } from './migrate.ts';

@@ -4,9 +4,9 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connection } from '../contract.ts';
-import { resourceWrite } from '../contract-resources.ts';
 import type { Store } from '../port.ts';
+import { resourceWrite } from '../resources.contract.ts';
+import { connection } from '../store.contract.ts';
 import { openSqliteStore } from './index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fhirbridge-sqlite-resources-'));

@@ -6,9 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { authSession, connection, event, pendingConnection, storeContract } from '../contract.ts';
 import { openStore } from '../index.ts';
 import type { Store } from '../port.ts';
+import {
+  authSession,
+  connection,
+  event,
+  pendingConnection,
+  storeContract,
+} from '../store.contract.ts';
 import { openDatabase } from './database.ts';
 import { openSqliteStore } from './index.ts';
 

@@ -2,10 +2,7 @@
 // adapter's own test file). `open` must return a fresh, empty store each time it is called.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBridgeError } from '../common/errors.ts';
-import { jobsContract } from './contract-jobs.ts';
-import { practiceContract } from './contract-practices.ts';
-import { resourceContract } from './contract-resources.ts';
-import { webhooksContract } from './contract-webhooks.ts';
+import { jobsContract } from './jobs.contract.ts';
 import type {
   ApiKeyRecord,
   AuthSession,
@@ -14,6 +11,9 @@ import type {
   Store,
   StoredKey,
 } from './port.ts';
+import { practiceContract } from './practices.contract.ts';
+import { resourceContract } from './resources.contract.ts';
+import { webhooksContract } from './webhooks.contract.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
