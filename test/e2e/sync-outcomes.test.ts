@@ -407,17 +407,23 @@ describe('references worth following', () => {
     expect(recorder.calls.filter((c) => c === `Observation/${loose.id}`)).toHaveLength(1);
   });
 
-  it('every result a DiagnosticReport names is read once, and the whole capped record arrives', async () => {
-    // At 300 resources the simulator's size cap ends AdultMaleFHIR's record at JAFJCD right
-    // after its last lab panel's results: the cap keeps the panel's report, so its point-of-care
-    // result, in no category the healow searches ask for, still comes by reference.
+  /** AdultMaleFHIR's record capped at 300 resources, connected and synced in full, calls recorded. */
+  async function fullSyncAt300(quirks?: SimulatorOptionsInput['quirks']) {
     const recorder = recordingFetch();
-    const s = await up({ fetch: recorder.fetch, resourcesPerPatient: 300 });
+    const s = await up({ fetch: recorder.fetch, resourcesPerPatient: 300, quirks });
     const username = 'AdultMaleFHIR';
     const { connectionId } = await connectPatient(s, { username });
     const granted = grantedTypesOf((await s.runtime.vault.get(connectionId)).grantedScopes);
     const result = await engineOf(s).run(connectionId, { mode: 'full' });
     expect(result.outcome).toBe('succeeded');
+    return { recorder, s, username, connectionId, granted, result };
+  }
+
+  it('every result a DiagnosticReport names is read once, and the whole capped record arrives', async () => {
+    // At 300 resources the simulator's size cap ends AdultMaleFHIR's record at JAFJCD right
+    // after its last lab panel's results: the cap keeps the panel's report, so its point-of-care
+    // result, in no category the healow searches ask for, still comes by reference.
+    const { recorder, s, username, connectionId, granted, result } = await fullSyncAt300();
 
     const truth = await groundTruth(s, username);
     const reports = truth.filter((r) => r.resourceType === 'DiagnosticReport');
@@ -446,17 +452,9 @@ describe('references worth following', () => {
 
   /** The record of a sync, the reads by reference it sent and the DiagnosticReport searches. */
   async function syncWithIncludes(searchInclude: 'accept' | 'refuse') {
-    const recorder = recordingFetch();
-    const s = await up({
-      fetch: recorder.fetch,
-      resourcesPerPatient: 300,
-      quirks: { searchInclude },
+    const { recorder, s, username, connectionId, granted, result } = await fullSyncAt300({
+      searchInclude,
     });
-    const username = 'AdultMaleFHIR';
-    const { connectionId } = await connectPatient(s, { username });
-    const granted = grantedTypesOf((await s.runtime.vault.get(connectionId)).grantedScopes);
-    const result = await engineOf(s).run(connectionId, { mode: 'full' });
-    expect(result.outcome).toBe('succeeded');
     const truth = await groundTruth(s, username);
     expectRecord(await stored(s, connectionId), expectedRecord(truth, granted));
     // The results no category search returns (from the ground truth): a report's include or a
