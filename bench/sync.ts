@@ -324,8 +324,26 @@ async function benchLarge(preset: Preset, searchInclude: IncludeQuirk): Promise<
       inputs: `AdultFemaleFHIR with resourcesPerPatient=${size}, the practice ${searchInclude === 'accept' ? 'accepting' : 'refusing'} _include, ${plan.searches.length} searches, _count=${plan.pageSize}, each client in its own process, best of ${rounds}; the complete record's floor from the simulator's ground truth`,
       figures,
       targets: [
-        target(figures, 'wall_ratio_fhirbridge_over_fhirclient', '<=', 1),
-        target(figures, 'rss_ratio_fhirbridge_over_fhirclient', '<=', 0.5),
+        target(
+          figures,
+          'wall_ratio_fhirbridge_over_fhirclient',
+          '<=',
+          1,
+          'fhirclient keeps pages in memory and mostly waits on the server; fhirbridge is ' +
+            'bound by its own CPU, which the profile (docs/sync.md, "Where the time goes") puts ' +
+            'in storing each page in SQLite (the commit now the largest part), reading the pages ' +
+            "(undici and streams), cutting each resource's text out of the page, JSON.parse and " +
+            'the walk for references and dates',
+        ),
+        target(
+          figures,
+          'rss_ratio_fhirbridge_over_fhirclient',
+          '<=',
+          0.5,
+          "of fhirbridge's memory above a bare process the JavaScript heap is about a fifth and " +
+            "buffers a sixth; the rest is native: SQLite's page cache and the allocator's arenas " +
+            '(docs/sync.md)',
+        ),
         target(figures, 'complete_record_calls_over_floor', '<=', 1.05),
       ],
     };
