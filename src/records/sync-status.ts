@@ -1,7 +1,6 @@
 // Where a connection's syncs stand, for every face (API, dashboard, client): the latest sync
 // job with its per-type progress, the last run that ended (how, per type, and why) and the next
 // one scheduled; and asking for a sync, which needs a usable connection.
-import { BridgeError } from '../common/errors.ts';
 import type { Enqueued, Job, JobQueue } from '../jobs/port.ts';
 import {
   latestSync,
@@ -12,6 +11,7 @@ import {
 } from '../jobs/sync-job.ts';
 import type { ConnectionRecord, Store, SyncRunRecord } from '../store/port.ts';
 import { describeTypes, typeOutcomes } from '../sync/index.ts';
+import { connectionStateError } from '../vault/state-error.ts';
 
 export interface SyncDeps {
   jobs: JobQueue;
@@ -151,16 +151,7 @@ async function lastEndedRun(
 /** A sync needs a usable connection: say why not in the terms of its state. */
 function assertSyncable(connection: ConnectionRecord): void {
   if (connection.state === 'active') return;
-  const code =
-    connection.state === 'revoked' ||
-    connection.state === 'expired' ||
-    connection.state === 'reauthorization_required'
-      ? connection.state
-      : 'invalid_state';
-  throw new BridgeError(
-    code,
-    `connection ${connection.id} is ${connection.state}${connection.stateReason ? ` (${connection.stateReason})` : ''}: it cannot sync`,
-  );
+  throw connectionStateError(connection, 'sync');
 }
 
 /** The connection's sync status; `not_found` for an unknown connection. */

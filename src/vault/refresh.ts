@@ -26,6 +26,7 @@ import {
 import type { ConnectionPatch, ConnectionRecord } from '../store/port.ts';
 import { assertAuthorizationServer, clientAuthFor } from './client-auth.ts';
 import type { VaultDeps } from './deps.ts';
+import { connectionStateError } from './state-error.ts';
 import { openTokens, type StoredTokens, sealTokens } from './token-set.ts';
 
 export interface RefreshOptions {
@@ -487,16 +488,7 @@ function isLeased(record: ConnectionRecord, now: number): boolean {
 /** Throws the connection's state as an error unless it is active with tokens. */
 function assertUsable(record: ConnectionRecord): void {
   if (record.state === 'active' && record.sealedTokens) return;
-  const code =
-    record.state === 'revoked' ||
-    record.state === 'expired' ||
-    record.state === 'reauthorization_required'
-      ? record.state
-      : 'invalid_state';
-  throw new BridgeError(
-    code,
-    `connection ${record.id} is ${record.state}${record.stateReason ? ` (${record.stateReason})` : ''}`,
-  );
+  throw connectionStateError(record);
 }
 
 /**
