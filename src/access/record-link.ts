@@ -30,8 +30,10 @@ export function createRecordLinks(key: Buffer) {
       const match = TOKEN.exec(token);
       if (!match) return { ok: false, reason: 'invalid' };
       const [, connectionId = '', seconds = '', signature = ''] = match;
-      const given = Buffer.from(signature, 'base64url');
-      const expected = mac(connectionId, seconds);
+      // Compared as text, not as decoded bytes: the last of 43 base64url letters carries two
+      // unused bits, so four spellings decode alike and only the canonical one may open.
+      const given = Buffer.from(signature);
+      const expected = Buffer.from(mac(connectionId, seconds).toString('base64url'));
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         return { ok: false, reason: 'invalid' };
       }
