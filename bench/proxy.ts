@@ -193,6 +193,10 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
         ),
       });
       const floorCpu = figures[`${c}_floor_cpu_ms_per_read`];
+      const floorOverhead = round(
+        Number(figures[`${c}_floor_p50_ms`]) - Number(figures[`${c}_direct_p50_ms`]),
+        3,
+      );
       targets.push(
         target(
           figures,
@@ -211,17 +215,19 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
           `${c}_p50_overhead_ms`,
           '<=',
           concurrency === 8 ? 1 : 2,
-          `the bare pass-through alone adds ${figures[`${c}_floor_p50_ms`]} ms at p50 over ` +
-            `direct (${c}_floor_p50_ms against ${c}_direct_p50_ms); the rest is the bridge's ` +
-            `CPU per read, queued on one core at this concurrency`,
+          `the bare pass-through alone adds ${floorOverhead} ms at p50 over direct ` +
+            `(${c}_floor_p50_ms against ${c}_direct_p50_ms); the rest is the bridge's CPU per ` +
+            `read, queued on one core at this concurrency`,
         ),
         target(
           figures,
           `${c}_simulator_cpu_ratio_proxied_over_direct`,
           '<=',
           1.2,
-          `the bridge sends the same request on a kept-alive undici pool; the difference is ` +
-            `within the spread of two direct runs on a loaded machine`,
+          `the bridge sends the same request on kept-alive connections (an undici pool), so ` +
+            `the simulator parses nothing more; this ratio has moved between 0.74 and 1.48 ` +
+            `from run to run, at either concurrency, which one run of the quick preset does ` +
+            `not average out`,
         ),
       );
     }
