@@ -9,6 +9,7 @@ import { ManualClock } from '../common/clock.ts';
 import { ManualTimers } from '../common/timers.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
+import { seeded } from './seeded-random.test-helper.ts';
 
 const LIMIT = 10;
 const WINDOW = 1_000;
@@ -35,17 +36,6 @@ function setup(reserveShare = 0) {
       ),
     );
   return { clock, timers, budget, granted, acquire };
-}
-
-/** mulberry32: a seeded generator, so every run draws the same delays. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 describe('the guard: a call that may land in either window', () => {

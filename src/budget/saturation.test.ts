@@ -12,23 +12,13 @@ import { ManualTimers } from '../common/timers.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
 import type { Budget, BudgetPolicy } from './port.ts';
+import { seeded } from './seeded-random.test-helper.ts';
 import { createSqliteBudget } from './sqlite.ts';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 0);
 const WINDOW = 60_000;
 const LIMIT = 240;
 const P = 'https://fhir4.healow.com/fhir/r4/JAFJCD';
-
-/** mulberry32: a seeded generator, so every run simulates the same traffic. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * 4 syncs, each 4 calls at a time with 50 ms upstream latency (far more than a window holds),

@@ -6,22 +6,12 @@ import { ManualTimers } from '../common/timers.ts';
 import { createMemoryBudget } from './memory.ts';
 import { createBudgetPolicy } from './policy.ts';
 import type { Priority } from './port.ts';
+import { seeded } from './seeded-random.test-helper.ts';
 
 const LIMIT = 20;
 const WINDOW = 1_000;
 const START = 1_767_268_800_000; // 2026-01-01T12:00:00Z, a window boundary
 const PRIORITY_MIX: Priority[] = ['interactive', 'refresh', 'background', 'background'];
-
-/** mulberry32: a seeded generator, so every run simulates the same traffic. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Load {
   practice: string;
