@@ -3,7 +3,7 @@
 // queued waiters of every process in one order: priority, then round-robin between lanes
 // (connections), FIFO within a lane, with background work kept beside the reserve.
 import { backgroundFitsAt, backgroundHeadroom, type ReserveShape, reserveOf } from './policy.ts';
-import { type BudgetPolicy, PRIORITIES, type Priority } from './port.ts';
+import { type BudgetPolicy, type BudgetUsage, PRIORITIES, type Priority } from './port.ts';
 
 /** One practice's row in the shared store. */
 export interface WindowState {
@@ -62,6 +62,26 @@ export function newWindowState(policy: BudgetPolicy, now: number): WindowState {
     priorityUsed: 0,
     priorityLast: 0,
     seq: 0,
+  };
+}
+
+/** What usage() reports for one practice: its window's count, bounds and lock, and who waits. */
+export function usageOf(
+  policy: BudgetPolicy,
+  practice: string,
+  state: WindowState,
+  waiting: Record<Priority, number>,
+): BudgetUsage {
+  return {
+    practice,
+    limit: policy.limitFor(practice),
+    used: state.used,
+    windowStart: state.window * policy.windowMs,
+    windowEnd: (state.window + 1) * policy.windowMs,
+    waiting,
+    lockedUntil: state.lockedUntil,
+    lockReason: state.lockReason,
+    rateLimited: state.rateLimited,
   };
 }
 

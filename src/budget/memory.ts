@@ -12,6 +12,7 @@ import {
   newWindowState,
   recordRateLimited,
   rollForward,
+  usageOf,
   type WindowState,
   wakeAtOf,
 } from './grant.ts';
@@ -85,21 +86,11 @@ function serveWhileFits(state: PracticeState, policy: BudgetPolicy, now: number)
   }
 }
 
-function usageOf(policy: BudgetPolicy, state: PracticeState): BudgetUsage {
+function practiceUsage(policy: BudgetPolicy, state: PracticeState): BudgetUsage {
   const waiting = Object.fromEntries(
     PRIORITIES.map((priority) => [priority, state.queue.count(priority)]),
   ) as Record<Priority, number>;
-  return {
-    practice: state.practice,
-    limit: policy.limitFor(state.practice),
-    used: state.used,
-    windowStart: state.window * policy.windowMs,
-    windowEnd: (state.window + 1) * policy.windowMs,
-    waiting,
-    lockedUntil: state.lockedUntil,
-    lockReason: state.lockReason,
-    rateLimited: state.rateLimited,
-  };
+  return usageOf(policy, state.practice, state, waiting);
 }
 
 /** A waiter for `options`, `served` once resolved; its cleanup is set once it has timers. */
@@ -237,14 +228,14 @@ export function createMemoryBudget({
       // Reading a practice never seen does not make usageAll list it.
       const state = practices.get(practice) ?? newState(practice);
       pump(state);
-      return usageOf(policy, state);
+      return practiceUsage(policy, state);
     },
 
     async usageAll() {
       const states = [...practices.values()].sort((a, b) => a.practice.localeCompare(b.practice));
       return states.map((state) => {
         pump(state);
-        return usageOf(policy, state);
+        return practiceUsage(policy, state);
       });
     },
 

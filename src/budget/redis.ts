@@ -7,11 +7,12 @@ import {
   blockedUntilOf,
   newWindowState,
   rollForward,
+  usageOf,
   type WindowState,
   wakeAtOf,
 } from './grant.ts';
 import { patienceOf, RESERVE_GROWTH } from './policy.ts';
-import type { Budget, BudgetPolicy, BudgetUsage, Priority } from './port.ts';
+import type { Budget, BudgetPolicy, Priority } from './port.ts';
 import {
   type BudgetStore,
   createSharedBudget,
@@ -299,20 +300,6 @@ export function openRedisBudgetStore({
     redis as unknown as { fhirbridgeBudgetStep: StepCommand }
   ).fhirbridgeBudgetStep.bind(redis);
 
-  function usageOf(practice: string, state: WindowState, waiting: Record<Priority, number>) {
-    return {
-      practice,
-      limit: policy.limitFor(practice),
-      used: state.used,
-      windowStart: state.window * policy.windowMs,
-      windowEnd: (state.window + 1) * policy.windowMs,
-      waiting,
-      lockedUntil: state.lockedUntil,
-      lockReason: state.lockReason,
-      rateLimited: state.rateLimited,
-    } satisfies BudgetUsage;
-  }
-
   return {
     async step(input): Promise<StepOutput> {
       const { practice, now } = input;
@@ -341,7 +328,7 @@ export function openRedisBudgetStore({
         granted: list(out.granted),
         removed: list(out.removed),
         queued: out.queued,
-        usage: usageOf(practice, state, out.waiting),
+        usage: usageOf(policy, practice, state, out.waiting),
         wakeAt: wakeAtOf(state, policy, practice, out.head ?? undefined, now),
         blockedUntil: out.queued > 0 ? blockedUntilOf(state, policy, practice) : null,
       };
@@ -370,7 +357,7 @@ export function openRedisBudgetStore({
           rollForward(state, policy, now);
           const waiting: Record<Priority, number> = { interactive: 0, refresh: 0, background: 0 };
           for (const value of waiters) waiting[(JSON.parse(value) as [string, Priority])[1]] += 1;
-          return usageOf(practice, state, waiting);
+          return usageOf(policy, practice, state, waiting);
         }),
       );
     },

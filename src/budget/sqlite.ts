@@ -11,16 +11,11 @@ import {
   recordRateLimited,
   releaseLeased,
   rollForward,
+  usageOf,
   type WindowState,
   wakeAtOf,
 } from './grant.ts';
-import {
-  type Budget,
-  type BudgetPolicy,
-  type BudgetUsage,
-  PRIORITIES,
-  type Priority,
-} from './port.ts';
+import { type Budget, type BudgetPolicy, PRIORITIES, type Priority } from './port.ts';
 import {
   type BudgetStore,
   createSharedBudget,
@@ -183,24 +178,6 @@ export function openSqliteBudgetStore({
     seq: row.seq,
   });
 
-  function usageOf(
-    practice: string,
-    state: WindowState,
-    waiting: Record<Priority, number>,
-  ): BudgetUsage {
-    return {
-      practice,
-      limit: policy.limitFor(practice),
-      used: state.used,
-      windowStart: state.window * policy.windowMs,
-      windowEnd: (state.window + 1) * policy.windowMs,
-      waiting,
-      lockedUntil: state.lockedUntil,
-      lockReason: state.lockReason,
-      rateLimited: state.rateLimited,
-    };
-  }
-
   const step = db.transaction((input: StepInput): StepOutput => {
     const { practice, owner, now } = input;
     const row = q.practice.get(practice);
@@ -291,7 +268,7 @@ export function openSqliteBudgetStore({
       granted: mine,
       removed: [...removedIds],
       queued: queuedMine,
-      usage: usageOf(practice, state, waiting),
+      usage: usageOf(policy, practice, state, waiting),
       wakeAt: wakeAtOf(state, policy, practice, head, now),
       blockedUntil: queuedMine > 0 ? blockedUntilOf(state, policy, practice) : null,
     };
@@ -316,6 +293,7 @@ export function openSqliteBudgetStore({
         const state = stateOf(row);
         rollForward(state, policy, now);
         return usageOf(
+          policy,
           row.practice,
           state,
           waiting.get(row.practice) ?? { interactive: 0, refresh: 0, background: 0 },
