@@ -165,24 +165,30 @@ export function createResourceRepository(db: Database): ResourceRepository {
     return statement;
   };
 
-  /** Stores one resource of `page`: a new row, a rewritten one, or only the sweep stamp moved. */
-  function writeResource(page: PageWrite, r: ResourceWrite): keyof PageWriteResult {
-    const { connectionId, practiceBase, fetchedAt, source, sweep } = page;
-    const inserted = insertNew.run(
-      connectionId,
-      r.type,
-      r.id,
+  /**
+   * The values a write sets, from version_id to sweep, in the order both insertNew (after the key)
+   * and replace (before the key) bind them.
+   */
+  function writtenValues(page: PageWrite, r: ResourceWrite) {
+    return [
       r.versionId,
       r.lastUpdated,
       r.lastUpdatedMs,
       r.dateStart,
       r.dateEnd,
       r.json,
-      practiceBase,
-      fetchedAt,
-      source,
-      sweep,
-    ).changes;
+      page.practiceBase,
+      page.fetchedAt,
+      page.source,
+      page.sweep,
+    ] as const;
+  }
+
+  /** Stores one resource of `page`: a new row, a rewritten one, or only the sweep stamp moved. */
+  function writeResource(page: PageWrite, r: ResourceWrite): keyof PageWriteResult {
+    const { connectionId, sweep } = page;
+    const written = writtenValues(page, r);
+    const inserted = insertNew.run(connectionId, r.type, r.id, ...written).changes;
     if (inserted === 1) return 'inserted';
     // Same version: a no-op (only the sweep stamp moves). Without any meta, the text decides.
     const hasMeta = r.versionId !== null || r.lastUpdated !== null;
@@ -197,21 +203,7 @@ export function createResourceRepository(db: Database): ResourceRepository {
       if (sweep !== null) stamp.run(sweep, connectionId, r.type, r.id);
       return 'unchanged';
     }
-    replace.run(
-      r.versionId,
-      r.lastUpdated,
-      r.lastUpdatedMs,
-      r.dateStart,
-      r.dateEnd,
-      r.json,
-      practiceBase,
-      fetchedAt,
-      source,
-      sweep,
-      connectionId,
-      r.type,
-      r.id,
-    );
+    replace.run(...written, connectionId, r.type, r.id);
     return 'updated';
   }
 
