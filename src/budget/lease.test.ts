@@ -61,11 +61,29 @@ async function takeAllFree(budget: Budget, clock: ManualClock): Promise<number> 
   }
 }
 
+/** A manual clock at START, its timers, and a policy of `limit` calls a window with no reserve. */
+function manualBudgetTime(limit: number) {
+  const clock = new ManualClock(START);
+  const timers = new ManualTimers(clock);
+  const policy = createBudgetPolicy({ limit, reserveShare: 0 });
+  return { clock, timers, policy };
+}
+
+/**
+ * Spends 41 calls, which leases more than 41 from the store; once the lease's slice ends, the
+ * store counts exactly the 41 spent. Closes the budget.
+ */
+async function expectUnspentLeaseGivenBack(budget: Budget, timers: ManualTimers): Promise<void> {
+  for (let i = 0; i < 41; i++) await budget.acquire(P, { priority: 'interactive' });
+  expect((await budget.usage(P)).used).toBeGreaterThan(41);
+  await timers.advance(DEFAULT_LEASE_MS);
+  expect((await budget.usage(P)).used).toBe(41);
+  await budget.close();
+}
+
 describe('shared budget leases', () => {
   it('takes a store step for a small share of a steady stream of calls', async () => {
-    const clock = new ManualClock(START);
-    const timers = new ManualTimers(clock);
-    const policy = createBudgetPolicy({ limit: 1_000_000, reserveShare: 0 });
+    const { clock, timers, policy } = manualBudgetTime(1_000_000);
     const { store, counted } = countedStore(tempFile(), policy);
     const budget = createSharedBudget({ clock, policy, store, timers });
     for (let i = 0; i < 1000; i++) await budget.acquire(P, { priority: 'interactive' });
@@ -74,9 +92,7 @@ describe('shared budget leases', () => {
   });
 
   it('takes a step per call when leases are off', async () => {
-    const clock = new ManualClock(START);
-    const timers = new ManualTimers(clock);
-    const policy = createBudgetPolicy({ limit: 1_000_000, reserveShare: 0 });
+    const { clock, timers, policy } = manualBudgetTime(1_000_000);
     const { store, counted } = countedStore(tempFile(), policy);
     const budget = createSharedBudget({ clock, policy, store, timers, leaseMs: 0 });
     for (let i = 0; i < 100; i++) await budget.acquire(P, { priority: 'interactive' });
@@ -85,9 +101,7 @@ describe('shared budget leases', () => {
   });
 
   it('gives the unspent calls of a lease back when its slice ends', async () => {
-    const clock = new ManualClock(START);
-    const timers = new ManualTimers(clock);
-    const policy = createBudgetPolicy({ limit: 10_000, reserveShare: 0 });
+    const { clock, timers, policy } = manualBudgetTime(10_000);
     const path = tempFile();
     const budget = createSharedBudget({
       clock,
@@ -95,34 +109,22 @@ describe('shared budget leases', () => {
       timers,
       store: countedStore(path, policy).store,
     });
-    for (let i = 0; i < 41; i++) await budget.acquire(P, { priority: 'interactive' });
-    expect((await budget.usage(P)).used).toBeGreaterThan(41);
-    await timers.advance(DEFAULT_LEASE_MS);
-    expect((await budget.usage(P)).used).toBe(41);
-    await budget.close();
+    await expectUnspentLeaseGivenBack(budget, timers);
   });
 
   it('gives the unspent calls of a lease back on Redis too', async () => {
-    const clock = new ManualClock(START);
-    const timers = new ManualTimers(clock);
-    const policy = createBudgetPolicy({ limit: 10_000, reserveShare: 0 });
+    const { clock, timers, policy } = manualBudgetTime(10_000);
     const store = openRedisBudgetStore({
       url: process.env.FHIRBRIDGE_TEST_REDIS ?? 'redis://127.0.0.1:6379',
       policy,
       keyPrefix: `fhirbridge-test:lease:${process.pid}:${Date.now()}:`,
     });
     const budget = createSharedBudget({ clock, policy, timers, store });
-    for (let i = 0; i < 41; i++) await budget.acquire(P, { priority: 'interactive' });
-    expect((await budget.usage(P)).used).toBeGreaterThan(41);
-    await timers.advance(DEFAULT_LEASE_MS);
-    expect((await budget.usage(P)).used).toBe(41);
-    await budget.close();
+    await expectUnspentLeaseGivenBack(budget, timers);
   });
 
   it('spends no leased call after a 429, and hands the lease back', async () => {
-    const clock = new ManualClock(START);
-    const timers = new ManualTimers(clock);
-    const policy = createBudgetPolicy({ limit: 10_000, reserveShare: 0 });
+    const { clock, timers, policy } = manualBudgetTime(10_000);
     const budget = createSharedBudget({
       clock,
       policy,
@@ -139,9 +141,7 @@ describe('shared budget leases', () => {
   });
 
   it('takes no lease where a window allows fewer than LEASE_MIN_LIMIT calls', async () => {
-    const clock = new ManualClock(START);
-    const timers = new ManualTimers(clock);
-    const policy = createBudgetPolicy({ limit: LEASE_MIN_LIMIT - 1, reserveShare: 0 });
+    const { clock, timers, policy } = manualBudgetTime(LEASE_MIN_LIMIT - 1);
     const { store, counted } = countedStore(tempFile(), policy);
     const budget = createSharedBudget({ clock, policy, store, timers });
     for (let i = 0; i < 100; i++) await budget.acquire(P, { priority: 'interactive' });
@@ -151,9 +151,7 @@ describe('shared budget leases', () => {
   });
 
   it('never lets two leasing processes spend more than the limit, and hands back the rest', async () => {
-    const clock = new ManualClock(START);
-    const timers = new ManualTimers(clock);
-    const policy = createBudgetPolicy({ limit: 2_000, reserveShare: 0 });
+    const { clock, timers, policy } = manualBudgetTime(2_000);
     const path = tempFile();
     const open = () =>
       createSharedBudget({ clock, policy, timers, store: countedStore(path, policy).store });
