@@ -1,10 +1,7 @@
 // Leases of the shared budget (shared.ts), on the SQLite store: a steady stream of calls takes a
 // store step for few of them, the unspent calls of a lease go back when its slice ends, and two
 // processes leasing from one file never spend more than the limit between them.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { ManualTimers } from '../common/timers.ts';
 import { createBudgetPolicy } from './policy.ts';
@@ -18,20 +15,12 @@ import {
   type SharedBudgetDeps,
 } from './shared.ts';
 import { openSqliteBudgetStore } from './sqlite.ts';
+import { tempDbFiles } from './temp-db.test-helper.ts';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 0);
 const P = 'https://fhir4.healow.com/fhir/r4/JAFJCD';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fhirbridge-lease-'));
-  dirs.push(dir);
-  return join(dir, 'fhirbridge.db');
-}
+const tempFile = tempDbFiles('fhirbridge-lease-');
 
 /** The SQLite store with its steps counted. */
 function countedStore(path: string, policy: SharedBudgetDeps['policy']) {

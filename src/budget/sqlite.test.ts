@@ -1,26 +1,15 @@
 // The SQLite budget against the budget contract, alone and as two handles on one file (what two
 // processes on one machine are), plus what only it promises.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { ManualTimers, nextMacrotask } from '../common/timers.ts';
 import { budgetContract } from './budget.contract.ts';
 import { createBudgetPolicy } from './policy.ts';
 import { createSqliteBudget } from './sqlite.ts';
+import { tempDbFiles } from './temp-db.test-helper.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fhirbridge-budget-'));
-  dirs.push(dir);
-  return join(dir, 'fhirbridge.db');
-}
+const tempFile = tempDbFiles('fhirbridge-budget-');
 
 budgetContract(
   'sqlite',
