@@ -467,24 +467,16 @@ export function resourceContract(store: () => Store): void {
         .sync.createRun(syncRun())
         .catch((e: unknown) => e);
       expect(isBridgeError(error, 'conflict')).toBe(true);
-      await store().sync.updateRun('sync_1', {
+      const failed = {
         status: 'failed',
         finishedAt: T0 + 3,
         reason: 'revoked',
         error: 'connection con_r1 is revoked',
         result: { inserted: 3 },
         updatedAt: T0 + 3,
-      });
-      expect(await store().sync.getRun('sync_1')).toEqual(
-        syncRun({
-          status: 'failed',
-          finishedAt: T0 + 3,
-          reason: 'revoked',
-          error: 'connection con_r1 is revoked',
-          result: { inserted: 3 },
-          updatedAt: T0 + 3,
-        }),
-      );
+      } satisfies Partial<SyncRunRecord>;
+      await store().sync.updateRun('sync_1', failed);
+      expect(await store().sync.getRun('sync_1')).toEqual(syncRun(failed));
       expect((await store().sync.listRuns('con_r1', 10)).map((r) => r.id)).toEqual([
         'sync_2',
         'sync_1',
