@@ -3,16 +3,14 @@
 // so together they never spend more than its limit in any window, and the server sees the
 // children's work wait in it. Counted where healow would count: the simulator's calls per window
 // (a compressed window, real time, real processes, real HTTP).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import type { BudgetUsage } from '../../src/budget/port.ts';
+import { runCliSync } from './helpers/cli-sync.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/fhirbridge.mjs', import.meta.url));
 /** healow's 250 a minute compressed into 2 s; the bridge spends 24 of the simulator's 25. */
 const WINDOW_MS = 2_000;
 const SIM_LIMIT = 25;
@@ -25,34 +23,10 @@ interface Counters {
 }
 
 let stack: Stack | undefined;
-const children: ChildProcess[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   await stack?.close();
   stack = undefined;
 });
-
-function runSync(configFile: string, connectionId: string) {
-  const child = spawn(process.execPath, [BIN, '--config', configFile, 'sync', connectionId], {
-    // No FHIRBRIDGE_* from the test's environment: the config file says everything.
-    env: Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !k.startsWith('FHIRBRIDGE_')),
-    ),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal)),
-  );
-  return { exited, output: () => output };
-}
 
 it('server and two CLI syncs at one practice never spend more than the budget in a window', {
   timeout: 120_000,
@@ -89,7 +63,7 @@ it('server and two CLI syncs at one practice never spend more than the budget in
     for (const w of c.recentWindows) windows.set(w.window, w.calls);
     return c;
   };
-  const syncs = synced.map((connectionId) => runSync(configFile, connectionId));
+  const syncs = synced.map((connectionId) => runCliSync(configFile, connectionId));
   let done = false;
   const exited = Promise.race(syncs.map((sync) => sync.exited)).then((code) => {
     done = true;

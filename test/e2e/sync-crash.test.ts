@@ -2,48 +2,22 @@
 // the job's persisted per-type progress, not guessed with a sleep), then started again: it
 // waits out the dead process's lease, takes the same job over, resumes from the checkpoints,
 // and the store ends up equal to the simulator's ground truth with no duplicates.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/index.ts';
 import type { StoredResource } from '../../src/store/port.ts';
 import type { SyncProgress } from '../../src/sync/index.ts';
+import { runCliSync } from './helpers/cli-sync.ts';
 import { connectPatient } from './helpers/connect.ts';
 import { expectedRecord, grantedTypesOf, type Truth } from './helpers/ground-truth.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/fhirbridge.mjs', import.meta.url));
 let stack: Stack | undefined;
-const children: ChildProcess[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   await stack?.close();
   stack = undefined;
 });
-
-function runSync(configFile: string, connectionId: string) {
-  const child = spawn(process.execPath, [BIN, '--config', configFile, 'sync', connectionId], {
-    // No FHIRBRIDGE_* from the test's environment: the config file says everything.
-    env: Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !k.startsWith('FHIRBRIDGE_')),
-    ),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal)),
-  );
-  return { child, exited, output: () => output };
-}
 
 /** Waits (by polling the store the child writes) until `test` holds for the connection's job. */
 async function jobWhere(
@@ -95,7 +69,7 @@ it('a sync killed with SIGKILL mid-way resumes in a new process and matches the 
   );
 
   // First process: killed once some types are done and others are not.
-  const first = runSync(configFile, connectionId);
+  const first = runCliSync(configFile, connectionId);
   const mid = await jobWhere(
     s,
     connectionId,
@@ -121,7 +95,7 @@ it('a sync killed with SIGKILL mid-way resumes in a new process and matches the 
   // Second process: joins the same job, takes it over when the dead one's lease lapses.
   await s.admin('/faults', { method: 'DELETE', body: '{}' });
   await s.admin('/counters/reset', { method: 'POST', body: '{}' });
-  const second = runSync(configFile, connectionId);
+  const second = runCliSync(configFile, connectionId);
   const code = await second.exited;
   expect(code, second.output()).toBe(0);
   expect(second.output()).toContain('already running: joining it');
