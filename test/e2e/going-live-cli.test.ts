@@ -12,13 +12,15 @@ let dir: string;
 let file: string;
 let out: string[];
 
+/** The operator's config file before going live: a data folder and the public URL. */
+function writeConfig(publicUrl: string) {
+  writeFileSync(file, JSON.stringify({ dataDir: join(dir, 'data'), publicUrl }));
+}
+
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fhirbridge-going-live-'));
   file = join(dir, 'fhirbridge.json');
-  writeFileSync(
-    file,
-    JSON.stringify({ dataDir: join(dir, 'data'), publicUrl: 'https://bridge.example.com' }),
-  );
+  writeConfig('https://bridge.example.com');
   out = [];
   vi.spyOn(console, 'log').mockImplementation((...args) => {
     out.push(args.join(' '));
@@ -35,15 +37,22 @@ afterEach(() => {
 
 const run = (...args: string[]) => main(['node', 'fhirbridge', '--config', file, ...args]);
 
+/** `registration new production` for healow's production environment, with more flags. */
+const newProductionRegistration = (clientId: string, ...more: string[]) =>
+  run(
+    'registration',
+    'new',
+    'production',
+    '--environment',
+    'production',
+    '--client-id',
+    clientId,
+    ...more,
+  );
+
 describe('registration new and show', () => {
   it('prints the portal fields, writes the registration with the issued client id, and creates its keyring', async () => {
-    await run(
-      'registration',
-      'new',
-      'production',
-      '--environment',
-      'production',
-      '--client-id',
+    await newProductionRegistration(
       'prod-client-1',
       '--app-name',
       'Acme Health',
@@ -83,19 +92,8 @@ describe('registration new and show', () => {
   });
 
   it('refuses a production registration beside an http publicUrl before printing the portal fields', async () => {
-    writeFileSync(
-      file,
-      JSON.stringify({ dataDir: join(dir, 'data'), publicUrl: 'http://localhost:8080' }),
-    );
-    await run(
-      'registration',
-      'new',
-      'production',
-      '--environment',
-      'production',
-      '--client-id',
-      'x',
-    );
+    writeConfig('http://localhost:8080');
+    await newProductionRegistration('x');
     expect(process.exitCode).toBe(1);
     expect(out.join('\n')).not.toContain('Enter in healow');
     expect(out.join('\n')).toContain(
@@ -108,19 +106,8 @@ describe('registration new and show', () => {
 describe('doctor', () => {
   it('exits 1 when a check fails: the production JWKS URL is on this machine and unreachable', async () => {
     // A closed port on loopback: nothing leaves the machine.
-    writeFileSync(
-      file,
-      JSON.stringify({ dataDir: join(dir, 'data'), publicUrl: 'https://127.0.0.1:1' }),
-    );
-    await run(
-      'registration',
-      'new',
-      'production',
-      '--environment',
-      'production',
-      '--client-id',
-      'prod-client-1',
-    );
+    writeConfig('https://127.0.0.1:1');
+    await newProductionRegistration('prod-client-1');
     out = [];
     await run('doctor', '--registration', 'production');
     expect(out[0]).toBe(
