@@ -42,6 +42,37 @@ describe('readBodyWithin', () => {
   });
 });
 
+describe('readBodyWithin, a body of declared size', () => {
+  const declared = (chunks: string[], length: number) =>
+    streamed(chunks, { 'content-length': String(length) });
+
+  it('gives its text, multi-byte characters included', async () => {
+    const text = '{"a":"café"}';
+    const res = declared([text.slice(0, 8), text.slice(8)], Buffer.byteLength(text));
+    expect(await readBodyWithin(res, 100, 'GET x')).toBe(text);
+  });
+
+  it('refuses one longer than it declared when it is over the cap', async () => {
+    const error = await readBodyWithin(declared(['12345', '67890', 'x'], 5), 10, 'GET x').catch(
+      (e: unknown) => e,
+    );
+    expect((error as { details: unknown }).details).toEqual({ tooLarge: true });
+  });
+
+  it('names a body that broke off an upstream error', async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"a"'));
+        controller.error(new Error('socket closed'));
+      },
+    });
+    const res = new Response(body, { headers: { 'content-length': '20' } });
+    const error = await readBodyWithin(res, 100, 'GET x').catch((e: unknown) => e);
+    expect(isBridgeError(error, 'upstream_error')).toBe(true);
+    expect((error as Error).message).toBe('GET x: the body broke off');
+  });
+});
+
 describe('pageResources', () => {
   it('pairs each parsed resource with its text, apart from what _include added, OperationOutcome entries left out', () => {
     const text =

@@ -42,11 +42,11 @@ export async function readBodyWithin(
   const declared = Number(res.headers.get('content-length') ?? Number.NaN);
   if (declared > limit) {
     await discard(res);
-    throw new BridgeError('upstream_error', `${what}: the body is larger than ${limit} bytes`, {
-      status: 502,
-      details: { tooLarge: true },
-    });
+    throw tooLarge(what, limit);
   }
+  // A declared size within the limit is read whole: the transport already holds such a body as
+  // bytes, and a stream over them read back chunk by chunk would cost a copy of every page.
+  if (declared <= limit) return decodeWhole(res, limit, what, signal);
   if (!res.body) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -56,26 +56,51 @@ export async function readBodyWithin(
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > limit) {
-        throw new BridgeError('upstream_error', `${what}: the body is larger than ${limit} bytes`, {
-          status: 502,
-          details: { tooLarge: true },
-        });
-      }
+      if (size > limit) throw tooLarge(what, limit);
       chunks.push(value);
     }
   } catch (cause) {
     await reader.cancel().catch(() => {});
-    if (cause instanceof BridgeError) throw cause;
-    if (signal?.aborted) throw signal.reason;
-    const timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
-    throw new BridgeError(
-      'upstream_error',
-      timedOut ? `${what}: the body did not arrive in time` : `${what}: the body broke off`,
-      { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
-    );
+    throw bodyReadError(cause, what, signal);
   }
   return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** The body of a declared size within `limit`, read in one piece. */
+async function decodeWhole(
+  res: Response,
+  limit: number,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await res.arrayBuffer();
+  } catch (cause) {
+    throw bodyReadError(cause, what, signal);
+  }
+  // A body longer than it said it was is refused all the same.
+  if (bytes.byteLength > limit) throw tooLarge(what, limit);
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function tooLarge(what: string, limit: number): BridgeError {
+  return new BridgeError('upstream_error', `${what}: the body is larger than ${limit} bytes`, {
+    status: 502,
+    details: { tooLarge: true },
+  });
+}
+
+/** What a failed body read becomes: the run's abort as it is, else an upstream error. */
+function bodyReadError(cause: unknown, what: string, signal: AbortSignal | undefined): unknown {
+  if (cause instanceof BridgeError) return cause;
+  if (signal?.aborted) return signal.reason;
+  const timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
+  return new BridgeError(
+    'upstream_error',
+    timedOut ? `${what}: the body did not arrive in time` : `${what}: the body broke off`,
+    { status: timedOut ? 504 : 502, details: { timeout: timedOut }, cause },
+  );
 }
 
 /** Parses a JSON body, or says which request answered something else. */
