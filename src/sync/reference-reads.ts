@@ -21,19 +21,51 @@ const NOT_ALLOWED = 'the granted scopes do not allow reading it';
 
 type ReadOutcome =
   | { status: 'read'; resource: Json; json: string }
-  | { status: 'skipped'; reason: string }
-  /** A searched type's resource that a search already brought: no call. */
-  | { status: 'known' };
+  | { status: 'skipped'; reason: string };
+
+/** A reference the profile follows although its type is searched (DiagnosticReport.result). */
+const isFollowed = (ctx: RunContext, ref: SyncReference) => !ctx.wanted.has(ref.type);
+
+/**
+ * Whether a search already stored what `ref` names: a followed reference to a searched type's
+ * resource costs no call. Rows a search brought are that search's to keep current; a row an
+ * earlier read brought is read again.
+ */
+async function isKnown(ctx: RunContext, ref: SyncReference): Promise<boolean> {
+  if (!isFollowed(ctx, ref) || !ctx.readable.has(ref.type)) return false;
+  const stored = await ctx.store.resources.get(ctx.plan.connectionId, ref.type, ref.id);
+  return stored !== undefined && stored.source !== 'read';
+}
+
+/**
+ * Marks done, in one transaction, the references of `batch` that a search already answered, and
+ * returns the others, still to read.
+ */
+async function resolveKnown(ctx: RunContext, batch: SyncReference[]): Promise<SyncReference[]> {
+  const known: SyncReference[] = [];
+  const rest: SyncReference[] = [];
+  for (const ref of batch) ((await isKnown(ctx, ref)) ? known : rest).push(ref);
+  if (known.length === 0) return rest;
+  for (const ref of known) {
+    const progress = ctx.state.typeProgress(ref.type);
+    if (progress.status === 'pending') progress.status = 'running';
+  }
+  await ctx.store.resources.savePage({
+    connectionId: ctx.plan.connectionId,
+    practiceBase: ctx.target.base,
+    fetchedAt: ctx.clock.now(),
+    source: 'read',
+    sweep: null,
+    resources: [],
+    resolved: known.map(({ type, id }) => ({ type, id })),
+  });
+  return rest;
+}
 
 async function readOne(ctx: RunContext, ref: SyncReference): Promise<ReadOutcome> {
   const { state, signal, target } = ctx;
-  const followed = !ctx.wanted.has(ref.type);
-  if (followed && !ctx.readable.has(ref.type)) return { status: 'skipped', reason: NOT_ALLOWED };
-  if (followed) {
-    const stored = await ctx.store.resources.get(ctx.plan.connectionId, ref.type, ref.id);
-    // Rows a search brought are that search's to keep current; a row an earlier read brought
-    // is read again.
-    if (stored && stored.source !== 'read') return { status: 'known' };
+  if (isFollowed(ctx, ref) && !ctx.readable.has(ref.type)) {
+    return { status: 'skipped', reason: NOT_ALLOWED };
   }
   const options = { priority: 'background' as const, signal, timeoutMs: ctx.requestTimeoutMs };
   if (ref.type === 'Binary') {
@@ -68,13 +100,6 @@ async function readReference(ctx: RunContext, ref: SyncReference): Promise<void>
   if (progress.status === 'pending') progress.status = 'running';
   const outcome = await readOne(ctx, ref);
   const now = clock.now();
-  if (outcome.status === 'known') {
-    await store.sync.resolveReference(plan.connectionId, ref.type, ref.id, {
-      status: 'done',
-      at: now,
-    });
-    return;
-  }
   if (outcome.status === 'skipped') {
     if (outcome.reason !== NOT_ALLOWED) progress.pages++;
     progress.skipped = (progress.skipped ?? 0) + 1;
@@ -126,7 +151,8 @@ export async function readReferences(
       await ctx.store.sync.pendingReferences(ctx.plan.connectionId, BATCH + failed.size)
     ).filter((ref) => !failed.has(`${ref.type}/${ref.id}`));
     if (batch.length === 0) return;
-    await runPool(batch, concurrency, controller, async (ref) => {
+    const toRead = await resolveKnown(ctx, batch);
+    await runPool(toRead, concurrency, controller, async (ref) => {
       try {
         await readReference(ctx, ref);
       } catch (error) {

@@ -216,6 +216,8 @@ describe('references the profile follows', () => {
     );
     expect(fake.requests).toContain('Observation/obs-missed');
     expect(fake.requests).not.toContain('Observation/obs-found');
+    const found = (await u.store.sync.references(u.connectionId)).find((r) => r.id === 'obs-found');
+    expect(found?.status).toBe('done');
   });
 });
 
