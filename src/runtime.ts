@@ -140,6 +140,7 @@ export async function createRuntime({
       repo: store.jobs,
       clock,
       redisUrl: config.redis?.url,
+      logger: log,
     });
     const jobs = jobBackend.queue;
     const closeJobs = jobBackend.close;

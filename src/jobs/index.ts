@@ -1,10 +1,13 @@
-// Jobs: the queue port, its in-process adapter, the worker, the sync job and its schedule.
+// Jobs: the queue port, its adapters (the store's queue, BullMQ's), the worker, the sync job and
+// its schedule.
 import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
 import type { Config } from '../config/schema.ts';
 import type { JobRepository } from '../store/port.ts';
+import { DEFAULT_BULLMQ_PREFIX, openBullmqJobs } from './bullmq/index.ts';
 import type { JobQueue } from './port.ts';
-import { openRedisJobs } from './redis/index.ts';
 import { createStoreJobQueue } from './store-queue.ts';
+import { SYNC_JOB } from './sync-job.ts';
 
 export type { Enqueued, EnqueueRequest, Job, JobFailure, JobQueue, JobStatus } from './port.ts';
 export { type JobContext, type JobHandler, type JobOutcome, runJob } from './runner.ts';
@@ -28,33 +31,39 @@ export interface JobBackend {
 }
 
 /**
- * The job queue of a process: on Redis when `redisUrl` is given (processes on several machines
- * share it), else in the store (processes sharing the store share it). The queue logic is the
- * same code on both; only where the rows live differs.
+ * The job queue of a process: on BullMQ (Redis) when `redisUrl` is given (processes on several
+ * machines share it), else in the store (processes sharing the store share it).
  */
 export async function openJobBackend({
   config,
   repo,
   clock,
   redisUrl,
+  logger,
 }: {
   config: Config['sync'];
   repo: JobRepository;
   clock: Clock;
   redisUrl?: string | undefined;
+  logger?: Logger;
 }): Promise<JobBackend> {
   if (redisUrl === undefined) {
     return { queue: createJobQueue({ config, repo, clock }), checks: {}, close: async () => {} };
   }
-  const redis = await openRedisJobs({ url: redisUrl });
-  return {
-    queue: createJobQueue({ config, repo: redis.repo, clock }),
-    checks: { redis: redis.ping },
-    close: redis.close,
-  };
+  const bullmq = await openBullmqJobs({
+    url: redisUrl,
+    prefix: DEFAULT_BULLMQ_PREFIX,
+    kinds: [SYNC_JOB],
+    clock,
+    leaseMs: config.leaseMs,
+    maxAttempts: config.maxAttempts,
+    backoff: { initialMs: config.retryDelayMs, maxMs: 30 * 60_000 },
+    ...(logger ? { logger } : {}),
+  });
+  return { queue: bullmq.queue, checks: { redis: bullmq.ping }, close: bullmq.close };
 }
 
-/** The queue over `repo` (the store's job rows, or Redis's), with the configured leases and retries. */
+/** The queue over the store's job rows, with the configured leases and retries. */
 export function createJobQueue({
   config,
   repo,

@@ -1,6 +1,5 @@
-// The job queue port: what the worker, the API and the CLI ask of a queue. Small on purpose, so
-// that the BullMQ adapter of the scale-out issue fits behind it next to the in-process one
-// (store-queue.ts, whose queue lives in the store and survives restarts).
+// The job queue port: what the worker, the API and the CLI ask of a queue. Small on purpose: the
+// store's queue (store-queue.ts, its rows in the store) and BullMQ's (bullmq/, on Redis) both fit.
 import type { JobRecord, JobStatus } from '../store/port.ts';
 
 export type Job = JobRecord;
@@ -33,7 +32,10 @@ export interface JobFailure {
 
 export interface JobQueue {
   enqueue(request: EnqueueRequest): Promise<Enqueued>;
-  /** Takes a due job for `owner` under a lease; undefined when none is due. */
+  /**
+   * Takes a due job for `owner` under a lease; undefined when none is due. `jobId` names the job
+   * where `claimsById` holds; elsewhere such a claim takes nothing.
+   */
   claim(
     owner: string,
     options?: { kinds?: readonly string[]; jobId?: string },
@@ -63,4 +65,11 @@ export interface JobQueue {
   takeLapsedFailures(): Promise<Job[]>;
   /** How long a claim holds before another process may take the job. */
   readonly leaseMs: number;
+  /**
+   * Whether `claim` can take a named job. False on BullMQ, which hands out jobs in queue order
+   * only: there the workers run every job, and the process that queued one follows it.
+   */
+  readonly claimsById: boolean;
+  /** How many worker processes take jobs of `kind` now, where the queue can tell (BullMQ). */
+  workers?(kind: string): Promise<number>;
 }

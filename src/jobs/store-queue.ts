@@ -25,6 +25,7 @@ export function createStoreJobQueue({
 }: StoreQueueOptions): JobQueue {
   return {
     leaseMs,
+    claimsById: true,
     async enqueue({ kind, key, connectionId, payload = {}, runAt, maxAttempts: max }) {
       const now = clock.now();
       return repo.insertUnique({
