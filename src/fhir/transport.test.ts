@@ -22,6 +22,10 @@ beforeAll(async () => {
     } else if (req.url === '/moved') {
       res.writeHead(302, { location: '/small' });
       res.end();
+    } else if (req.url === '/repeated') {
+      res.setHeader('content-type', 'application/fhir+json');
+      res.setHeader('x-many', ['a', 'b']);
+      res.end('{}');
     } else if (req.url === '/empty') {
       res.writeHead(204);
       res.end();
@@ -71,6 +75,28 @@ describe('pooledFetch', () => {
     }
     expect(Buffer.concat(chunks).toString()).toBe(expected);
     expect(streamed.bodyUsed).toBe(true);
+  });
+
+  it('reads headers by any case, a repeated one joined, and iterates and changes them as Headers do', async () => {
+    const res = await pooledFetch(`${origin}/repeated`);
+    expect(res.headers.get('X-Many')).toBe('a, b');
+    expect(res.headers.has('Content-Type')).toBe(true);
+    expect(res.headers.get('x-none')).toBeNull();
+    const seen = new Map<string, string>();
+    res.headers.forEach((value, name) => {
+      seen.set(name, value);
+    });
+    expect(seen.get('x-many')).toBe('a, b');
+    expect(seen.get('content-type')).toBe('application/fhir+json');
+    res.headers.set('x-many', 'c');
+    expect(res.headers.get('x-many')).toBe('c');
+  });
+
+  it('answers clone and blob on a body held in memory as a Response would', async () => {
+    const res = await pooledFetch(`${origin}/small`, { headers: { authorization: 'Bearer t2' } });
+    const copy = res.clone();
+    expect(await res.json()).toEqual({ authorization: 'Bearer t2' });
+    expect(await (await copy.blob()).text()).toBe(JSON.stringify({ authorization: 'Bearer t2' }));
   });
 
   it('answers a 204 without a body', async () => {

@@ -1,8 +1,13 @@
 // The FHIR client's default HTTP GET: undici's pooled `request` (the process's keep-alive
-// dispatcher, the one `fetch` uses too) answered as a WHATWG `Response`, the shape the client and
-// its readers take. `fetch` itself cost a proxied read several times what `request` does (its
-// Request object, the fetch algorithm's steps, a web stream per body); a body of known, modest
-// size is read whole here and handed over as bytes, a larger or unsized one streams.
+// dispatcher, the one `fetch` uses too), its answer handed over in the shape of a WHATWG
+// `Response`, which the client and its readers take. `fetch` itself cost a proxied read several
+// times what `request` does (its Request object, the fetch algorithm's steps, a web stream per
+// body); building a `Response` and its `Headers` on undici's answer cost a proxied read about as
+// much again as the rest of this file, so the answer is an object of that shape over undici's
+// own headers, and a real `Response` is made only when something asks for what only one has.
+// A body of known, modest size is read whole here and handed over as bytes, a larger or unsized
+// one streams.
+import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 
@@ -24,76 +29,201 @@ export const pooledFetch: typeof fetch = async (input, init = {}) => {
     headers: init.headers as Record<string, string> | undefined,
     ...(init.signal ? { signal: init.signal } : {}),
   });
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(answer.headers)) {
-    for (const one of [value ?? []].flat()) headers.append(name, one);
-  }
+  const headers = new RawHeaders(answer.headers);
   if (NULL_BODY.has(answer.statusCode)) {
     await answer.body.dump();
-    return new Response(null, { status: answer.statusCode, headers });
+    return new PooledResponse(answer.statusCode, headers, { kind: 'none' });
   }
   const length = Number(answer.headers['content-length'] ?? Number.NaN);
   if (length <= BUFFERED_BODY_MAX) {
     const bytes = await answer.body.arrayBuffer();
-    return new BufferedResponse(bytes, { status: answer.statusCode, headers });
+    return new PooledResponse(answer.statusCode, headers, { kind: 'bytes', bytes });
   }
-  const stream = Readable.toWeb(answer.body) as ReadableStream<Uint8Array>;
-  return new Response(stream, { status: answer.statusCode, headers });
+  return new PooledResponse(answer.statusCode, headers, { kind: 'stream', stream: answer.body });
 };
 
 /** Whether an answer has a body, without turning one held in memory into a stream. */
 export function hasBody(res: Response): boolean {
-  return res instanceof BufferedResponse || res.body !== null;
+  return res instanceof PooledResponse ? res.hasBody : res.body !== null;
 }
 
 /**
- * A `Response` whose body is already in memory. Reading it whole (`arrayBuffer`, `text`, `json`)
- * hands over those bytes; a `Response` built on them would wrap them in a web stream and read
- * that stream back (a fair share of a proxied read's CPU). `body` still gives a stream, made
- * when first asked for, and from then on every read goes through it as for any `Response`.
+ * The answer's headers as undici parsed them (lower-case names, a repeated header as a list):
+ * `get` and `has` read them as they are; anything else (iteration, changes) goes through a
+ * `Headers` made from them when first asked for, and from then on every call does.
  */
-class BufferedResponse extends Response {
-  #bytes: ArrayBuffer;
+class RawHeaders implements Headers {
+  #raw: IncomingHttpHeaders;
+  #made: Headers | undefined;
+
+  constructor(raw: IncomingHttpHeaders) {
+    this.#raw = raw;
+  }
+
+  #headers(): Headers {
+    if (!this.#made) {
+      this.#made = new Headers();
+      for (const [name, value] of Object.entries(this.#raw)) {
+        for (const one of [value ?? []].flat()) this.#made.append(name, one);
+      }
+    }
+    return this.#made;
+  }
+
+  get(name: string): string | null {
+    if (this.#made) return this.#made.get(name);
+    const value = this.#raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  has(name: string): boolean {
+    return this.#made ? this.#made.has(name) : this.#raw[name.toLowerCase()] !== undefined;
+  }
+
+  append(name: string, value: string): void {
+    this.#headers().append(name, value);
+  }
+
+  delete(name: string): void {
+    this.#headers().delete(name);
+  }
+
+  set(name: string, value: string): void {
+    this.#headers().set(name, value);
+  }
+
+  getSetCookie(): string[] {
+    return this.#headers().getSetCookie();
+  }
+
+  forEach(
+    callback: (value: string, key: string, parent: Headers) => void,
+    thisArg?: unknown,
+  ): void {
+    this.#headers().forEach((value, key) => {
+      callback.call(thisArg, value, key, this);
+    });
+  }
+
+  // Iteration is in the DOM.Iterable library, which this project does not compile against.
+  keys(): IterableIterator<string> {
+    return this.#iterable().keys();
+  }
+
+  values(): IterableIterator<string> {
+    return this.#iterable().values();
+  }
+
+  entries(): IterableIterator<[string, string]> {
+    return this.#iterable().entries();
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.#iterable().entries();
+  }
+
+  #iterable(): Map<string, string> {
+    return this.#headers() as unknown as Map<string, string>;
+  }
+}
+
+/** What an answer's body is: none, bytes already read, or a stream still coming in. */
+type PooledBody =
+  | { kind: 'none' }
+  | { kind: 'bytes'; bytes: ArrayBuffer }
+  | { kind: 'stream'; stream: Readable };
+
+/**
+ * An answer of undici's `request` with the members of a `Response`. Reading a body held in
+ * memory whole (`arrayBuffer`, `text`, `json`) hands over those bytes, once; anything else
+ * (`body` as a stream, `blob`, `clone`, a streamed body) goes through a `Response` made on the
+ * body when first asked for, and from then on every read does, as on any `Response`.
+ */
+class PooledResponse implements Response {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly type: ResponseType = 'default';
+  readonly url: string = '';
+  readonly redirected: boolean = false;
+  readonly statusText: string = '';
+  #body: PooledBody;
   #used = false;
-  #streamed: Response | undefined;
+  #made: Response | undefined;
 
-  constructor(bytes: ArrayBuffer, init: ResponseInit) {
-    super(null, init);
-    this.#bytes = bytes;
+  constructor(status: number, headers: Headers, body: PooledBody) {
+    this.status = status;
+    this.headers = headers;
+    this.#body = body;
   }
 
-  /** The stream-backed answer, once something asks for the body as a stream. */
-  #stream(): Response {
-    this.#streamed ??= new Response(this.#used ? null : this.#bytes);
-    return this.#streamed;
+  get ok(): boolean {
+    return this.status >= 200 && this.status <= 299;
   }
 
-  /** The bytes, once: a second read fails as it does on any `Response`. */
-  #take(): ArrayBuffer {
+  get hasBody(): boolean {
+    return this.#body.kind !== 'none';
+  }
+
+  /** The `Response` on what is left of the body, made once. */
+  #response(): Response {
+    if (!this.#made) {
+      const body = this.#body;
+      const source =
+        body.kind === 'none' || this.#used
+          ? null
+          : body.kind === 'bytes'
+            ? body.bytes
+            : (Readable.toWeb(body.stream) as ReadableStream<Uint8Array>);
+      this.#made = new Response(source, { status: this.status, headers: this.headers });
+    }
+    return this.#made;
+  }
+
+  /** The bytes held in memory, once (a second read fails as on any `Response`); else undefined. */
+  #take(): ArrayBuffer | undefined {
+    if (this.#made || this.#body.kind !== 'bytes') return undefined;
     if (this.#used) throw new TypeError('Body is unusable: Body has already been read');
     this.#used = true;
-    return this.#bytes;
+    return this.#body.bytes;
   }
 
-  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    return this.#stream().body;
+  get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#body.kind === 'none') return null;
+    return this.#response().body;
   }
 
-  override get bodyUsed(): boolean {
-    return this.#streamed ? this.#streamed.bodyUsed : this.#used;
+  get bodyUsed(): boolean {
+    return this.#made ? this.#made.bodyUsed : this.#used;
   }
 
-  override async arrayBuffer(): Promise<ArrayBuffer> {
-    if (this.#streamed) return this.#streamed.arrayBuffer();
-    return this.#take();
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#take() ?? this.#response().arrayBuffer();
   }
 
-  override async text(): Promise<string> {
-    if (this.#streamed) return this.#streamed.text();
-    return new TextDecoder().decode(this.#take());
+  async text(): Promise<string> {
+    const bytes = this.#take();
+    return bytes ? new TextDecoder().decode(bytes) : this.#response().text();
   }
 
-  override async json(): Promise<unknown> {
+  async json(): Promise<unknown> {
     return JSON.parse(await this.text());
+  }
+
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    const bytes = this.#take();
+    return bytes ? new Uint8Array(bytes) : this.#response().bytes();
+  }
+
+  blob(): Promise<Blob> {
+    return this.#response().blob();
+  }
+
+  formData(): Promise<FormData> {
+    return this.#response().formData();
+  }
+
+  clone(): Response {
+    return this.#response().clone();
   }
 }
