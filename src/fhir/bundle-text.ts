@@ -3,7 +3,7 @@
 // R4 §2.1.0 "decimal") and reformat the rest. Only `link[].url` and `entry[].fullUrl` change.
 // Also each entry's resource as the server wrote it, for the sync to store.
 import {
-  compactJson,
+  compactValue,
   decodeString,
   JsonSyntaxError,
   readArray,
@@ -206,10 +206,10 @@ export function entryResourceTexts(text: string): Array<string | undefined> {
       found[index] = undefined;
       if (text.charCodeAt(elementAt) !== OPEN_BRACE) return skipValue(text, elementAt);
       return readObject(text, elementAt, (member) => {
-        const valueEnd = skipValue(text, member.valueStart);
-        if (member.key === 'resource')
-          found[index] = compactJson(text, member.valueStart, valueEnd);
-        return valueEnd;
+        if (member.key !== 'resource') return skipValue(text, member.valueStart);
+        const value = compactValue(text, member.valueStart);
+        found[index] = value.text;
+        return value.end;
       });
     });
     texts = found;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   compactJson,
+  compactValue,
   INCOMPLETE,
   JsonSyntaxError,
   readObject,
@@ -67,5 +68,33 @@ describe('compactJson', () => {
   it('returns the same string when there is nothing to remove', () => {
     const text = '{"a":1}';
     expect(compactJson(text)).toBe(text);
+  });
+});
+
+describe('compactValue', () => {
+  it('gives the value at an index without whitespace between tokens, and where it ends', () => {
+    const text = '[ { "a" : [ 1 ,\n\t2 ], "b": " x  y ]" } , 3 ]';
+    const at = text.indexOf('{');
+    expect(compactValue(text, at)).toEqual({
+      text: '{"a":[1,2],"b":" x  y ]"}',
+      end: text.indexOf('}') + 1,
+    });
+  });
+
+  it('agrees with skipValue and compactJson on every kind of value', () => {
+    const text = '{"s":"a\\"b" , "n":-1.50e3 , "t":true, "o":{"x":[{}]}, "e":[ ]}';
+    readObject(text, 0, ({ valueStart }) => {
+      const end = skipValue(text, valueStart);
+      expect(compactValue(text, valueStart)).toEqual({
+        text: compactJson(text, valueStart, end),
+        end,
+      });
+      return end;
+    });
+  });
+
+  it('refuses a value the text ends inside', () => {
+    expect(() => compactValue('{"a":[1, 2', 0)).toThrow(JsonSyntaxError);
+    expect(() => compactValue('{"a":"b', 0)).toThrow(JsonSyntaxError);
   });
 });

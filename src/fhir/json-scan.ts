@@ -182,3 +182,42 @@ export function compactJson(text: string, start = 0, end = text.length): string 
   }
   return from === start ? text.slice(start, end) : out + text.slice(from, end);
 }
+
+/**
+ * The value at `i` of a complete text without the whitespace between its tokens, and the index
+ * after it: `skipValue` and `compactJson` in one pass over the value.
+ */
+export function compactValue(text: string, i: number): { text: string; end: number } {
+  const c = text.charCodeAt(i);
+  if (c !== OPEN_BRACE && c !== OPEN_BRACKET) {
+    const end = skipValue(text, i);
+    return { text: text.slice(i, end), end };
+  }
+  let out = '';
+  let from = i;
+  let depth = 0;
+  let j = i;
+  while (j < text.length) {
+    const d = text.charCodeAt(j);
+    if (d === QUOTE) {
+      // Skip the string whole: whitespace inside it is data.
+      j = complete(stringEnd(text, j), j);
+      continue;
+    }
+    if (d === OPEN_BRACE || d === OPEN_BRACKET) depth++;
+    else if (d === CLOSE_BRACE || d === CLOSE_BRACKET) {
+      depth--;
+      if (depth === 0) {
+        const end = j + 1;
+        return { text: from === i ? text.slice(i, end) : out + text.slice(from, end), end };
+      }
+    } else if (isJsonSpace(d)) {
+      out += text.slice(from, j);
+      while (j < text.length && isJsonSpace(text.charCodeAt(j))) j++;
+      from = j;
+      continue;
+    }
+    j++;
+  }
+  throw new JsonSyntaxError('unexpected end of input', i);
+}
