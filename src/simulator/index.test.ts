@@ -5,9 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulatorCommand } from './cli.ts';
 import { createSimClock } from './clock.ts';
 import { createSimulator, type Simulator } from './index.ts';
-import { authorizeCode, tokenRequest } from './simulator.test-helper.ts';
-
-const REDIRECT = 'http://127.0.0.1:9999/callback';
+import {
+  authorizeCode,
+  basicAuth,
+  publicClientToken,
+  TEST_REDIRECT,
+  tokenRequest,
+} from './simulator.test-helper.ts';
 
 describe('createSimulator: the full flow', () => {
   let simulator: Simulator;
@@ -24,14 +28,14 @@ describe('createSimulator: the full flow', () => {
           {
             clientId: 'sim-demo-public',
             type: 'public',
-            redirectUris: [REDIRECT],
+            redirectUris: [TEST_REDIRECT],
             appName: 'Demo',
           },
           {
             clientId: 'sym',
             type: 'confidential-symmetric',
             clientSecret: 'full-flow-secret',
-            redirectUris: [REDIRECT],
+            redirectUris: [TEST_REDIRECT],
             appName: 'Sym',
           },
         ],
@@ -42,6 +46,10 @@ describe('createSimulator: the full flow', () => {
   });
   afterAll(() => simulator.close());
 
+  /** Walks authorize → login → consent with `params`, and trades the code as the public client. */
+  const signInAsPublicClient = async (params: Parameters<typeof authorizeCode>[1]) =>
+    publicClientToken(simulator.url, await authorizeCode(sim, params));
+
   const bearer = (token: unknown) => ({
     headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json' },
   });
@@ -49,14 +57,7 @@ describe('createSimulator: the full flow', () => {
   it('walks discovery → authorize → login → consent → token → Patient read', async () => {
     const config = await (await fetch(`${sim.base()}/.well-known/smart-configuration`)).json();
     expect(config.issuer).toBe(sim.base());
-    const { code, verifier } = await authorizeCode(sim, { username: 'ChildFemaleFHIR' });
-    const token = await tokenRequest(simulator.url, {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: verifier,
-      client_id: 'sim-demo-public',
-    });
+    const token = await signInAsPublicClient({ username: 'ChildFemaleFHIR' });
     expect(token.status).toBe(200);
     expect(token.body.patient).toBe(
       simulator.context.data.patientIdFor('JAFJCD', 'ChildFemaleFHIR'),
@@ -82,10 +83,15 @@ describe('createSimulator: the full flow', () => {
       scope: 'launch/patient offline_access patient/Patient.read patient/Condition.read',
       grant: ['launch/patient', 'offline_access', 'patient/Patient.read'],
     });
-    const basic = `Basic ${Buffer.from('sym:full-flow-secret').toString('base64')}`;
+    const basic = basicAuth('sym', 'full-flow-secret');
     const token = await tokenRequest(
       simulator.url,
-      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier },
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: TEST_REDIRECT,
+        code_verifier: verifier,
+      },
       { authorization: basic },
     );
     expect(token.body.scope).toBe('launch/patient offline_access patient/Patient.read');
@@ -143,16 +149,7 @@ describe('createSimulator: the full flow', () => {
         await expect(authorizeCode(sim, { scope: `launch/patient ${other}` })).rejects.toThrow(
           /authorize answered 302/,
         );
-        const { code, verifier } = await authorizeCode(sim, {
-          scope: `openid launch/patient ${wildcard}`,
-        });
-        const token = await tokenRequest(simulator.url, {
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: REDIRECT,
-          code_verifier: verifier,
-          client_id: 'sim-demo-public',
-        });
+        const token = await signInAsPublicClient({ scope: `openid launch/patient ${wildcard}` });
         expect(token.body.scope).toBe(`openid launch/patient ${wildcard}`);
         const auth = bearer(token.body.access_token);
         const patient = String(token.body.patient);
@@ -178,16 +175,7 @@ describe('createSimulator: the full flow', () => {
       profile: 'healow',
     });
     expect((await admin('PATCH', '/profile', { profile: 'hapi' })).status).toBe(400);
-    const { code, verifier } = await authorizeCode(sim, {
-      scope: 'launch/patient patient/Patient.read',
-    });
-    const token = await tokenRequest(simulator.url, {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: verifier,
-      client_id: 'sim-demo-public',
-    });
+    const token = await signInAsPublicClient({ scope: 'launch/patient patient/Patient.read' });
     const byId = `${sim.base()}/Patient?_id=${token.body.patient}`;
     try {
       expect((await fetch(byId, bearer(token.body.access_token))).status).toBe(400);
@@ -201,14 +189,7 @@ describe('createSimulator: the full flow', () => {
   });
 
   it('counts FHIR calls against the practice and answers 429 over the limit', async () => {
-    const { code, verifier } = await authorizeCode(sim, { practice: 'FJDBGE' });
-    const token = await tokenRequest(simulator.url, {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: verifier,
-      client_id: 'sim-demo-public',
-    });
+    const token = await signInAsPublicClient({ practice: 'FJDBGE' });
     // Move to the start of a fresh window so that the count below is exact.
     clock.shift(60_000 - (clock.now() % 60_000));
     const statuses: number[] = [];

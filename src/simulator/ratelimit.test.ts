@@ -3,12 +3,10 @@ import {
   authorizeCode,
   authorizeUrl,
   pkcePair,
+  publicClientToken,
   startTestSimulator,
   type TestSimulator,
-  tokenRequest,
 } from './simulator.test-helper.ts';
-
-const REDIRECT = 'http://127.0.0.1:9999/callback';
 
 describe('rate limit per practice code', () => {
   let sim: TestSimulator;
@@ -87,24 +85,12 @@ describe('rate limit per practice code', () => {
     const { code, verifier } = await authorizeCode(sim, { practice: 'DEBIFC' });
     // 1 authorize call so far; 4 more FHIR calls fill the window.
     for (let i = 0; i < 4; i += 1) expect((await metadata('DEBIFC')).status).toBe(200);
-    const token = await tokenRequest(sim.origin, {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: verifier,
-      client_id: 'sim-demo-public',
-    });
+    const token = await publicClientToken(sim.origin, { code, verifier });
     expect(token.status).toBe(429);
     expect(token.body.error).toBeDefined();
     // The code was not spent by the refused call.
     sim.clock.shift(1000);
-    const retry = await tokenRequest(sim.origin, {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: verifier,
-      client_id: 'sim-demo-public',
-    });
+    const retry = await publicClientToken(sim.origin, { code, verifier });
     expect(retry.status).toBe(200);
   });
 

@@ -9,6 +9,15 @@ import { createSimulatorServer, type SimulatorServer } from './server.ts';
 
 export const TEST_USERS = ['AdultFemaleFHIR', 'AdultMaleFHIR', 'ChildFemaleFHIR', 'ChildMaleFHIR'];
 
+/** The redirect URI of the tests' registrations, and of an authorize request unless told. */
+export const TEST_REDIRECT = 'http://127.0.0.1:9999/callback';
+
+/** HTTP Basic client authentication: id and secret form-encoded first (RFC 6749 §2.3.1). */
+export function basicAuth(clientId: string, secret: string): string {
+  const pair = `${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`;
+  return `Basic ${Buffer.from(pair).toString('base64')}`;
+}
+
 /** Patient ids `{practice}.{username}`; ChildMaleFHIR has no account at CDHJEB. */
 export function fakeDirectory(): PatientDirectory {
   return {
@@ -118,7 +127,7 @@ export function authorizeUrl(
   url.search = new URLSearchParams({
     response_type: 'code',
     client_id: params.clientId ?? 'sim-demo-public',
-    redirect_uri: params.redirectUri ?? 'http://127.0.0.1:9999/callback',
+    redirect_uri: params.redirectUri ?? TEST_REDIRECT,
     scope: params.scope ?? 'openid fhirUser launch/patient patient/Patient.read',
     state: params.state ?? 'state-123',
     aud: sim.base(params.practice),
@@ -188,4 +197,18 @@ export async function tokenRequest(
     body: (await response.json()) as Record<string, unknown>,
     headers: response.headers,
   };
+}
+
+/** Trades a code that authorizeCode walked to, as the public demo client `sim-demo-public`. */
+export function publicClientToken(
+  origin: string,
+  { code, verifier }: { code: string; verifier: string },
+): ReturnType<typeof tokenRequest> {
+  return tokenRequest(origin, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: TEST_REDIRECT,
+    code_verifier: verifier,
+    client_id: 'sim-demo-public',
+  });
 }

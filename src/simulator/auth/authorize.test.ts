@@ -5,12 +5,11 @@ import {
   hiddenRequestId,
   pkcePair,
   postForm,
+  publicClientToken,
   startTestSimulator,
+  TEST_REDIRECT,
   type TestSimulator,
-  tokenRequest,
 } from '../simulator.test-helper.ts';
-
-const REDIRECT = 'http://127.0.0.1:9999/callback';
 
 describe('authorize, login and consent', () => {
   let sim: TestSimulator;
@@ -20,14 +19,14 @@ describe('authorize, login and consent', () => {
         {
           clientId: 'sim-demo-public',
           type: 'public',
-          redirectUris: [REDIRECT],
+          redirectUris: [TEST_REDIRECT],
           appName: 'Demo <App> & "Co"',
           appDescription: 'Reads <b>your</b> records',
         },
         {
           clientId: 'narrow-app',
           type: 'public',
-          redirectUris: [REDIRECT],
+          redirectUris: [TEST_REDIRECT],
           scopes: ['openid', 'launch/patient', 'patient/Patient.read'],
           appName: 'Narrow',
         },
@@ -45,7 +44,7 @@ describe('authorize, login and consent', () => {
   const redirectedError = (response: Response) => {
     expect(response.status).toBe(302);
     const location = new URL(response.headers.get('location') ?? '');
-    expect(`${location.origin}${location.pathname}`).toBe(REDIRECT);
+    expect(`${location.origin}${location.pathname}`).toBe(TEST_REDIRECT);
     return location.searchParams;
   };
 
@@ -74,7 +73,7 @@ describe('authorize, login and consent', () => {
   });
 
   it('answers a redirect_uri differing by a trailing slash with a 400 page', async () => {
-    const response = await authorize(urlWith((p) => p.set('redirect_uri', `${REDIRECT}/`)));
+    const response = await authorize(urlWith((p) => p.set('redirect_uri', `${TEST_REDIRECT}/`)));
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
     const missing = await authorize(urlWith((p) => p.delete('redirect_uri')));
@@ -235,13 +234,7 @@ describe('authorize, login and consent', () => {
       state: 'keep-me',
     });
     expect(state).toBe('keep-me');
-    const token = await tokenRequest(sim.origin, {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: verifier,
-      client_id: 'sim-demo-public',
-    });
+    const token = await publicClientToken(sim.origin, { code, verifier });
     expect(token.body.scope).toBe('launch/patient patient/Patient.read');
     expect(token.body.id_token).toBeUndefined();
   });

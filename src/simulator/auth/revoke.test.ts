@@ -1,16 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   authorizeCode,
+  basicAuth,
   startTestSimulator,
+  TEST_REDIRECT,
   type TestSimulator,
   tokenRequest,
 } from '../simulator.test-helper.ts';
 
-const REDIRECT = 'http://127.0.0.1:9999/callback';
 const SECRET = 'symmetric-secret-123';
 const SCOPE = 'openid fhirUser offline_access launch/patient patient/Patient.read';
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 describe('token revocation (RFC 7009)', () => {
   let sim: TestSimulator;
@@ -18,7 +17,7 @@ describe('token revocation (RFC 7009)', () => {
     clientId,
     type: 'confidential-symmetric' as const,
     clientSecret: SECRET,
-    redirectUris: [REDIRECT],
+    redirectUris: [TEST_REDIRECT],
     appName: clientId,
   }));
   beforeAll(async () => {
@@ -30,15 +29,20 @@ describe('token revocation (RFC 7009)', () => {
     const { code, verifier } = await authorizeCode(sim, { clientId: 'sym', scope: SCOPE });
     const answer = await tokenRequest(
       sim.origin,
-      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier },
-      { authorization: basic('sym', SECRET) },
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: TEST_REDIRECT,
+        code_verifier: verifier,
+      },
+      { authorization: basicAuth('sym', SECRET) },
     );
     return answer.body as { access_token: string; refresh_token: string; patient: string };
   };
   const revoke = (form: Record<string, string>, client = 'sym') =>
     fetch(`${sim.origin}/oauth/oauth2/revoke`, {
       method: 'POST',
-      headers: { authorization: basic(client, SECRET) },
+      headers: { authorization: basicAuth(client, SECRET) },
       body: new URLSearchParams(form),
     });
   const read = (t: { access_token: string; patient: string }) =>
@@ -49,7 +53,7 @@ describe('token revocation (RFC 7009)', () => {
     tokenRequest(
       sim.origin,
       { grant_type: 'refresh_token', refresh_token: refreshToken },
-      { authorization: basic('sym', SECRET) },
+      { authorization: basicAuth('sym', SECRET) },
     );
 
   it('is advertised in the SMART configuration when switched on', async () => {
@@ -98,7 +102,7 @@ describe('token revocation (RFC 7009)', () => {
       expect(config.revocation_endpoint).toBeUndefined();
       const answer = await fetch(`${healow.origin}/oauth/oauth2/revoke`, {
         method: 'POST',
-        headers: { authorization: basic('sym', SECRET) },
+        headers: { authorization: basicAuth('sym', SECRET) },
         body: new URLSearchParams({ token: 'x' }),
       });
       expect(answer.status).toBe(404);

@@ -2,30 +2,28 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   authorizeCode,
+  basicAuth,
   startTestSimulator,
+  TEST_REDIRECT,
   type TestSimulator,
   tokenRequest,
 } from '../simulator.test-helper.ts';
 
-const REDIRECT = 'http://127.0.0.1:9999/callback';
 const SECRET = 'symmetric-secret-123';
 const FULL = 'openid fhirUser offline_access launch/patient patient/Patient.read';
-
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 describe('token endpoint', () => {
   let sim: TestSimulator;
   beforeAll(async () => {
     sim = await startTestSimulator({
       registrations: [
-        { clientId: 'pub', type: 'public', redirectUris: [REDIRECT], appName: 'Pub' },
-        { clientId: 'pub2', type: 'public', redirectUris: [REDIRECT], appName: 'Pub2' },
+        { clientId: 'pub', type: 'public', redirectUris: [TEST_REDIRECT], appName: 'Pub' },
+        { clientId: 'pub2', type: 'public', redirectUris: [TEST_REDIRECT], appName: 'Pub2' },
         {
           clientId: 'sym',
           type: 'confidential-symmetric',
           clientSecret: SECRET,
-          redirectUris: [REDIRECT],
+          redirectUris: [TEST_REDIRECT],
           appName: 'Sym',
         },
       ],
@@ -46,7 +44,7 @@ describe('token endpoint', () => {
       {
         grant_type: 'authorization_code',
         code,
-        redirect_uri: REDIRECT,
+        redirect_uri: TEST_REDIRECT,
         code_verifier: verifier,
         ...form,
       },
@@ -54,11 +52,11 @@ describe('token endpoint', () => {
     );
   const symTokens = async () => {
     const { code, verifier } = await codeFor('sym');
-    const token = await exchange(code, verifier, {}, { authorization: basic('sym', SECRET) });
+    const token = await exchange(code, verifier, {}, { authorization: basicAuth('sym', SECRET) });
     expect(token.status).toBe(200);
     return token.body;
   };
-  const refresh = (refreshToken: string, headers = { authorization: basic('sym', SECRET) }) =>
+  const refresh = (refreshToken: string, headers = { authorization: basicAuth('sym', SECRET) }) =>
     tokenRequest(sim.origin, { grant_type: 'refresh_token', refresh_token: refreshToken }, headers);
   const readPatient = (token: unknown, id: unknown) =>
     fetch(`${sim.base()}/Patient/${id}`, { headers: { authorization: `Bearer ${token}` } });
@@ -115,7 +113,7 @@ describe('token endpoint', () => {
     const wrongRedirect = await tokenRequest(sim.origin, {
       grant_type: 'authorization_code',
       code: slash.code,
-      redirect_uri: `${REDIRECT}/`,
+      redirect_uri: `${TEST_REDIRECT}/`,
       code_verifier: slash.verifier,
       client_id: 'pub',
     });
@@ -151,7 +149,7 @@ describe('token endpoint', () => {
       await tokenRequest(sim.origin, {
         grant_type: 'authorization_code',
         code,
-        redirect_uri: REDIRECT,
+        redirect_uri: TEST_REDIRECT,
         client_id: 'pub',
       }),
     ).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
@@ -183,7 +181,7 @@ describe('token endpoint', () => {
       code,
       verifier,
       {},
-      { authorization: basic('sym', 'wrong-secret') },
+      { authorization: basicAuth('sym', 'wrong-secret') },
     );
     expect(wrong.status).toBe(401);
     expect(wrong.body.error).toBe('invalid_client');
@@ -232,7 +230,7 @@ describe('token endpoint', () => {
         refresh_token: String(first.refresh_token),
         scope: 'launch/patient patient/Patient.read',
       },
-      { authorization: basic('sym', SECRET) },
+      { authorization: basicAuth('sym', SECRET) },
     );
     expect(narrow.body.scope).toBe('launch/patient patient/Patient.read');
     const wide = await tokenRequest(
@@ -242,7 +240,7 @@ describe('token endpoint', () => {
         refresh_token: String(narrow.body.refresh_token),
         scope: 'patient/Observation.read',
       },
-      { authorization: basic('sym', SECRET) },
+      { authorization: basicAuth('sym', SECRET) },
     );
     expect(wide).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
