@@ -176,6 +176,32 @@ describe('fhirbridge sync', () => {
     expect(await runtime.jobs.list({ connectionId: CON, limit: 5 })).toHaveLength(1);
   });
 
+  it('with the queue on Redis (BullMQ), says when no worker serves it; Ctrl+C stops following and leaves the sync queued', async () => {
+    // The runtime's queue as BullMQ presents it: only workers run jobs, and none runs now.
+    const onRedis: Runtime = {
+      ...runtime,
+      jobs: { ...runtime.jobs, claimsById: false, workers: async () => 0 },
+    };
+    const out = capture();
+    const err = capture();
+    const stop = new AbortController();
+    const following = runSyncCommand(onRedis, CON, {
+      out: out.stream,
+      err: err.stream,
+      signal: stop.signal,
+      handler: engineLike(['must not run here']),
+    });
+    while (!out.text.join('').includes('no worker serves the job queue')) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    stop.abort();
+    expect(await following).toBe('stopped');
+    expect(err.text.join('')).toContain('its workers run the sync');
+    expect(err.text.join('')).toContain(`stopped following; the sync of ${CON} goes on`);
+    const [job] = await runtime.jobs.list({ connectionId: CON, limit: 5 });
+    expect(job).toMatchObject({ status: 'queued', attempts: 0 });
+  });
+
   it('takes over a sync whose process died (its lease lapsed)', async () => {
     const { job } = await requestSync(runtime.jobs, CON);
     // Claimed by a process that was then killed: its lease has lapsed by now.

@@ -1,6 +1,7 @@
 // `fhirbridge sync <connection> [--mode full]`: queues a sync like the API does and sees it
 // through in this process (or follows the process that already runs it), with a live progress
-// bar per resource type. Ctrl+C stops at the next checkpoint; the next run resumes there.
+// bar per resource type. Ctrl+C stops at the next checkpoint; the next run resumes there. With
+// the job queue on BullMQ (Redis), the workers run every sync and the command follows it.
 import type { Command } from 'commander';
 import { syncEngineOf } from '../background.ts';
 import { BridgeError } from '../common/errors.ts';
@@ -42,6 +43,8 @@ function describe(notice: FollowNotice): string {
       return `attempt ${notice.job.attempts} of ${notice.job.maxAttempts} ${notice.error.startsWith('partial: ') ? 'ended in part' : 'failed'}: ${notice.error.replace(/^partial: /, '')}; retrying at ${when(notice.job.runAt)}`;
     case 'waiting':
       return `the sync is queued for ${when(notice.job.runAt)}`;
+    case 'no-worker':
+      return 'no worker serves the job queue: the sync waits until one starts (`fhirbridge serve --role worker`, or `fhirbridge start`); Ctrl+C stops waiting and leaves it queued';
   }
 }
 
@@ -79,6 +82,9 @@ export async function runSyncCommand(
 ): Promise<SyncCommandStatus> {
   const { job, created } = await queueSync(runtime, connectionId, mode);
   if (!created) err.write(`a sync of ${connectionId} is already ${job.status}: joining it\n`);
+  if (!runtime.jobs.claimsById) {
+    err.write('the job queue is on Redis: its workers run the sync; following its progress\n');
+  }
 
   const view = createProgressView({
     out,
@@ -110,7 +116,9 @@ export async function runSyncCommand(
     }
     case 'stopped':
       err.write(
-        `stopped; the sync of ${connectionId} resumes from its last checkpoint on the next run\n`,
+        runtime.jobs.claimsById
+          ? `stopped; the sync of ${connectionId} resumes from its last checkpoint on the next run\n`
+          : `stopped following; the sync of ${connectionId} goes on in the workers\n`,
       );
       return 'stopped';
     default:

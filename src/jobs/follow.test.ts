@@ -130,3 +130,73 @@ describe('followJob', () => {
     expect(lapsed).toEqual([job.id]);
   });
 });
+
+describe('followJob where only workers run jobs (BullMQ)', () => {
+  let store: Store;
+  let clock: ManualClock;
+  let timers: ManualTimers;
+  let queue: JobQueue;
+  let workers: number;
+  /** The same queue, as BullMQ presents it: no named claims, and a count of its workers. */
+  let workersOnly: JobQueue;
+  beforeEach(async () => {
+    store = await openSqliteStore({ path: join(mkdtempSync(join(root, 'w-')), 'store.db') });
+    clock = new ManualClock();
+    timers = new ManualTimers(clock);
+    queue = createStoreJobQueue({ repo: store.jobs, clock, leaseMs: 6_000 });
+    workers = 1;
+    workersOnly = { ...queue, claimsById: false, workers: async () => workers };
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  const follow = (jobId: string, notices: FollowNotice[], seen: unknown[] = []) =>
+    followJob(jobId, {
+      queue: workersOnly,
+      owner: 'cli',
+      clock,
+      timers,
+      pollIntervalMs: 1_000,
+      handler: {
+        async run() {
+          throw new Error('unreachable: the workers run it');
+        },
+      },
+      onNotice: (n) => notices.push(n),
+      onProgress: (p) => seen.push(p),
+    });
+
+  it("follows a worker's run to its end without running it here", async () => {
+    const { job } = await requestSync(queue, 'con_a');
+    const notices: FollowNotice[] = [];
+    const seen: unknown[] = [];
+    const result = follow(job.id, notices, seen);
+    await timers.advance(0);
+    expect(notices.map((n) => n.kind)).toEqual(['waiting']);
+    expect(await queue.get(job.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    await queue.claim('worker');
+    await queue.heartbeat(job.id, 'worker', { types: { Patient: 'done' } });
+    await timers.advance(1_000);
+    expect(notices.map((n) => n.kind)).toEqual(['waiting', 'elsewhere']);
+    expect(seen).toEqual([{ types: { Patient: 'done' } }]);
+    await queue.complete(job.id, 'worker', { resources: 1 });
+    await timers.advance(1_000);
+    expect(await result).toMatchObject({ status: 'succeeded', job: { attempts: 1 } });
+  });
+
+  it('says so while no worker serves the queue, and follows the run once one does', async () => {
+    workers = 0;
+    const { job } = await requestSync(queue, 'con_a');
+    const notices: FollowNotice[] = [];
+    const result = follow(job.id, notices);
+    await timers.advance(0);
+    await timers.advance(1_000);
+    expect(notices.map((n) => n.kind)).toEqual(['no-worker']);
+    workers = 1;
+    await queue.claim('worker');
+    await queue.complete(job.id, 'worker', {});
+    await timers.advance(1_000);
+    expect((await result).status).toBe('succeeded');
+  });
+});

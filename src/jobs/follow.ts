@@ -1,7 +1,9 @@
 // Sees one job through to its end from this process: runs it here whenever it can claim it
 // (the same runner the worker uses), otherwise follows the process that holds it through the
 // job row, and waits out retry backoffs. The `sync` command is built on it, so a sync started
-// from the command line is queued, leased and resumed like any other.
+// from the command line is queued, leased and resumed like any other. On a queue that cannot
+// claim a named job (BullMQ) the workers run it and this process only follows; while no worker
+// serves the queue it says so, since the job then waits for one.
 
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
@@ -15,7 +17,9 @@ export type FollowNotice =
   /** A run failed and the job waits for its retry. */
   | { kind: 'retrying'; job: Job; error: string }
   /** The job is queued for later (a scheduled sync was not moved forward). */
-  | { kind: 'waiting'; job: Job };
+  | { kind: 'waiting'; job: Job }
+  /** Only workers run the queue's jobs (BullMQ), and none serves it now: the job waits for one. */
+  | { kind: 'no-worker'; job: Job };
 
 export interface FollowDeps {
   queue: JobQueue;
@@ -53,6 +57,19 @@ function sleep(timers: Timers, ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
+/**
+ * When to look again: where this process may take the job, when the holder's lease lapses or a
+ * retry falls due (at the latest the next poll); where only workers take it, at the next poll.
+ */
+function nextLook(queue: JobQueue, job: Job, pollIntervalMs: number, now: number): number {
+  if (!queue.claimsById) return pollIntervalMs;
+  const until =
+    job.status === 'running'
+      ? Math.min(pollIntervalMs, Math.max(0, (job.leaseUntil ?? 0) - now + 1))
+      : Math.min(pollIntervalMs, Math.max(0, job.runAt - now));
+  return Math.max(until, 10);
+}
+
 export async function followJob(jobId: string, deps: FollowDeps): Promise<FollowResult> {
   const { queue, owner, timers = realTimers, signal, pollIntervalMs = 500, onNotice } = deps;
   let lastNotice: string | undefined;
@@ -80,7 +97,7 @@ export async function followJob(jobId: string, deps: FollowDeps): Promise<Follow
     }
     if (signal?.aborted) return { status: 'stopped', job: current };
 
-    const claimed = await queue.claim(owner, { jobId });
+    const claimed = queue.claimsById ? await queue.claim(owner, { jobId }) : undefined;
     if (claimed) {
       const outcome: JobOutcome = await runJob(claimed, {
         queue,
@@ -105,16 +122,13 @@ export async function followJob(jobId: string, deps: FollowDeps): Promise<Follow
     if (current.status === 'running') {
       notice({ kind: 'elsewhere', job: current });
       if (current.progress) deps.onProgress?.(current.progress);
+    } else if (!queue.claimsById && (await queue.workers?.(current.kind)) === 0) {
+      notice({ kind: 'no-worker', job: current });
     } else if (current.attempts > 0) {
       notice({ kind: 'retrying', job: current, error: current.lastError ?? 'failed' });
     } else {
       notice({ kind: 'waiting', job: current });
     }
-    // Wait for the holder's lease to lapse or end, a retry to fall due, or the next poll.
-    const until =
-      current.status === 'running'
-        ? Math.min(pollIntervalMs, Math.max(0, (current.leaseUntil ?? 0) - deps.clock.now() + 1))
-        : Math.min(pollIntervalMs, Math.max(0, current.runAt - deps.clock.now()));
-    await sleep(timers, Math.max(until, 10), signal);
+    await sleep(timers, nextLook(queue, current, pollIntervalMs, deps.clock.now()), signal);
   }
 }
