@@ -8,7 +8,7 @@ import { ManualClock } from '../common/clock.ts';
 import { isBridgeError } from '../common/errors.ts';
 import { ManualTimers, nextMacrotask } from '../common/timers.ts';
 import { type BudgetPolicyOptions, backgroundFitsAt, createBudgetPolicy } from './policy.ts';
-import type { Budget, BudgetPolicy, Priority } from './port.ts';
+import type { Budget, BudgetPolicy, Grant, Priority } from './port.ts';
 
 export interface BudgetContractDeps {
   clock: ManualClock;
@@ -37,7 +37,12 @@ const START = Date.UTC(2026, 0, 1, 12, 0, 0);
 const practiceUrl = (code: string) => `https://fhir4.healow.com/fhir/r4/${code}`;
 const A = practiceUrl('AAAAAA');
 
-type Outcome = { state: 'pending' | 'resolved' | 'rejected'; error?: unknown; at?: number };
+type Outcome = {
+  state: 'pending' | 'resolved' | 'rejected';
+  error?: unknown;
+  at?: number;
+  grant?: Grant;
+};
 
 /**
  * Timers that let the budget act on what just happened before time moves: an adapter whose
@@ -110,6 +115,7 @@ function contractFor(
       const last = budgets[count - 1]!;
       const budget: Budget = {
         acquire: (practice, options) => budgets[turn++ % count]!.acquire(practice, options),
+        landed: (grant, answeredAt) => last.landed(grant, answeredAt),
         reportRateLimited: (practice, info) => last.reportRateLimited(practice, info),
         usage: (practice) => first.usage(practice),
         usageAll: () => last.usageAll(),
@@ -121,7 +127,12 @@ function contractFor(
       const track = (promise: Promise<unknown>): Outcome => {
         const outcome: Outcome = { state: 'pending' };
         promise.then(
-          () => Object.assign(outcome, { state: 'resolved', at: clock.now() }),
+          (grant) =>
+            Object.assign(outcome, {
+              state: 'resolved',
+              at: clock.now(),
+              ...(grant ? { grant: grant as Grant } : {}),
+            }),
           (error) => Object.assign(outcome, { state: 'rejected', error, at: clock.now() }),
         );
         return outcome;
@@ -180,6 +191,60 @@ function contractFor(
       expect((await budget.usage(A)).used).toBe(3);
       await timers.advanceTo(START + 2 * MINUTE);
       expect(next[1]).toMatchObject({ state: 'resolved', at: START + 2 * MINUTE });
+    });
+
+    it('gives the next window back the slot of a guard call answered before its window ended', async () => {
+      const { budget, clock, timers, acquire } = await setup({ guardMs: 2_000 });
+      const before = acquire();
+      clock.advance(MINUTE - 2_000);
+      const [a, b] = [acquire(), acquire()];
+      await settle();
+      expect(before.grant).toMatchObject({ practice: A, guard: false, cost: 1 });
+      for (const call of [a, b]) {
+        expect(call.grant).toMatchObject({ window: START / MINUTE, guard: true, cost: 1 });
+      }
+      // Answered before the window ended: it arrived there, so the next window keeps no slot.
+      await budget.landed(a.grant!, START + MINUTE - 1);
+      const next = [acquire(), acquire(), acquire()];
+      await timers.advanceTo(START + MINUTE);
+      // One guard call is carried: two calls of 3 are free.
+      expect(next.map((o) => o.state)).toEqual(['resolved', 'resolved', 'pending']);
+      expect((await budget.usage(A)).used).toBe(3);
+      // Answered before the end too, reported once the next window began: its slot comes back now.
+      await budget.landed(b.grant!, START + MINUTE - 1);
+      await timers.advance(1_000);
+      expect(next[2]).toMatchObject({ state: 'resolved', grant: { guard: false } });
+      expect((await budget.usage(A)).used).toBe(3);
+    });
+
+    it('keeps the slot of a guard call answered late or outside the guard, and never gives back a call of the window itself', async () => {
+      const { budget, clock, timers, acquire } = await setup({ guardMs: 2_000 });
+      const before = acquire();
+      clock.advance(MINUTE - 2_000);
+      const [late, early] = [acquire(), acquire()];
+      await settle();
+      // A call outside the guard counts in its window alone: nothing to give back.
+      await budget.landed(before.grant!, START + MINUTE - 1);
+      // Answered once its window had ended: it may have arrived in the next one.
+      await budget.landed(late.grant!, START + MINUTE);
+      await timers.advanceTo(START + MINUTE);
+      expect((await budget.usage(A)).used).toBe(2);
+      const own = acquire();
+      await settle();
+      expect(own.state).toBe('resolved');
+      await budget.landed(early.grant!, START + MINUTE - 1);
+      expect((await budget.usage(A)).used).toBe(2);
+      // However much is given back, the call granted in this window still counts.
+      await budget.landed({ ...early.grant!, cost: 3 }, START + MINUTE - 1);
+      expect((await budget.usage(A)).used).toBe(1);
+      // A call of this window's guard is carried into the next; a landing two windows old is not.
+      clock.advance(MINUTE - 2_000);
+      const carried = acquire();
+      await settle();
+      expect(carried.grant?.guard).toBe(true);
+      await timers.advanceTo(START + 2 * MINUTE);
+      await budget.landed(early.grant!, START + MINUTE - 1);
+      expect((await budget.usage(A)).used).toBe(1);
     });
 
     it('never spends more than the limit in a window while work waits', async () => {

@@ -3,7 +3,13 @@
 // queued waiters of every process in one order: priority, then round-robin between lanes
 // (connections), FIFO within a lane, with background work kept beside the reserve.
 import { backgroundFitsAt, backgroundHeadroom, type ReserveShape, reserveOf } from './policy.ts';
-import { type BudgetPolicy, type BudgetUsage, PRIORITIES, type Priority } from './port.ts';
+import {
+  type BudgetPolicy,
+  type BudgetUsage,
+  type Grant,
+  PRIORITIES,
+  type Priority,
+} from './port.ts';
 
 /** One practice's row in the shared store. */
 export interface WindowState {
@@ -18,9 +24,16 @@ export interface WindowState {
    * next window no more than waiting for it would (the call would count there alone), and it is
    * all the next window loses: it grants the rest of its limit. The reserve's unused calls go
    * to background work before the guard (policy.ts), so a window that syncs keep waiting on is
-   * spent before its guard and carries nothing.
+   * spent before its guard and carries nothing. A guard call answered before the window ends
+   * arrived in it (`giveBackLanded`): it leaves `early`, and the next window does not keep it.
    */
   early: number;
+  /**
+   * The part of `used` carried from the previous window's guard whose calls may still arrive
+   * here. A carried call found to have arrived in the previous window leaves `used` and this
+   * count; `used` never drops below the calls granted in this window itself.
+   */
+  carried: number;
   lockedUntil: number | null;
   lockReason: string | null;
   rateLimited: number;
@@ -56,6 +69,7 @@ export function newWindowState(policy: BudgetPolicy, now: number): WindowState {
     window: windowOf(policy, now),
     used: 0,
     early: 0,
+    carried: 0,
     lockedUntil: null,
     lockReason: null,
     rateLimited: 0,
@@ -92,6 +106,7 @@ export function rollForward(state: WindowState, policy: BudgetPolicy, now: numbe
     // A call from the previous window's guard may still arrive in this one: it counts here too
     // (and only those: a call started before the guard arrives before the window ends).
     state.used = window === state.window + 1 ? state.early : 0;
+    state.carried = state.used;
     state.early = 0;
     state.priorityLast = window === state.window + 1 ? state.priorityUsed : 0;
     state.priorityUsed = 0;
@@ -100,6 +115,65 @@ export function rollForward(state: WindowState, policy: BudgetPolicy, now: numbe
   if (state.lockedUntil !== null && now >= state.lockedUntil) {
     state.lockedUntil = null;
     state.lockReason = null;
+  }
+}
+
+/** Whether `now` is in the guard of the window `state` counts: its last `guardMs`. */
+export const inGuardOf = (state: WindowState, policy: BudgetPolicy, now: number): boolean =>
+  now >= (state.window + 1) * policy.windowMs - policy.guardMs;
+
+/** The grant of a call of `priority` and `cost` made at `grantedAt`. */
+export function grantOf(
+  policy: BudgetPolicy,
+  practice: string,
+  call: { priority: Priority; cost: number },
+  grantedAt: number,
+): Grant {
+  const window = windowOf(policy, grantedAt);
+  return {
+    practice,
+    window,
+    guard: grantedAt >= (window + 1) * policy.windowMs - policy.guardMs,
+    cost: call.cost,
+    priority: call.priority,
+  };
+}
+
+/** A guard call that arrived upstream in the window it was granted in. */
+export interface Landing {
+  window: number;
+  cost: number;
+}
+
+/**
+ * The landing to record for a call answered at `answeredAt`, or undefined when there is none: a
+ * call outside the guard counts in its window alone, and a guard call answered after its window
+ * ended may have arrived in the next one. Our windows are healow's clock minutes (the guard
+ * assumes as much), so an answer received before the window's end means an arrival within it.
+ */
+export function landingOf(
+  policy: BudgetPolicy,
+  grant: Grant,
+  answeredAt: number,
+): Landing | undefined {
+  if (!grant.guard || !(answeredAt < (grant.window + 1) * policy.windowMs)) return undefined;
+  return { window: grant.window, cost: grant.cost };
+}
+
+/**
+ * Guard calls that arrived in the window they were granted in: the next window need not keep
+ * them. Before that window begins they leave `early`; once it has begun they leave its `used`
+ * as far as it still holds carried calls; once it has ended there is nothing to give back.
+ */
+export function giveBackLanded(state: WindowState, landings: readonly Landing[]): void {
+  for (const { window, cost } of landings) {
+    if (window === state.window) {
+      state.early = Math.max(0, state.early - cost);
+    } else if (window === state.window - 1) {
+      const back = Math.min(cost, state.carried);
+      state.carried -= back;
+      state.used = Math.max(0, state.used - back);
+    }
   }
 }
 
@@ -205,7 +279,7 @@ export function grantInOrder(
 ): GrantOutcome {
   const granted: QueuedWaiter[] = [];
   if (state.lockedUntil !== null) return { granted, head: headOf(lanes)?.waiter };
-  const inGuard = now >= (state.window + 1) * policy.windowMs - policy.guardMs;
+  const inGuard = inGuardOf(state, policy, now);
   for (let next = headOf(lanes); next; next = headOf(lanes)) {
     // Strict order: a head waiter that does not fit blocks those behind it (no starvation).
     if (!fits(state, policy, practice, next.waiter, now)) return { granted, head: next.waiter };

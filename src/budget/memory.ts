@@ -9,6 +9,10 @@ import { realTimers, runAt, type Timers } from '../common/timers.ts';
 import { FairQueue } from './fair-queue.ts';
 import {
   fits,
+  giveBackLanded,
+  grantOf,
+  inGuardOf,
+  landingOf,
   newWindowState,
   recordRateLimited,
   rollForward,
@@ -21,6 +25,7 @@ import {
   type Budget,
   type BudgetPolicy,
   type BudgetUsage,
+  type Grant,
   PRIORITIES,
   type Priority,
 } from './port.ts';
@@ -37,7 +42,7 @@ interface Waiter {
   lane: string;
   cost: number;
   enqueuedAt: number;
-  resolve(): void;
+  resolve(grant: Grant): void;
   reject(error: BridgeError): void;
   /** Cancels the deadline timer and the abort listener. */
   cleanup(): void;
@@ -74,7 +79,7 @@ function exhausted(
  */
 function serveWhileFits(state: PracticeState, policy: BudgetPolicy, now: number): void {
   if (state.lockedUntil !== null) return;
-  const inGuard = now >= (state.window + 1) * policy.windowMs - policy.guardMs;
+  const inGuard = inGuardOf(state, policy, now);
   for (let head = state.queue.peek(); head; head = state.queue.peek()) {
     if (!fits(state, policy, state.practice, head, now)) return;
     state.queue.shift();
@@ -82,7 +87,7 @@ function serveWhileFits(state: PracticeState, policy: BudgetPolicy, now: number)
     if (inGuard) state.early += head.cost;
     if (head.priority !== 'background') state.priorityUsed += head.cost;
     head.cleanup();
-    head.resolve();
+    head.resolve(grantOf(policy, state.practice, head, now));
   }
 }
 
@@ -98,7 +103,7 @@ function newWaiter(
   clock: Clock,
   cost: number,
   options: AcquireOptions,
-  resolve: () => void,
+  resolve: (grant: Grant) => void,
   reject: (error: BridgeError) => void,
 ): Waiter & { served: boolean } {
   const waiter = {
@@ -107,9 +112,9 @@ function newWaiter(
     cost,
     enqueuedAt: clock.now(),
     served: false,
-    resolve: () => {
+    resolve: (grant: Grant) => {
       waiter.served = true;
-      resolve();
+      resolve(grant);
     },
     reject,
     cleanup: () => {},
@@ -202,7 +207,7 @@ export function createMemoryBudget({
 
   return {
     acquire(practice, options) {
-      return new Promise<void>((resolve, reject) => {
+      return new Promise<Grant>((resolve, reject) => {
         const cost = validateAcquire(policy, practice, options);
         const waiter = newWaiter(clock, cost, options, resolve, reject);
         if (closed) throw exhausted(clock, practice, waiter, 'the budget is closed');
@@ -215,6 +220,16 @@ export function createMemoryBudget({
         pump(state);
         if (!waiter.served) watchDeadlineAndAbort(state, waiter, options);
       });
+    },
+
+    async landed(grant, answeredAt) {
+      const landing = landingOf(policy, grant, answeredAt);
+      const state = landing && practices.get(grant.practice);
+      if (!state) return;
+      rollForward(state, policy, clock.now());
+      giveBackLanded(state, [landing]);
+      // A slot given back in the window under way may let a waiter in.
+      pump(state);
     },
 
     async reportRateLimited(practice, info = {}) {

@@ -19,6 +19,20 @@ export interface AcquireOptions {
   cost?: number;
 }
 
+/**
+ * A call the budget granted: plain data the caller hands back to `landed` once the call is
+ * answered. `guard` says it was granted in the last `guardMs` of `window`, so the budget counts
+ * it in that window and in the next one too, until told where it arrived.
+ */
+export interface Grant {
+  practice: string;
+  /** floor(grantedAt / windowMs): the window that counts the call. */
+  window: number;
+  guard: boolean;
+  cost: number;
+  priority: Priority;
+}
+
 export interface BudgetUsage {
   practice: string;
   limit: number;
@@ -39,7 +53,16 @@ export interface Budget {
    * Resolves once a call is spent for `practice`. Rejects with `BridgeError('budget_exhausted')`
    * when the deadline passes or the signal aborts before a slot is free, or on close.
    */
-  acquire(practice: string, options: AcquireOptions): Promise<void>;
+  acquire(practice: string, options: AcquireOptions): Promise<Grant>;
+  /**
+   * The granted call was answered (its response headers came back) at `answeredAt`. A guard
+   * call answered before its window ended arrived upstream in that window, so the slot the next
+   * window kept for it is given back: taken off what that window will start from, or off its
+   * count once it has begun, and nothing once it has ended too. Call it once per grant, and
+   * not for a call that got no answer (a network error, an abort): that one keeps the slot. A
+   * no-op for a grant outside the guard; never rejects (a landing not recorded keeps the slot).
+   */
+  landed(grant: Grant, answeredAt: number): Promise<void>;
   /**
    * An upstream 429: healow blocks the app for the rest of that clock minute, so lock the
    * practice until the window ends (or `Retry-After`, whichever is later) and count it.

@@ -1,6 +1,6 @@
 // Scale-out: one budget per practice in Redis, shared by every process on every machine. Each
 // step is one Lua script, which Redis runs atomically: the same rules as grant.ts (clock-aligned
-// windows, the guard carried into the next window, the 429 lock, priority, round-robin between
+// windows, the guard carried into the next window and given back when a call landed early, the 429 lock, priority, round-robin between
 // connections, the reserve), so a call is never granted twice from one count.
 import { Redis } from 'ioredis';
 import {
@@ -24,14 +24,15 @@ import {
 /**
  * KEYS: none (every key is under ARGV[1], the prefix and practice, so one practice's keys share
  * a hash slot: `{prefix:practice}`). ARGV: prefix, practice, owner, now, limit, windowMs, guardMs,
- * reserve share's base, growth, patienceMs (policy.ts unkeptOf mirrored), staleMs, adds, removes, 429s, releases (JSON).
+ * reserve share's base, growth, patienceMs (policy.ts unkeptOf mirrored), staleMs, adds, removes, 429s, releases,
+ * landings (JSON). A granted waiter is kept as `owner|grantedAt` until its owner collects it.
  */
 const STEP = `
 local base, practice, owner = ARGV[1], ARGV[2], ARGV[3]
 local now, limit, windowMs, guardMs = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local reserveBase, growth, patience, staleMs = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local adds, removes, limited = cjson.decode(ARGV[12]), cjson.decode(ARGV[13]), cjson.decode(ARGV[14])
-local releases = cjson.decode(ARGV[15])
+local releases, landings = cjson.decode(ARGV[15]), cjson.decode(ARGV[16])
 local P = base .. 'budget:{' .. practice .. '}:'
 local stateKey, waitersKey, grantedKey = P .. 'state', P .. 'waiters', P .. 'granted'
 local ownersKey, practicesKey = base .. 'budget:owners', base .. 'budget:practices'
@@ -41,7 +42,7 @@ local function laneKey(p, lane) return P .. 'lane:' .. p .. ':' .. lane end
 
 local raw = redis.call('HGETALL', stateKey)
 local exists = #raw > 0
-local s = { window = math.floor(now / windowMs), used = 0, early = 0, lockedUntil = -1, lockReason = '',
+local s = { window = math.floor(now / windowMs), used = 0, early = 0, carried = 0, lockedUntil = -1, lockReason = '',
   rateLimited = 0, priorityUsed = 0, priorityLast = 0, seq = 0 }
 for i = 1, #raw, 2 do
   local k, v = raw[i], raw[i + 1]
@@ -53,7 +54,7 @@ local window = math.floor(now / windowMs)
 if window > s.window then
   if window == s.window + 1 then s.used = s.early; s.priorityLast = s.priorityUsed
   else s.used = 0; s.priorityLast = 0 end
-  s.early = 0; s.priorityUsed = 0; s.window = window
+  s.carried = s.used; s.early = 0; s.priorityUsed = 0; s.window = window
 end
 if s.lockedUntil >= 0 and now >= s.lockedUntil then s.lockedUntil = -1; s.lockReason = '' end
 -- Leased calls never sent leave the count of their window (grant.ts releaseLeased).
@@ -61,6 +62,15 @@ for _, r in ipairs(releases) do
   if r.window == s.window then
     s.used = math.max(0, s.used - r.cost)
     if r.priority ~= 'background' then s.priorityUsed = math.max(0, s.priorityUsed - r.cost) end
+  end
+end
+-- Guard calls that arrived in their own window: the next one need not keep them (grant.ts giveBackLanded).
+for _, l in ipairs(landings) do
+  if l.window == s.window then s.early = math.max(0, s.early - l.cost)
+  elseif l.window == s.window - 1 then
+    local back = math.min(l.cost, s.carried)
+    s.carried = s.carried - back
+    s.used = math.max(0, s.used - back)
   end
 end
 for _, l in ipairs(limited) do
@@ -87,6 +97,9 @@ local function alive(o)
   return seen[o]
 end
 
+local function grantOwner(v) return string.match(v, '^[^|]*') end
+local function grantedAt(v) return tonumber(string.match(v, '|(%d+)$') or now) end
+
 local function dropWaiter(id, w)
   redis.call('HDEL', waitersKey, id)
   local lk = laneKey(w[2], w[3])
@@ -102,7 +115,7 @@ for i = 1, #all, 2 do
 end
 local granted = redis.call('HGETALL', grantedKey)
 for i = 1, #granted, 2 do
-  if not alive(granted[i + 1]) then redis.call('HDEL', grantedKey, granted[i]) end
+  if not alive(grantOwner(granted[i + 1])) then redis.call('HDEL', grantedKey, granted[i]) end
 end
 
 for _, a in ipairs(adds) do
@@ -139,7 +152,9 @@ end
 
 local mine = {}
 for i = 1, #granted, 2 do
-  if granted[i + 1] == owner then table.insert(mine, granted[i]) end
+  if grantOwner(granted[i + 1]) == owner then
+    table.insert(mine, { id = granted[i], grantedAt = grantedAt(granted[i + 1]) })
+  end
 end
 local head = nil
 local function grantAll()
@@ -173,7 +188,7 @@ local function grantAll()
     if not fits then head = found.w; return end
     -- Served: out of its lane, the lane to the back of its ring (or gone when empty).
     redis.call('HDEL', waitersKey, found.id)
-    redis.call('HSET', grantedKey, found.id, found.w[1])
+    redis.call('HSET', grantedKey, found.id, found.w[1] .. '|' .. tostring(now))
     local lk = laneKey(found.priority, found.lane)
     redis.call('ZREM', lk, found.id)
     s.seq = s.seq + 1
@@ -182,7 +197,7 @@ local function grantAll()
     s.used = s.used + cost
     if inGuard then s.early = s.early + cost end
     if found.priority ~= 'background' then s.priorityUsed = s.priorityUsed + cost end
-    if found.w[1] == owner then table.insert(mine, found.id) end
+    if found.w[1] == owner then table.insert(mine, { id = found.id, grantedAt = now }) end
   end
 end
 grantAll()
@@ -197,7 +212,7 @@ for _, id in ipairs(removes) do
 end
 -- A blocked head that gave up may have been all that held the next ones back.
 if #removed > 0 then grantAll() end
-for _, id in ipairs(mine) do redis.call('HDEL', grantedKey, id) end
+for _, m in ipairs(mine) do redis.call('HDEL', grantedKey, m.id) end
 
 local waiting = { interactive = 0, refresh = 0, background = 0 }
 local queued = 0
@@ -208,10 +223,10 @@ for _, v in ipairs(rest) do
   if w[1] == owner then queued = queued + 1 end
 end
 
-local writes = #adds + #removes + #limited + #releases > 0
+local writes = #adds + #removes + #limited + #releases + #landings > 0
 if exists or writes then
   redis.call('HSET', stateKey, 'window', s.window, 'used', s.used, 'early', s.early,
-    'lockedUntil', s.lockedUntil, 'lockReason', s.lockReason, 'rateLimited', s.rateLimited,
+    'carried', s.carried, 'lockedUntil', s.lockedUntil, 'lockReason', s.lockReason, 'rateLimited', s.rateLimited,
     'priorityUsed', s.priorityUsed, 'priorityLast', s.priorityLast, 'seq', s.seq)
   redis.call('SADD', practicesKey, practice)
   -- A practice no process has touched for a day leaves nothing behind.
@@ -227,6 +242,8 @@ interface ScriptState {
   window: number;
   used: number;
   early: number;
+  /** Absent from a state written before carried calls were given back. */
+  carried?: number;
   lockedUntil: number;
   lockReason: string;
   rateLimited: number;
@@ -236,7 +253,7 @@ interface ScriptState {
 }
 
 interface ScriptOutput {
-  granted: string[] | Record<string, never>;
+  granted: Array<{ id: string; grantedAt: number }> | Record<string, never>;
   removed: string[] | Record<string, never>;
   queued: number;
   waiting: Record<Priority, number>;
@@ -245,8 +262,7 @@ interface ScriptOutput {
 }
 
 /** Lua's cjson writes an empty table as `{}`: an empty list. */
-const list = (value: string[] | Record<string, never>): string[] =>
-  Array.isArray(value) ? value : [];
+const list = <T>(value: T[] | Record<string, never>): T[] => (Array.isArray(value) ? value : []);
 
 /** The lock's reason travels compact (the script has no ISO dates); here it becomes words. */
 function lockReasonOf(raw: string): string | null {
@@ -265,6 +281,7 @@ function windowStateOf(s: ScriptState): WindowState {
     window: s.window,
     used: s.used,
     early: s.early,
+    carried: s.carried ?? 0,
     lockedUntil: s.lockedUntil >= 0 ? s.lockedUntil : null,
     lockReason: s.lockedUntil >= 0 ? lockReasonOf(s.lockReason) : null,
     rateLimited: s.rateLimited,
@@ -321,6 +338,7 @@ export function openRedisBudgetStore({
         JSON.stringify(input.rateLimited.map((r) => ({ retryAfterMs: r.retryAfterMs ?? 0 }))),
         // An empty list goes as `[]`, which cjson reads as a table like any other.
         JSON.stringify(input.release ?? []),
+        JSON.stringify(input.landed ?? []),
       );
       const out = JSON.parse(raw) as ScriptOutput;
       const state = windowStateOf(out.state);

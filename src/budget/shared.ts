@@ -15,12 +15,13 @@ import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import { randomId } from '../common/random.ts';
 import { realTimers, runAt, type Timers } from '../common/timers.ts';
-import { type Release, windowOf } from './grant.ts';
+import { grantOf, type Landing, landingOf, type Release, windowOf } from './grant.ts';
 import {
   type AcquireOptions,
   type Budget,
   type BudgetPolicy,
   type BudgetUsage,
+  type Grant,
   PRIORITIES,
   type Priority,
 } from './port.ts';
@@ -46,11 +47,16 @@ export interface StepInput {
   rateLimited: Array<{ retryAfterMs?: number | undefined }>;
   /** Leased calls this owner did not spend, given back (grant.ts `releaseLeased`). */
   release?: Release[];
+  /** Guard calls of this owner that arrived in their own window (grant.ts `giveBackLanded`). */
+  landed?: Landing[];
 }
 
 export interface StepOutput {
-  /** This owner's waiters at the practice granted by now (by this step or another's). */
-  granted: string[];
+  /**
+   * This owner's waiters at the practice granted by now (by this step or another's), each with
+   * the store's time of its grant: the window and guard it was granted in.
+   */
+  granted: Array<{ id: string; grantedAt: number }>;
   /** The waiters of `remove` taken out before being granted. */
   removed: string[];
   /** This owner's waiters still queued at the practice. */
@@ -112,7 +118,7 @@ export const LEASE_MIN_LIMIT = 1_000;
 interface LocalWaiter {
   record: WaiterRecord;
   enqueuedAt: number;
-  resolve(): void;
+  resolve(grant: Grant): void;
   reject(error: BridgeError): void;
   cleanup(): void;
   /** Why it gives up, once it does. */
@@ -141,6 +147,7 @@ interface Local {
   leasing: Set<Priority>;
   demand: Map<Priority, Demand>;
   toRelease: Release[];
+  toLand: Landing[];
   waiters: Map<string, LocalWaiter>;
   toAdd: WaiterRecord[];
   toRemove: Set<string>;
@@ -198,6 +205,7 @@ export function createSharedBudget({
         leasing: new Set(),
         demand: new Map(),
         toRelease: [],
+        toLand: [],
         waiters: new Map(),
         toAdd: [],
         toRemove: new Set(),
@@ -246,6 +254,7 @@ export function createSharedBudget({
     local.toRemove.clear();
     const rateLimited = local.rateLimits.splice(0);
     const release = local.toRelease.splice(0);
+    const landed = local.toLand.splice(0);
     let out: StepOutput;
     try {
       out = await store.step({
@@ -256,6 +265,7 @@ export function createSharedBudget({
         remove,
         rateLimited,
         ...(release.length > 0 ? { release } : {}),
+        ...(landed.length > 0 ? { landed } : {}),
       });
     } catch (error) {
       // The store could not be reached: every waiter of this step's practice fails rather than
@@ -271,12 +281,12 @@ export function createSharedBudget({
       throw error;
     }
     local.usage = out.usage;
-    for (const id of out.granted) {
+    for (const { id, grantedAt } of out.granted) {
       const waiter = local.waiters.get(id);
       if (!waiter) continue;
       local.waiters.delete(id);
       waiter.cleanup();
-      waiter.resolve();
+      waiter.resolve(grantOf(policy, local.practice, waiter.record, grantedAt));
     }
     for (const id of remove) {
       const waiter = local.waiters.get(id);
@@ -433,7 +443,7 @@ export function createSharedBudget({
 
   return {
     acquire(practice, options) {
-      return new Promise<void>((resolve, reject) => {
+      return new Promise<Grant>((resolve, reject) => {
         const cost = validateAcquire(policy, practice, options);
         const record: WaiterRecord = {
           id: `${owner}.${++seq}`,
@@ -456,7 +466,8 @@ export function createSharedBudget({
         const now = clock.now();
         const demand = countDemand(local, options.priority, now);
         if (spendLeased(local, options.priority, cost, now)) {
-          resolve();
+          // Leases end before the guard: a leased call counts in its window alone.
+          resolve(grantOf(policy, practice, record, now));
           return;
         }
         local.waiters.set(record.id, waiter);
@@ -480,6 +491,15 @@ export function createSharedBudget({
         };
         void kick(local).catch(() => {});
       });
+    },
+
+    async landed(grant, answeredAt) {
+      const landing = landingOf(policy, grant, answeredAt);
+      if (!landing || closed) return;
+      const local = localOf(grant.practice);
+      local.toLand.push(landing);
+      // Not recorded (the store away): the next window keeps the slot, as for a call unanswered.
+      await kick(local).catch(() => {});
     },
 
     async reportRateLimited(practice, info = {}) {
@@ -533,7 +553,7 @@ export function createSharedBudget({
       await Promise.allSettled([...locals.values()].map((l) => l.running));
       await Promise.allSettled(
         [...locals.values()].map((local, i) =>
-          gone[i]!.length === 0 && local.toRelease.length === 0
+          gone[i]!.length === 0 && local.toRelease.length === 0 && local.toLand.length === 0
             ? undefined
             : store.step({
                 practice: local.practice,
@@ -543,6 +563,7 @@ export function createSharedBudget({
                 remove: gone[i]!,
                 rateLimited: [],
                 release: local.toRelease.splice(0),
+                landed: local.toLand.splice(0),
               }),
         ),
       );

@@ -4,6 +4,7 @@
 import Sqlite, { type Database } from 'better-sqlite3';
 import {
   blockedUntilOf,
+  giveBackLanded,
   grantInOrder,
   type Lane,
   newWindowState,
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS budget_practices (
   window INTEGER NOT NULL,
   used INTEGER NOT NULL,
   early INTEGER NOT NULL,
+  carried INTEGER NOT NULL DEFAULT 0,
   locked_until INTEGER,
   lock_reason TEXT,
   rate_limited INTEGER NOT NULL,
@@ -54,7 +56,8 @@ CREATE TABLE IF NOT EXISTS budget_waiters (
   lane TEXT NOT NULL,
   cost INTEGER NOT NULL,
   seq INTEGER NOT NULL,
-  granted INTEGER NOT NULL DEFAULT 0
+  granted INTEGER NOT NULL DEFAULT 0,
+  granted_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS budget_waiters_by_practice ON budget_waiters (practice, granted);
 CREATE INDEX IF NOT EXISTS budget_waiters_by_owner ON budget_waiters (owner);
@@ -67,10 +70,29 @@ CREATE TABLE IF NOT EXISTS budget_lanes (
 ) STRICT;
 `;
 
+/** Columns added after the tables were first made: added to a file whose tables lack them. */
+const ADDED_COLUMNS = [
+  { table: 'budget_practices', column: 'carried', type: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'budget_waiters', column: 'granted_at', type: 'INTEGER' },
+] as const;
+
+function addMissingColumns(db: Database): void {
+  const has = db.prepare<[string, string], { name: string }>(
+    'SELECT name FROM pragma_table_info(?) WHERE name = ?',
+  );
+  // One write transaction: two processes opening the file at once add each column once.
+  db.transaction(() => {
+    for (const { table, column, type } of ADDED_COLUMNS) {
+      if (!has.get(table, column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
+  }).immediate();
+}
+
 interface PracticeRow {
   window: number;
   used: number;
   early: number;
+  carried: number;
   locked_until: number | null;
   lock_reason: string | null;
   rate_limited: number;
@@ -107,6 +129,7 @@ export function openSqliteBudgetStore({
   // A budget count lost to a power cut costs at most one window's calls counted again.
   db.pragma('synchronous = NORMAL');
   db.exec(SCHEMA);
+  addMissingColumns(db);
 
   const q = {
     practice: db.prepare<[string], PracticeRow>(
@@ -116,12 +139,12 @@ export function openSqliteBudgetStore({
       'SELECT * FROM budget_practices ORDER BY practice',
     ),
     savePractice: db.prepare(
-      `INSERT INTO budget_practices (practice, window, used, early, locked_until, lock_reason,
-         rate_limited, priority_used, priority_last, seq)
-       VALUES (@practice, @window, @used, @early, @lockedUntil, @lockReason, @rateLimited,
-         @priorityUsed, @priorityLast, @seq)
+      `INSERT INTO budget_practices (practice, window, used, early, carried, locked_until,
+         lock_reason, rate_limited, priority_used, priority_last, seq)
+       VALUES (@practice, @window, @used, @early, @carried, @lockedUntil, @lockReason,
+         @rateLimited, @priorityUsed, @priorityLast, @seq)
        ON CONFLICT (practice) DO UPDATE SET window = excluded.window, used = excluded.used,
-         early = excluded.early, locked_until = excluded.locked_until,
+         early = excluded.early, carried = excluded.carried, locked_until = excluded.locked_until,
          lock_reason = excluded.lock_reason, rate_limited = excluded.rate_limited,
          priority_used = excluded.priority_used, priority_last = excluded.priority_last,
          seq = excluded.seq`,
@@ -153,10 +176,10 @@ export function openSqliteBudgetStore({
     dropLane: db.prepare(
       'DELETE FROM budget_lanes WHERE practice = ? AND priority = ? AND lane = ?',
     ),
-    grant: db.prepare('UPDATE budget_waiters SET granted = 1 WHERE id = ?'),
+    grant: db.prepare('UPDATE budget_waiters SET granted = 1, granted_at = ? WHERE id = ?'),
     remove: db.prepare('DELETE FROM budget_waiters WHERE id = ? AND owner = ? AND granted = 0'),
-    mineGranted: db.prepare<[string, string], { id: string }>(
-      'SELECT id FROM budget_waiters WHERE practice = ? AND owner = ? AND granted = 1',
+    mineGranted: db.prepare<[string, string], { id: string; granted_at: number | null }>(
+      'SELECT id, granted_at FROM budget_waiters WHERE practice = ? AND owner = ? AND granted = 1',
     ),
     dropMineGranted: db.prepare(
       'DELETE FROM budget_waiters WHERE practice = ? AND owner = ? AND granted = 1',
@@ -170,6 +193,7 @@ export function openSqliteBudgetStore({
     window: row.window,
     used: row.used,
     early: row.early,
+    carried: row.carried,
     lockedUntil: row.locked_until,
     lockReason: row.lock_reason,
     rateLimited: row.rate_limited,
@@ -183,10 +207,16 @@ export function openSqliteBudgetStore({
     const row = q.practice.get(practice);
     const release = input.release ?? [];
     const writes =
-      input.add.length + input.remove.length + input.rateLimited.length + release.length > 0;
+      input.add.length +
+        input.remove.length +
+        input.rateLimited.length +
+        release.length +
+        (input.landed?.length ?? 0) >
+      0;
     const state = row ? stateOf(row) : newWindowState(policy, now);
     rollForward(state, policy, now);
     releaseLeased(state, release);
+    giveBackLanded(state, input.landed ?? []);
     for (const { retryAfterMs } of input.rateLimited) {
       recordRateLimited(state, policy, now, retryAfterMs);
     }
@@ -226,12 +256,14 @@ export function openSqliteBudgetStore({
     }
     const before = new Map([...lanes].map(([key, lane]) => [key, lane.pos]));
     // Granted on this owner's behalf by other processes' steps, then by this one, in order.
-    const mine = q.mineGranted.all(practice, owner).map((r) => r.id);
+    const mine = q.mineGranted
+      .all(practice, owner)
+      .map((r) => ({ id: r.id, grantedAt: r.granted_at ?? now }));
     const grantAll = () => {
       const outcome = grantInOrder(state, policy, practice, [...lanes.values()], now);
       for (const waiter of outcome.granted) {
-        q.grant.run(waiter.id);
-        if (owners.get(waiter.id) === owner) mine.push(waiter.id);
+        q.grant.run(now, waiter.id);
+        if (owners.get(waiter.id) === owner) mine.push({ id: waiter.id, grantedAt: now });
       }
       return outcome.head;
     };

@@ -88,7 +88,9 @@ export function recordingBudget(): RecordingBudget {
     rateLimited,
     async acquire(practice, options) {
       acquired.push({ practice, options });
+      return { practice, window: 0, guard: false, cost: 1, priority: options.priority };
     },
+    async landed() {},
     async reportRateLimited(practice, info) {
       rateLimited.push({ practice, info });
     },

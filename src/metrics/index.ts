@@ -166,8 +166,9 @@ export function observeBudget<B extends Budget>(budget: B, metrics: Metrics, clo
     async acquire(practice, options) {
       const started = clock.now();
       try {
-        await budget.acquire(practice, options);
+        const grant = await budget.acquire(practice, options);
         metrics.budgetWait(practice, options.priority, clock.now() - started, true);
+        return grant;
       } catch (error) {
         metrics.budgetWait(practice, options.priority, clock.now() - started, false);
         throw error;
