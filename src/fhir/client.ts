@@ -3,7 +3,7 @@
 // searchsets along rebased `next` links.
 
 import type { Bundle, Resource } from 'fhir/r4.js';
-import type { Budget, Priority } from '../budget/port.ts';
+import type { Budget, Grant, Priority } from '../budget/port.ts';
 import type { Clock } from '../common/clock.ts';
 import { BridgeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -179,8 +179,8 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
   type ClientErrors = 'throw' | 'return';
 
   /** A budget slot for the next attempt (waits within the deadline, the caller's priority). */
-  async function acquireSlot(target: FhirTarget, options: RequestOptions): Promise<void> {
-    await budget.acquire(target.practiceKey, {
+  async function acquireSlot(target: FhirTarget, options: RequestOptions): Promise<Grant> {
+    return budget.acquire(target.practiceKey, {
       priority: options.priority,
       ...(target.connectionId === undefined ? {} : { connectionId: target.connectionId }),
       ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
@@ -321,7 +321,7 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
       // not hold a granted slot, or the call goes out in a later window than the one it counted
       // in, on top of that window's own calls.
       const token = state.refreshedToken ?? (await target.tokens.accessToken());
-      await acquireSlot(target, options);
+      const grant = await acquireSlot(target, options);
       const started = clock.now();
       const attemptMs = attemptMsFor(options, started);
       const sent = await fetchOnce(target, state.url, `GET ${path}`, token, attemptMs, options);
@@ -336,6 +336,8 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
         continue;
       }
       const { res } = sent;
+      // Its headers are in: the budget learns in which window the call arrived.
+      void budget.landed(grant, clock.now());
       deps.metrics?.fhirCall(target.practiceKey, res.status);
       logger?.debug(
         { fhir: { method: 'GET', path, status: res.status, ms: clock.now() - started, attempt } },
