@@ -345,7 +345,7 @@ export function createLauncher(deps: VaultDeps) {
   ): Promise<{ tokens: TokenSet; grantedAt: number }> {
     const auth = await clientAuthFor(connection.registration, registration, deps.keys);
     const verifier = sealer.open(session.sealedVerifier, pkceContext(session.stateHash));
-    await budget.acquire(connection.practiceBase, {
+    const grant = await budget.acquire(connection.practiceBase, {
       priority: 'interactive',
       connectionId: connection.id,
     });
@@ -360,6 +360,8 @@ export function createLauncher(deps: VaultDeps) {
       redirectUri: session.redirectUri,
       codeVerifier: verifier,
     });
+    // Answered (a refused exchange throws and keeps the slot, the safe side).
+    void budget.landed(grant, clock.now());
     return { tokens, grantedAt };
   }
 

@@ -14,6 +14,7 @@
 //      body) leaves the attempt behind: if the EHR then refuses the refresh token, it may have
 //      rotated it for the answer we lost, so the connection needs the patient again
 //      (`reauthorization_required`), and is not called `revoked`.
+import type { Grant } from '../budget/port.ts';
 import { BridgeError } from '../common/errors.ts';
 import type { Sealer } from '../common/seal.ts';
 import {
@@ -67,6 +68,8 @@ type EndState = 'revoked' | 'expired' | 'reauthorization_required';
 interface TokenCall {
   tokenEndpoint: string;
   auth: ClientAuthentication;
+  /** The budget's slot for the call, told when the answer comes back. */
+  grant: Grant;
 }
 
 /** A claimed refresh lease: the row as claimed, this attempt's time, and a lost one's before it. */
@@ -249,11 +252,11 @@ export function createTokenKeeper(deps: VaultDeps) {
     const config = await deps.discovery.discover(record.practiceBase);
     assertAuthorizationServer(record.registration, registration, config);
     const auth = await clientAuthFor(record.registration, registration, deps.keys);
-    await deps.budget.acquire(record.practiceBase, {
+    const grant = await deps.budget.acquire(record.practiceBase, {
       priority: 'refresh',
       connectionId: record.id,
     });
-    return { tokenEndpoint: config.token_endpoint, auth };
+    return { tokenEndpoint: config.token_endpoint, auth, grant };
   }
 
   /**
@@ -289,7 +292,8 @@ export function createTokenKeeper(deps: VaultDeps) {
     call: TokenCall,
   ): Promise<ConnectionRecord> {
     const { leased } = lease;
-    const { response, text } = await sendRefresh(leased, tokens.refreshToken!, call);
+    const { response, text, answeredAt } = await sendRefresh(leased, tokens.refreshToken!, call);
+    void deps.budget.landed(call.grant, answeredAt);
     if (response.ok) {
       // Stored before anything else is done with it: from here a crash loses nothing.
       await mustWrite(
@@ -320,7 +324,7 @@ export function createTokenKeeper(deps: VaultDeps) {
     leased: ConnectionRecord,
     refreshToken: string,
     call: TokenCall,
-  ): Promise<{ response: Response; text: string }> {
+  ): Promise<{ response: Response; text: string; answeredAt: number }> {
     try {
       const response = await refreshTokenGrantRequest({
         tokenEndpoint: call.tokenEndpoint,
@@ -330,7 +334,8 @@ export function createTokenKeeper(deps: VaultDeps) {
         refreshToken,
         timeoutMs: TOKEN_CALL_TIMEOUT_MS,
       });
-      return { response, text: await response.text() };
+      const answeredAt = clock.now();
+      return { response, text: await response.text(), answeredAt };
     } catch (error) {
       logger.warn({ connectionId: leased.id, err: error }, 'refresh answer lost; attempt kept');
       await release(leased, {});

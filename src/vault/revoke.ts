@@ -45,7 +45,7 @@ export function createRevoker(deps: VaultDeps) {
       ];
       const deadline = clock.now() + BUDGET_WAIT_MS;
       for (const { token, tokenTypeHint } of order) {
-        await deps.budget.acquire(record.practiceBase, {
+        const grant = await deps.budget.acquire(record.practiceBase, {
           priority: 'interactive',
           connectionId: record.id,
           deadline,
@@ -60,6 +60,8 @@ export function createRevoker(deps: VaultDeps) {
           tokenTypeHint,
           timeoutMs: REVOCATION_TIMEOUT_MS,
         });
+        // Answered (a refused revocation throws and keeps the slot, the safe side).
+        void deps.budget.landed(grant, clock.now());
       }
       logger.info({ connectionId: record.id }, 'tokens revoked at the EHR');
       return true;

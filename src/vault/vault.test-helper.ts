@@ -131,6 +131,7 @@ export async function vaultFixture(tokenEndpoint: TokenEndpoint): Promise<VaultF
     events: createEventLog({ store, clock, logger }),
     budget: {
       acquire: async () => beforeBudget.hook(),
+      landed: async () => {},
     } as unknown as VaultDeps['budget'],
     publicUrl: PUBLIC_URL,
     fetch: fetchStub,
