@@ -139,6 +139,25 @@ describe('a full sync', () => {
     );
   });
 
+  it('writes reads by reference 25 to a transaction, each with its reference marked done', async () => {
+    observations(30, (i) => ({ performer: [{ reference: `Practitioner/pr-${i}` }] }));
+    for (let i = 0; i < 30; i++) {
+      fake.readable.set(`Practitioner/pr-${i}`, { resourceType: 'Practitioner', id: `pr-${i}` });
+    }
+    const u = await setup(['patient/Observation.read', 'patient/Practitioner.read']);
+    const readWrites: number[] = [];
+    const savePage = u.store.resources.savePage.bind(u.store.resources);
+    u.store.resources.savePage = async (page) => {
+      if (page.source === 'read') readWrites.push(page.resources.length);
+      return savePage(page);
+    };
+    const result = await u.engine.run(u.connectionId);
+    expect(readWrites).toEqual([25, 5]);
+    expect(result.totals.referencesRead).toBe(30);
+    const references = await u.store.sync.references(u.connectionId);
+    expect(references.filter((r) => r.status === 'done')).toHaveLength(30);
+  });
+
   it('does not read references the scopes do not grant', async () => {
     observations(2, () => ({ performer: [{ reference: 'Practitioner/pr-0' }] }));
     const u = await setup(['patient/Observation.read']);

@@ -6,7 +6,7 @@
 // costs that read (it stays pending for the next run), never the run.
 import { isBridgeError } from '../common/errors.ts';
 import { compactJson } from '../fhir/json-scan.ts';
-import type { SyncReference } from '../store/port.ts';
+import type { ReferenceNote, SyncReference } from '../store/port.ts';
 import { checkDeclared, readAttachment } from './binary.ts';
 import { findReferences, type Json, toResourceWrite } from './extract.ts';
 import { parseJson, readBodyWithin } from './pages.ts';
@@ -15,6 +15,8 @@ import type { RunContext } from './run-state.ts';
 import { isTypeFailure } from './type-pass.ts';
 
 const BATCH = 100;
+/** Reads written per transaction at most (see ReadWrites). */
+const FLUSH_EVERY = 25;
 /** Answers that end one read, not the sync: not allowed, never there, deleted. */
 const PASSING = new Set([403, 404, 410]);
 const NOT_ALLOWED = 'the granted scopes do not allow reading it';
@@ -94,7 +96,70 @@ async function readOne(ctx: RunContext, ref: SyncReference): Promise<ReadOutcome
   return { status: 'read', resource, json: compactJson(text) };
 }
 
-async function readReference(ctx: RunContext, ref: SyncReference): Promise<void> {
+/** What answered a reference, waiting to be written with the reads around it. */
+interface ReadResult {
+  ref: SyncReference;
+  resource: Json;
+  json: string;
+  /** What it points at in turn. */
+  references: ReferenceNote[];
+  fetchedAt: number;
+}
+
+/**
+ * Reads written together instead of one commit each: one transaction per type for every
+ * `FLUSH_EVERY` reads and at the end of each batch, each resource with its reference's done mark.
+ * A crash loses only reads not yet written: their references are still pending, read again.
+ */
+class ReadWrites {
+  private queue: ReadResult[] = [];
+
+  constructor(private readonly ctx: RunContext) {}
+
+  async add(read: ReadResult): Promise<void> {
+    this.queue.push(read);
+    if (this.queue.length >= FLUSH_EVERY) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const reads = this.queue;
+    this.queue = [];
+    if (reads.length === 0) return;
+    await this.ctx.beforeWrite?.();
+    const byType = new Map<string, ReadResult[]>();
+    for (const read of reads)
+      byType.set(read.ref.type, [...(byType.get(read.ref.type) ?? []), read]);
+    for (const [type, ofType] of byType) await this.write(type, ofType);
+    this.ctx.state.report();
+  }
+
+  private async write(type: string, reads: ReadResult[]): Promise<void> {
+    const { state, store, plan, target } = this.ctx;
+    const fetchedAt = Math.max(...reads.map((r) => r.fetchedAt));
+    await state.save(async () => {
+      const progress = state.typeProgress(type);
+      progress.pages += reads.length;
+      progress.resources += reads.length;
+      progress.read = (progress.read ?? 0) + reads.length;
+      const written = await store.resources.savePage({
+        connectionId: plan.connectionId,
+        practiceBase: target.base,
+        fetchedAt,
+        source: 'read',
+        sweep: null,
+        resources: reads.map((r) => toResourceWrite(r.resource, r.json)),
+        references: reads.flatMap((r) => r.references),
+        // Each reference is done in the same transaction as what answers it: no crash between
+        // the two can leave it pending to be read again.
+        resolved: reads.map(({ ref }) => ({ type: ref.type, id: ref.id })),
+        run: { id: state.runId, progress: state.types, updatedAt: fetchedAt, countsFor: type },
+      });
+      state.count(type, written);
+    });
+  }
+}
+
+async function readReference(ctx: RunContext, ref: SyncReference, writes: ReadWrites) {
   const { state, store, plan, clock } = ctx;
   const progress = state.typeProgress(ref.type);
   if (progress.status === 'pending') progress.status = 'running';
@@ -113,27 +178,13 @@ async function readReference(ctx: RunContext, ref: SyncReference): Promise<void>
   }
   const found = findReferences(outcome.resource, ctx.base, ctx.wanted, plan.attachments);
   for (const s of found.skipped) state.skip(s);
-  await ctx.beforeWrite?.();
-  await state.save(async () => {
-    progress.pages++;
-    progress.resources++;
-    progress.read = (progress.read ?? 0) + 1;
-    const written = await store.resources.savePage({
-      connectionId: plan.connectionId,
-      practiceBase: ctx.target.base,
-      fetchedAt: now,
-      source: 'read',
-      sweep: null,
-      resources: [toResourceWrite(outcome.resource, outcome.json)],
-      references: found.references,
-      // The reference is done in the same transaction as what answers it: one commit, and no
-      // crash between the two can leave it pending to be read again.
-      resolved: [{ type: ref.type, id: ref.id }],
-      run: { id: state.runId, progress: state.types, updatedAt: now, countsFor: ref.type },
-    });
-    state.count(ref.type, written);
+  await writes.add({
+    ref,
+    resource: outcome.resource,
+    json: outcome.json,
+    references: found.references,
+    fetchedAt: now,
   });
-  state.report();
 }
 
 /**
@@ -152,9 +203,26 @@ export async function readReferences(
     ).filter((ref) => !failed.has(`${ref.type}/${ref.id}`));
     if (batch.length === 0) return;
     const toRead = await resolveKnown(ctx, batch);
-    await runPool(toRead, concurrency, controller, async (ref) => {
+    const writes = new ReadWrites(ctx);
+    await readAll(ctx, toRead, concurrency, controller, writes, failed);
+    // Written before the next batch is asked for, which would otherwise name these again.
+    await writes.flush();
+  }
+}
+
+/** Reads `refs` into `writes`; a read that failed its type joins `failed`. */
+async function readAll(
+  ctx: RunContext,
+  refs: SyncReference[],
+  concurrency: number,
+  controller: AbortController,
+  writes: ReadWrites,
+  failed: Set<string>,
+): Promise<void> {
+  try {
+    await runPool(refs, concurrency, controller, async (ref) => {
       try {
-        await readReference(ctx, ref);
+        await readReference(ctx, ref, writes);
       } catch (error) {
         if (ctx.signal.aborted || !isTypeFailure(error)) throw error;
         failed.add(`${ref.type}/${ref.id}`);
@@ -168,5 +236,9 @@ export async function readReferences(
         );
       }
     });
+  } catch (error) {
+    // What was read before the run stopped is kept, as a page written before it would be.
+    await writes.flush().catch(() => {});
+    throw error;
   }
 }
