@@ -53,6 +53,8 @@ export interface AppDeps {
   web: Pick<WebDeps, 'readPatientName' | 'searchPractices'>;
   /** Extra route sets (the FHIR proxy) registered inside the API-key scope. */
   apiRoutes?: Array<(app: FastifyInstance) => void>;
+  /** Extra route sets (the dashboard, the record pages) registered inside the pages' scope. */
+  pageRoutes?: Array<(app: FastifyInstance) => void>;
 }
 
 const stateParams = z.object({
@@ -108,11 +110,13 @@ export function createApp(deps: AppDeps): FastifyInstance {
   installErrorHandling(app, {
     errorPage: createErrorPage({ logger: deps.logger, events: store.events, clock }),
   });
-  app.addHook('onSend', async (request, reply) => {
+  // Set on arrival, not on sending: an error answer keeps the reply's headers, and a hook on
+  // arrival with a callback costs a request no promise.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   const described = describeRoutes(app);
-  app.register(cookie);
   app.register(formbody);
   app.decorateRequest('apiKey', undefined);
   app.decorateRequest('ownedConnection', undefined);
@@ -134,25 +138,6 @@ export function createApp(deps: AppDeps): FastifyInstance {
     const { registration } = parse(registrationParams, request.params, 'path');
     reply.header('cache-control', 'public, max-age=300');
     return jwksOf(registration);
-  });
-
-  // The authorizeUrl the API hands out points here: bind the browser, then go to the EHR.
-  app.get('/launch/:state', async (request, reply) => {
-    const { state } = parse(stateParams, request.params, 'path');
-    signIns.admitRequest('launch', request, reply);
-    const secret = ensureBrowserSecret(request, reply, secureCookies);
-    return reply.redirect(await vault.launch(state, secret), 302);
-  });
-
-  app.get('/callback', async (request, reply) => {
-    const result = await vault.callback(
-      request.query as Record<string, unknown>,
-      browserSecret(request),
-    );
-    const target = new URL(result.returnTo ?? `${config.publicUrl}/connect/done`);
-    target.searchParams.set('connection', result.connection.id);
-    target.searchParams.set('outcome', result.outcome);
-    return reply.redirect(target.href, 302);
   });
 
   app.register(async (api) => {
@@ -177,13 +162,38 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
   registerOpenApiRoutes(app, described, { serverUrl: config.publicUrl, version: API_VERSION });
 
-  registerWebRoutes(app, {
-    ...deps.web,
-    vault,
-    practices: deps.practices,
-    config,
-    secureCookies,
-    signIns,
+  // The pages' scope: the cookie parser and the pages' own hooks run on their routes, not on
+  // every API call (a proxied read runs none of them).
+  app.register(async (pages) => {
+    pages.register(cookie);
+    // The authorizeUrl the API hands out points here: bind the browser, then go to the EHR.
+    pages.get('/launch/:state', async (request, reply) => {
+      const { state } = parse(stateParams, request.params, 'path');
+      signIns.admitRequest('launch', request, reply);
+      const secret = ensureBrowserSecret(request, reply, secureCookies);
+      return reply.redirect(await vault.launch(state, secret), 302);
+    });
+
+    pages.get('/callback', async (request, reply) => {
+      const result = await vault.callback(
+        request.query as Record<string, unknown>,
+        browserSecret(request),
+      );
+      const target = new URL(result.returnTo ?? `${config.publicUrl}/connect/done`);
+      target.searchParams.set('connection', result.connection.id);
+      target.searchParams.set('outcome', result.outcome);
+      return reply.redirect(target.href, 302);
+    });
+
+    registerWebRoutes(pages, {
+      ...deps.web,
+      vault,
+      practices: deps.practices,
+      config,
+      secureCookies,
+      signIns,
+    });
+    for (const routes of deps.pageRoutes ?? []) routes(pages);
   });
   return app;
 }

@@ -82,12 +82,15 @@ export function buildApp(runtime: Runtime): FastifyInstance {
       (api) => registerEventRoutes(api, runtime),
       (api) => registerMetricsRoute(api, runtime.metrics),
     ],
+    pageRoutes: [
+      (pages) =>
+        registerAdminRoutes(pages, {
+          ...runtime,
+          secureCookies: runtime.config.publicUrl.startsWith('https://'),
+        }),
+      (pages) => registerPatientRecordPages(pages, runtime),
+    ],
   });
-  registerAdminRoutes(app, {
-    ...runtime,
-    secureCookies: runtime.config.publicUrl.startsWith('https://'),
-  });
-  registerPatientRecordPages(app, runtime);
   return app;
 }
 
