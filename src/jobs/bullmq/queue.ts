@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { type ExponentialBackoff, exponentialDelay } from '../../common/backoff.ts';
 import type { Clock } from '../../common/clock.ts';
 import { randomId } from '../../common/random.ts';
-import type { Job, JobQueue, JobStatus } from '../port.ts';
+import type { Enqueued, EnqueueRequest, Job, JobQueue, JobStatus } from '../port.ts';
 
 export interface BullmqQueueOptions {
   /** A client with `maxRetriesPerRequest: null` (BullMQ's workers block on it). */
@@ -103,7 +103,13 @@ export function createBullmqJobQueue({
   function queueOf(kind: string): Queue {
     let queue = queues.get(kind);
     if (!queue) {
-      queue = new Queue(kind, { connection, prefix, defaultJobOptions });
+      queue = new Queue(kind, {
+        connection,
+        prefix,
+        defaultJobOptions,
+        // Nothing here reads BullMQ's event stream; each progress write adds to it.
+        streams: { events: { maxLen: 100 } },
+      });
       queue.on('error', onError);
       queues.set(kind, queue);
     }
@@ -219,51 +225,59 @@ export function createBullmqJobQueue({
     await connection.hset(metaKey(id), { runAt, updatedAt: clock.now() });
     const delay = runAt - clock.now();
     // The job may have fallen due (or been taken) meanwhile: then there is nothing to move.
-    await (delay > 0 ? loaded.job.changeDelay(delay) : loaded.job.promote()).catch(() => {});
+    await (delay > 0 ? loaded.job.changeDelay(delay) : loaded.job.promote()).catch((error) => {
+      if (!notHeld(error)) throw error;
+    });
+  }
+
+  async function enqueue(request: EnqueueRequest, tries = 3): Promise<Enqueued> {
+    const { kind, key, connectionId, payload = {}, runAt, maxAttempts: max } = request;
+    const now = clock.now();
+    const id = randomId('job');
+    const due = runAt ?? now;
+    // Indexed first: a process that dies before the add leaves an entry that lists nothing.
+    const index = connection
+      .multi()
+      .hset(metaKey(id), { kind, runAt: due, refunds: 0, updatedAt: now })
+      .zadd(byCreation, now, id);
+    if (connectionId !== undefined) index.zadd(byConnection(connectionId), now, id);
+    await index.exec();
+    const data: JobData = {
+      key: key ?? null,
+      connectionId: connectionId ?? null,
+      payload,
+      maxAttempts: max ?? maxAttempts,
+    };
+    const added = await queueOf(kind).add(kind, data, {
+      jobId: id,
+      timestamp: now,
+      ...(due > now ? { delay: due - now } : {}),
+      // One queued or running job per key, until it completes or fails.
+      ...(key === undefined ? {} : { deduplication: { id: key } }),
+    });
+    if (added.id === id) return { job: (await get(id)) as Job, created: true };
+
+    const unindex = connection.multi().del(metaKey(id)).zrem(byCreation, id);
+    if (connectionId !== undefined) unindex.zrem(byConnection(connectionId), id);
+    await unindex.exec();
+    const active = added.id as string;
+    await overtake(active, due, payload);
+    const job = await get(active);
+    if (job && job.status !== 'succeeded' && job.status !== 'failed')
+      return { job, created: false };
+    if (tries <= 1)
+      throw new Error(`the job queue keeps naming ${active} as the active job of ${key}`);
+    // The active job ended between the add and this read, so the key is free again; or it is gone
+    // (removed by hand) and its deduplication key must go too.
+    if (!job && key !== undefined) await queueOf(kind).removeDeduplicationKey(key);
+    return enqueue(request, tries - 1);
   }
 
   return {
     leaseMs,
     claimsById: false,
 
-    async enqueue({ kind, key, connectionId, payload = {}, runAt, maxAttempts: max }) {
-      const now = clock.now();
-      const id = randomId('job');
-      const due = runAt ?? now;
-      // Indexed first: a process that dies before the add leaves an entry that lists nothing.
-      const index = connection
-        .multi()
-        .hset(metaKey(id), { kind, runAt: due, refunds: 0, updatedAt: now })
-        .zadd(byCreation, now, id);
-      if (connectionId !== undefined) index.zadd(byConnection(connectionId), now, id);
-      await index.exec();
-      const data: JobData = {
-        key: key ?? null,
-        connectionId: connectionId ?? null,
-        payload,
-        maxAttempts: max ?? maxAttempts,
-      };
-      const added = await queueOf(kind).add(kind, data, {
-        jobId: id,
-        timestamp: now,
-        ...(due > now ? { delay: due - now } : {}),
-        // One queued or running job per key, until it completes or fails.
-        ...(key === undefined ? {} : { deduplication: { id: key } }),
-      });
-      if (added.id === id) return { job: (await get(id)) as Job, created: true };
-
-      const unindex = connection.multi().del(metaKey(id)).zrem(byCreation, id);
-      if (connectionId !== undefined) unindex.zrem(byConnection(connectionId), id);
-      await unindex.exec();
-      const active = added.id as string;
-      await overtake(active, due, payload);
-      const job = await get(active);
-      // The active job ended between the add and this read: the key is free again.
-      if (!job || job.status === 'succeeded' || job.status === 'failed') {
-        return this.enqueue({ kind, key, connectionId, payload, runAt, maxAttempts: max });
-      }
-      return { job, created: false };
-    },
+    enqueue: (request) => enqueue(request),
 
     async claim(owner, { kinds: wanted, jobId } = {}) {
       // BullMQ hands out jobs in queue order only: a named job is run by the workers.
@@ -378,8 +392,12 @@ export function createBullmqJobQueue({
       for (const kind of new Set([...kinds, ...queues.keys()])) {
         const queue = queueOf(kind);
         const active = await connection.lrange(queue.toKey('active'), 0, -1);
-        for (const id of active) {
-          if ((await connection.exists(`${queue.toKey(id)}:lock`)) === 1) continue;
+        if (active.length === 0) continue;
+        const locks = connection.pipeline();
+        for (const id of active) locks.exists(`${queue.toKey(id)}:lock`);
+        const held = (await locks.exec()) ?? [];
+        for (const [i, id] of active.entries()) {
+          if (held[i]?.[1] === 1) continue;
           const loaded = await load(id);
           if (!loaded || attemptsOf(loaded) < loaded.job.data.maxAttempts) continue;
           // No owner holds it: BullMQ's token "0" skips the lock check.
