@@ -116,6 +116,7 @@ function contractFor(
       const budget: Budget = {
         acquire: (practice, options) => budgets[turn++ % count]!.acquire(practice, options),
         landed: (grant, answeredAt) => last.landed(grant, answeredAt),
+        unsent: (grant) => last.unsent(grant),
         reportRateLimited: (practice, info) => last.reportRateLimited(practice, info),
         usage: (practice) => first.usage(practice),
         usageAll: () => last.usageAll(),
@@ -244,6 +245,26 @@ function contractFor(
       expect(carried.grant?.guard).toBe(true);
       await timers.advanceTo(START + 2 * MINUTE);
       await budget.landed(early.grant!, START + MINUTE - 1);
+      expect((await budget.usage(A)).used).toBe(1);
+    });
+
+    it('gives back the slot of a call granted and never sent, and the next window its carry', async () => {
+      const { budget, clock, timers, acquire } = await setup({ guardMs: 2_000 });
+      const first = acquire();
+      await settle();
+      await budget.unsent(first.grant!);
+      expect((await budget.usage(A)).used).toBe(0);
+      clock.advance(MINUTE - 2_000);
+      const [a, b, c] = [acquire(), acquire(), acquire()];
+      await settle();
+      expect([a, b, c].map((o) => o.state)).toEqual(['resolved', 'resolved', 'resolved']);
+      // Not sent within its window: the slot is free again there, and nothing is carried for it.
+      await budget.unsent(a.grant!);
+      expect((await budget.usage(A)).used).toBe(2);
+      await timers.advanceTo(START + MINUTE);
+      expect((await budget.usage(A)).used).toBe(2);
+      // Not sent, found once the next window began: only the carry comes back.
+      await budget.unsent(b.grant!);
       expect((await budget.usage(A)).used).toBe(1);
     });
 

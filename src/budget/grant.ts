@@ -177,20 +177,25 @@ export function giveBackLanded(state: WindowState, landings: readonly Landing[])
   }
 }
 
-/** Calls a process took ahead (a lease) and did not spend, handed back to `window`'s count. */
+/**
+ * Calls granted and never sent, handed back to `window`'s count: a lease's unspent calls, or a
+ * call whose work another process did meanwhile (`guard`: granted in the window's guard).
+ */
 export interface Release {
   priority: Priority;
   cost: number;
   window: number;
+  guard?: boolean;
 }
 
 /**
- * Gives back calls leased and never sent: they leave the count of the window they were taken
- * in, and count nowhere once that window has ended. Leases are never taken in the guard, so
- * `early` never holds them.
+ * Gives back calls granted and never sent: they leave the count of the window they were taken
+ * in, and count nowhere once that window has ended; one from the guard arrives nowhere, so the
+ * next window keeps no slot for it either. Leases are never taken in the guard.
  */
 export function releaseLeased(state: WindowState, releases: readonly Release[]): void {
-  for (const { priority, cost, window } of releases) {
+  for (const { priority, cost, window, guard } of releases) {
+    if (guard) giveBackLanded(state, [{ window, cost }]);
     if (window !== state.window) continue;
     state.used = Math.max(0, state.used - cost);
     if (priority !== 'background') state.priorityUsed = Math.max(0, state.priorityUsed - cost);

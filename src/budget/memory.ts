@@ -15,6 +15,7 @@ import {
   landingOf,
   newWindowState,
   recordRateLimited,
+  releaseLeased,
   rollForward,
   usageOf,
   type WindowState,
@@ -229,6 +230,14 @@ export function createMemoryBudget({
       rollForward(state, policy, clock.now());
       giveBackLanded(state, [landing]);
       // A slot given back in the window under way may let a waiter in.
+      pump(state);
+    },
+
+    async unsent(grant) {
+      const state = practices.get(grant.practice);
+      if (!state) return;
+      rollForward(state, policy, clock.now());
+      releaseLeased(state, [grant]);
       pump(state);
     },
 

@@ -64,6 +64,12 @@ export interface Budget {
    */
   landed(grant: Grant, answeredAt: number): Promise<void>;
   /**
+   * The granted call was not sent after all (another process did the work meanwhile): its slot
+   * goes back to its window while that window lasts, and the next window keeps none for it.
+   * Never rejects.
+   */
+  unsent(grant: Grant): Promise<void>;
+  /**
    * An upstream 429: healow blocks the app for the rest of that clock minute, so lock the
    * practice until the window ends (or `Retry-After`, whichever is later) and count it.
    */

@@ -57,15 +57,7 @@ if window > s.window then
   s.carried = s.used; s.early = 0; s.priorityUsed = 0; s.window = window
 end
 if s.lockedUntil >= 0 and now >= s.lockedUntil then s.lockedUntil = -1; s.lockReason = '' end
--- Leased calls never sent leave the count of their window (grant.ts releaseLeased).
-for _, r in ipairs(releases) do
-  if r.window == s.window then
-    s.used = math.max(0, s.used - r.cost)
-    if r.priority ~= 'background' then s.priorityUsed = math.max(0, s.priorityUsed - r.cost) end
-  end
-end
--- Guard calls that arrived in their own window: the next one need not keep them (grant.ts giveBackLanded).
-for _, l in ipairs(landings) do
+local function giveBackLanded(l)
   if l.window == s.window then s.early = math.max(0, s.early - l.cost)
   elseif l.window == s.window - 1 then
     local back = math.min(l.cost, s.carried)
@@ -73,6 +65,17 @@ for _, l in ipairs(landings) do
     s.used = math.max(0, s.used - back)
   end
 end
+-- Calls granted and never sent leave the count of their window, and a guard call's carry
+-- (grant.ts releaseLeased).
+for _, r in ipairs(releases) do
+  if r.guard then giveBackLanded(r) end
+  if r.window == s.window then
+    s.used = math.max(0, s.used - r.cost)
+    if r.priority ~= 'background' then s.priorityUsed = math.max(0, s.priorityUsed - r.cost) end
+  end
+end
+-- Guard calls that arrived in their own window: the next one need not keep them (grant.ts giveBackLanded).
+for _, l in ipairs(landings) do giveBackLanded(l) end
 for _, l in ipairs(limited) do
   local windowEnd = (s.window + 1) * windowMs
   local honoured = l.retryAfterMs ~= nil and l.retryAfterMs > 0

@@ -502,6 +502,14 @@ export function createSharedBudget({
       await kick(local).catch(() => {});
     },
 
+    async unsent(grant) {
+      if (closed) return;
+      const local = localOf(grant.practice);
+      const { priority, cost, window, guard } = grant;
+      local.toRelease.push({ priority, cost, window, guard });
+      await kick(local).catch(() => {});
+    },
+
     async reportRateLimited(practice, info = {}) {
       const local = localOf(practice);
       // healow disagrees with the count: no call more from a lease, its rest goes back.

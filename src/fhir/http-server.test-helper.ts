@@ -91,6 +91,7 @@ export function recordingBudget(): RecordingBudget {
       return { practice, window: 0, guard: false, cost: 1, priority: options.priority };
     },
     async landed() {},
+    async unsent() {},
     async reportRateLimited(practice, info) {
       rateLimited.push({ practice, info });
     },

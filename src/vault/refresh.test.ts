@@ -87,7 +87,11 @@ describe('a refresh and its answer', () => {
         r1: { clientType: 'public', clientId: 'app', authorizationServers: [] },
       } as unknown as VaultDeps['registrations'],
       events: createEventLog({ store, clock, logger: createLogger({ level: 'silent' }) }),
-      budget: { acquire: async () => {}, landed: async () => {} } as unknown as VaultDeps['budget'],
+      budget: {
+        acquire: async () => {},
+        landed: async () => {},
+        unsent: async () => {},
+      } as unknown as VaultDeps['budget'],
       publicUrl: 'https://bridge.example',
       fetch: fetchStub,
     });

@@ -209,8 +209,12 @@ export function createTokenKeeper(deps: VaultDeps) {
       }
       const call = await prepareTokenCall(record);
       const lease = await claimLease(record);
-      // The row moved while we waited for the budget: start over and look again.
-      if (!lease) continue;
+      if (!lease) {
+        // The row moved while we waited for the budget (another process refreshed it): the slot
+        // goes back unspent, and we start over and look again.
+        void deps.budget.unsent(call.grant);
+        continue;
+      }
       return refreshUnderLease(lease, tokens, call);
     }
   }

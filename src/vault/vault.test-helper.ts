@@ -132,6 +132,7 @@ export async function vaultFixture(tokenEndpoint: TokenEndpoint): Promise<VaultF
     budget: {
       acquire: async () => beforeBudget.hook(),
       landed: async () => {},
+      unsent: async () => {},
     } as unknown as VaultDeps['budget'],
     publicUrl: PUBLIC_URL,
     fetch: fetchStub,
