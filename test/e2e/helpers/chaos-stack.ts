@@ -8,15 +8,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createApiKey } from '../../../src/access/api-keys.ts';
-import { sandboxDefaults } from '../../../src/cli/setup.ts';
-import { registerAtSimulator } from '../../../src/cli/start.ts';
-import { createLogger, type Logger } from '../../../src/common/logger.ts';
-import { type ConfigInput, loadConfig } from '../../../src/config/index.ts';
-import { createRuntime } from '../../../src/runtime.ts';
-import { startServer } from '../../../src/server.ts';
+import type { Logger } from '../../../src/common/logger.ts';
 import { createSimulator, type SimulatorOptionsInput } from '../../../src/simulator/index.ts';
-import { freePort, type Stack, sharedClock } from './stack.ts';
+import {
+  bridgeConfig,
+  freePort,
+  type Stack,
+  sharedClock,
+  simulatorAdmin,
+  startBridge,
+} from './stack.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/fhirbridge.mjs', import.meta.url));
 const OFFSET_ENV = 'CHAOS_CLOCK_OFFSET_MS';
@@ -73,29 +74,16 @@ export async function startChaosStack(options: ChaosStackOptions = {}): Promise<
     { clock: simClock },
   );
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'fhirbridge-chaos-'));
-  const config = loadConfig({
-    env: {},
-    base: sandboxDefaults(sim.url, url),
-    overrides: {
-      host: '127.0.0.1',
-      port,
-      publicUrl: url,
-      dataDir,
-      logLevel: 'silent',
-      ...options.config,
-    } as ConfigInput,
-  });
-  const runtime = await createRuntime({
+  const config = bridgeConfig(sim.url, port, dataDir, options.config);
+  const bridge = await startBridge({
     config,
-    logger: options.logger ?? createLogger({ level: 'silent' }),
+    simulatorUrl: sim.url,
     clock: bridgeClock,
+    keyName: 'chaos',
+    ...(options.logger ? { logger: options.logger } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
-  const server = await startServer(runtime, { host: '127.0.0.1', port });
-  await registerAtSimulator(runtime, sim.url);
-  const { secret } = await createApiKey(runtime.store, runtime.clock, 'chaos');
   // The operator's config file, outside the data folder the security suite searches for secrets.
   const configFile = join(mkdtempSync(join(tmpdir(), 'fhirbridge-chaos-config-')), 'config.json');
   writeFileSync(
@@ -108,30 +96,11 @@ export async function startChaosStack(options: ChaosStackOptions = {}): Promise<
   return {
     clock: bridgeClock,
     sim,
-    runtime,
-    server,
-    url,
-    apiKey: secret,
+    ...bridge,
     dataDir,
     configFile,
     offsetMs: () => offset,
-    api: (path, init = {}) =>
-      fetch(`${url}${path}`, {
-        ...init,
-        headers: {
-          authorization: `Bearer ${secret}`,
-          ...(init.body ? { 'content-type': 'application/json' } : {}),
-          ...(init.headers as Record<string, string>),
-        },
-      }),
-    admin: (path, init = {}) =>
-      fetch(`${sim.url}/admin${path}`, {
-        ...init,
-        headers: {
-          'content-type': 'application/json',
-          ...(init.headers as Record<string, string>),
-        },
-      }),
+    admin: simulatorAdmin(sim.url),
     spawnBridge(args) {
       const child = spawn(
         process.execPath,
@@ -164,8 +133,8 @@ export async function startChaosStack(options: ChaosStackOptions = {}): Promise<
     },
     async close() {
       for (const child of children) child.kill('SIGKILL');
-      await server.close();
-      await runtime.close();
+      await bridge.server.close();
+      await bridge.runtime.close();
       await sim.close();
     },
   };
