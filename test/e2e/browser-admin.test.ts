@@ -2,44 +2,31 @@
 // the right one), the overview's counts, the connections filtered by state, one connection's
 // patient, scopes and events as the API reports them, and a confirmed disconnect; the sign-in's
 // rate limit and the CSRF check over plain HTTP.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/logger.ts';
 import { createRuntime } from '../../src/runtime.ts';
 import { startServer } from '../../src/server.ts';
 import { hashAdminPassword } from '../../src/web/admin/auth.ts';
 import {
-  launchBrowser,
+  chromiumSuite,
   shot,
   VIEWPORTS,
   type ViewportName,
   watchConsole,
 } from './helpers/browser.ts';
 import { connectPatient } from './helpers/connect.ts';
-import { type Stack, startStack } from './helpers/stack.ts';
 
-// A real browser on a machine shared with other suites: pages take their time.
-vi.setConfig({ testTimeout: 90_000 });
-
+const suite = chromiumSuite();
 const PASSWORD = 'correct horse battery staple';
-let browser: Browser;
-let stack: Stack | undefined;
 let passwordHash: string;
 
 beforeAll(async () => {
-  browser = await launchBrowser();
   passwordHash = await hashAdminPassword(PASSWORD);
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await stack?.close();
-  stack = undefined;
 });
 
 const withAdmin = () =>
-  startStack({ config: { admin: { users: [{ username: 'ops', passwordHash }] } } });
+  suite.startStack({ config: { admin: { users: [{ username: 'ops', passwordHash }] } } });
 
 async function signIn(page: Page, password = PASSWORD) {
   await page.fill('#username', 'ops');
@@ -52,13 +39,13 @@ describe.each(['desktop', 'phone'] as const)(
   'the operator dashboard (%s)',
   (width: ViewportName) => {
     it('signs in, shows the connections by state, and disconnects one after a confirmation', async () => {
-      stack = await withAdmin();
+      const stack = await withAdmin();
       const { connectionId } = await connectPatient(stack);
       const view = (await (await stack.api(`/api/connections/${connectionId}`)).json()) as {
         patient: string;
         scopes: string[];
       };
-      const context = await browser.newContext({ viewport: VIEWPORTS[width] });
+      const context = await suite.browser.newContext({ viewport: VIEWPORTS[width] });
       const page = await context.newPage();
       const problems = watchConsole(page);
 
@@ -117,7 +104,7 @@ describe.each(['desktop', 'phone'] as const)(
 
 describe('the operator dashboard in Chromium', () => {
   it('lists a webhook delivery that failed for good and redelivers it', async () => {
-    stack = await startStack({
+    const stack = await suite.startStack({
       config: {
         admin: { users: [{ username: 'ops', passwordHash }] },
         // A closed port: the one attempt fails and the delivery is dead at once.
@@ -129,7 +116,7 @@ describe('the operator dashboard in Chromium', () => {
     const { connectionId } = await connectPatient(stack);
     const dead = async () =>
       (
-        (await (await stack!.api('/api/webhooks/deliveries?status=dead')).json()) as {
+        (await (await stack.api('/api/webhooks/deliveries?status=dead')).json()) as {
           deliveries: Array<{ id: string; redeliveries: number; connectionId: string }>;
         }
       ).deliveries;
@@ -137,7 +124,7 @@ describe('the operator dashboard in Chromium', () => {
     const [delivery] = await dead();
     expect(delivery!.connectionId).toBe(connectionId);
 
-    const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+    const page = await (await suite.browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
     await page.goto(`${stack.url}/admin/webhooks?status=dead`);
     await signIn(page);
     await page.goto(`${stack.url}/admin/webhooks?status=dead`);
@@ -164,12 +151,12 @@ describe('the operator dashboard in Chromium', () => {
 
 describe.each(['desktop', 'phone'] as const)('the operator dashboard: live sync (%s)', (width) => {
   it('Sync now streams the sync to its end, each type with its count as the sync API reports it', async () => {
-    stack = await startStack({
+    const stack = await suite.startStack({
       simulator: { rateLimit: { limit: 5000 } },
       config: { admin: { users: [{ username: 'ops', passwordHash }] }, sync: { onConnect: false } },
     });
     const { connectionId } = await connectPatient(stack);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
+    const page = await (await suite.browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
     const problems = watchConsole(page);
     await page.goto(`${stack.url}/admin/sign-in`);
     await signIn(page);
@@ -210,9 +197,9 @@ describe.each(['desktop', 'phone'] as const)('the operator dashboard: live sync 
 
 describe('the operator dashboard: practices', () => {
   it('shows each practice with its health and budget, and charts the budget from the samples', async () => {
-    stack = await withAdmin();
+    const stack = await withAdmin();
     await connectPatient(stack);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+    const page = await (await suite.browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
     const problems = watchConsole(page);
     await page.goto(`${stack.url}/admin/sign-in`);
     await signIn(page);
@@ -242,16 +229,16 @@ describe('the operator dashboard: practices', () => {
 
 describe.each(['desktop', 'phone'] as const)('the operator dashboard: keys (%s)', (width) => {
   it('rotates a signing key only once its keyring is typed, and the JWKS shows both keys', async () => {
-    stack = await withAdmin();
+    const stack = await withAdmin();
     const jwksKids = async () =>
       (
-        (await (await fetch(`${stack!.url}/jwks/sandbox.json`)).json()) as {
+        (await (await fetch(`${stack.url}/jwks/sandbox.json`)).json()) as {
           keys: Array<{ kid: string }>;
         }
       ).keys.map((k) => k.kid);
     const before = await jwksKids();
     expect(before).toHaveLength(1);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
+    const page = await (await suite.browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
     await page.goto(`${stack.url}/admin/sign-in`);
     await signIn(page);
     await page.goto(`${stack.url}/admin/keys`);
@@ -288,15 +275,15 @@ describe.each(['desktop', 'phone'] as const)('the operator dashboard: keys (%s)'
 
 describe('the operator dashboard over HTTP', () => {
   it('limits sign-in attempts and refuses a form without its CSRF token', async () => {
-    stack = await withAdmin();
+    const stack = await withAdmin();
     const { connectionId } = await connectPatient(stack);
     const post = (path: string, body: string, cookie = '') =>
-      fetch(`${stack!.url}${path}`, {
+      fetch(`${stack.url}${path}`, {
         method: 'POST',
         redirect: 'manual',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
-          origin: stack!.url,
+          origin: stack.url,
           cookie,
         },
         body,
@@ -342,7 +329,7 @@ describe.each(['desktop', 'phone'] as const)(
   'the operator dashboard: sync runs (%s)',
   (width: ViewportName) => {
     it('lists every sync run and follows one started elsewhere live to its end, with the counts the sync API reports', async () => {
-      stack = await startStack({
+      const stack = await suite.startStack({
         simulator: { rateLimit: { limit: 5000 } },
         config: {
           admin: { users: [{ username: 'ops', passwordHash }] },
@@ -350,7 +337,7 @@ describe.each(['desktop', 'phone'] as const)(
         },
       });
       const { connectionId } = await connectPatient(stack);
-      const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
+      const page = await (await suite.browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
       const problems = watchConsole(page);
       await page.goto(`${stack.url}/admin/sign-in`);
       await signIn(page);
@@ -390,16 +377,16 @@ describe.each(['desktop', 'phone'] as const)(
 
 describe('the operator dashboard: registrations on the practices page', () => {
   it('shows each registration with its keyring (active, next, retired kids, JWKS) and rotates only after the name is typed', async () => {
-    stack = await withAdmin();
+    const stack = await withAdmin();
     const registration = stack.runtime.config.registrations.sandbox!;
     const jwksKids = async () =>
       (
-        (await (await fetch(`${stack!.url}/jwks/sandbox.json`)).json()) as {
+        (await (await fetch(`${stack.url}/jwks/sandbox.json`)).json()) as {
           keys: Array<{ kid: string }>;
         }
       ).keys.map((k) => k.kid);
     const [first] = await jwksKids();
-    const page = await (await browser.newContext({ viewport: VIEWPORTS.phone })).newPage();
+    const page = await (await suite.browser.newContext({ viewport: VIEWPORTS.phone })).newPage();
     const problems = watchConsole(page);
     await page.goto(`${stack.url}/admin/sign-in`);
     await signIn(page);
@@ -431,7 +418,7 @@ describe('the operator dashboard: registrations on the practices page', () => {
 
 describe('the operator session across API processes', () => {
   it('is read by a second API process on the same master key, as after a restart', async () => {
-    stack = await withAdmin();
+    const stack = await withAdmin();
     const signedIn = await fetch(`${stack.url}/admin/sign-in`, {
       method: 'POST',
       redirect: 'manual',

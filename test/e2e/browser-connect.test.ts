@@ -1,38 +1,22 @@
 // The patient's path in real Chromium, at a laptop's and a phone's width: find the practice
 // (as you type, or without JavaScript), connect at the healow login, read the done page, deny
 // and retry, a practice that fails, and a connection the app has ended.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { DIRECTORY_PATH } from '../../src/simulator/directory.ts';
 import { sharedRecords } from '../../src/web/records.ts';
 import {
-  launchBrowser,
+  chromiumSuite,
   shot,
   VIEWPORTS,
   type ViewportName,
   watchConsole,
 } from './helpers/browser.ts';
-import { type Stack, startStack } from './helpers/stack.ts';
 
-// A real browser on a machine shared with other suites: pages take their time.
-vi.setConfig({ testTimeout: 90_000 });
-
-let browser: Browser;
-let stack: Stack | undefined;
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await stack?.close();
-  stack = undefined;
-});
+const suite = chromiumSuite();
 
 async function open(width: ViewportName, javaScriptEnabled = true): Promise<Page> {
-  const context = await browser.newContext({ viewport: VIEWPORTS[width], javaScriptEnabled });
+  const context = await suite.browser.newContext({ viewport: VIEWPORTS[width], javaScriptEnabled });
   return context.newPage();
 }
 
@@ -58,7 +42,7 @@ const text = async (page: Page, selector: string) =>
 
 describe.each(['desktop', 'phone'] as const)('connecting in Chromium (%s)', (width) => {
   it('searches as you type, chooses nothing for the patient, and the done page says whose record, which practice and what was shared', async () => {
-    stack = await startStack();
+    const stack = await suite.startStack();
     const page = await open(width);
     const problems = watchConsole(page);
     await page.goto(`${stack.url}/connect`);
@@ -113,7 +97,7 @@ describe.each(['desktop', 'phone'] as const)('connecting in Chromium (%s)', (wid
 
 describe('connecting in Chromium', () => {
   it('works without JavaScript: search with the button, then more results on demand', async () => {
-    stack = await startStack({ simulator: { directorySize: 400 } });
+    const stack = await suite.startStack({ simulator: { directorySize: 400 } });
     const imported = await stack.api('/api/practices/import', {
       method: 'POST',
       body: JSON.stringify({ url: `${stack.sim.url}${DIRECTORY_PATH}` }),
@@ -145,7 +129,7 @@ describe('connecting in Chromium', () => {
   });
 
   it('marks a practice whose health check failed, and tells the patient in words when one does not answer', async () => {
-    stack = await startStack();
+    const stack = await suite.startStack();
     // Mesa Verde fails its health check: shown, marked, not choosable.
     await stack.admin('/practices/FJDBGE/disable', { method: 'POST', body: '{}' });
     const checked = (await (
@@ -180,7 +164,7 @@ describe('connecting in Chromium', () => {
   });
 
   it('a wrong password stays on the healow page with an error', async () => {
-    stack = await startStack();
+    const stack = await suite.startStack();
     const page = await open('desktop');
     await page.goto(`${stack.url}/connect`);
     await page.check('input[name="practice"][value="JAFJCD"]');
@@ -197,7 +181,7 @@ describe('connecting in Chromium', () => {
 
 describe.each(['desktop', 'phone'] as const)('the way back in Chromium (%s)', (width) => {
   it('Deny brings a calm "not shared" page whose Try again connects; the used sign-in answer shows a reference, not its cause', async () => {
-    stack = await startStack();
+    const stack = await suite.startStack();
     const page = await open(width);
     const callbacks: string[] = [];
     page.on('request', (r) => {
@@ -234,7 +218,7 @@ describe.each(['desktop', 'phone'] as const)('the way back in Chromium (%s)', (w
   });
 
   it('after the app disconnects, the done page says the connection ended', async () => {
-    stack = await startStack();
+    const stack = await suite.startStack();
     const page = await open(width);
     await page.goto(`${stack.url}/connect`);
     const id = await connectAt(page, 'JAFJCD');

@@ -2,27 +2,15 @@
 // /fhirbridge-connect.js from fhirbridge, opens the sign-in in a popup, and the promise
 // resolves with the connection and its outcome; closing the popup resolves "closed".
 import { createServer, type Server } from 'node:http';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { launchBrowser, shot, VIEWPORTS } from './helpers/browser.ts';
-import { freePort, type Stack, startStack } from './helpers/stack.ts';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chromiumSuite, shot, VIEWPORTS } from './helpers/browser.ts';
+import { freePort, type Stack } from './helpers/stack.ts';
 
-// A real browser on a machine shared with other suites: pages take their time.
-vi.setConfig({ testTimeout: 90_000 });
-
-let browser: Browser;
-let stack: Stack | undefined;
+const suite = chromiumSuite();
 let app: Server | undefined;
 
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
 afterEach(async () => {
-  await stack?.close();
-  stack = undefined;
   await new Promise((resolve) => (app ? app.close(resolve) : resolve(undefined)));
   app = undefined;
 });
@@ -64,10 +52,10 @@ const openFrom = (page: Page, url: string) =>
 describe.each(['desktop', 'phone'] as const)('fhirbridge-connect.js (%s)', (width) => {
   it('opens the sign-in in a popup and resolves with the connection, connected', async () => {
     const acme = await startApp();
-    stack = await startStack({ config: { returnToAllowList: [`${acme.url}/`] } });
+    const stack = await suite.startStack({ config: { returnToAllowList: [`${acme.url}/`] } });
     acme.setBridge(stack.url);
     const { id, authorizeUrl: url } = await authorizeUrl(stack);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
+    const page = await (await suite.browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
     await page.goto(acme.url);
     const popupOpened = page.waitForEvent('popup');
     const result = openFrom(page, url);
@@ -86,10 +74,10 @@ describe.each(['desktop', 'phone'] as const)('fhirbridge-connect.js (%s)', (widt
 
   it('resolves "closed" when the patient closes the popup', async () => {
     const acme = await startApp();
-    stack = await startStack({ config: { returnToAllowList: [`${acme.url}/`] } });
+    const stack = await suite.startStack({ config: { returnToAllowList: [`${acme.url}/`] } });
     acme.setBridge(stack.url);
     const { authorizeUrl: url } = await authorizeUrl(stack);
-    const page = await (await browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
+    const page = await (await suite.browser.newContext({ viewport: VIEWPORTS[width] })).newPage();
     await page.goto(acme.url);
     const popupOpened = page.waitForEvent('popup');
     const result = openFrom(page, url);

@@ -1,12 +1,11 @@
 // The record viewer in real Chromium at 1280 and 390 px, checked against the synced data: the
 // patient's name, and each vital sign's chart drawn with every value and date the sync stored.
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { hashAdminPassword } from '../../src/web/admin/auth.ts';
 import { readRecord } from '../../src/web/admin/record.ts';
 import {
-  launchBrowser,
+  chromiumSuite,
   screenshotDir,
   shot,
   shotOf,
@@ -14,26 +13,14 @@ import {
   watchConsole,
 } from './helpers/browser.ts';
 import { connectPatient } from './helpers/connect.ts';
-import { type Stack, startStack } from './helpers/stack.ts';
+import type { Stack } from './helpers/stack.ts';
 
-// A real browser on a machine shared with other suites: pages take their time.
-vi.setConfig({ testTimeout: 90_000 });
-
+const suite = chromiumSuite();
 const PASSWORD = 'correct horse battery staple';
-let browser: Browser;
-let stack: Stack | undefined;
 let passwordHash: string;
 
 beforeAll(async () => {
-  browser = await launchBrowser();
   passwordHash = await hashAdminPassword(PASSWORD);
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await stack?.close();
-  stack = undefined;
 });
 
 /** Every synced resource of one type, through the resources API. */
@@ -46,7 +33,7 @@ async function synced(s: Stack, connectionId: string, type: string) {
 
 describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) => {
   it('charts every synced vital sign value on its date, names the patient, and opens a document as its Binary', async () => {
-    stack = await startStack({
+    const stack = await suite.startStack({
       simulator: { rateLimit: { limit: 5000 } },
       config: { admin: { users: [{ username: 'ops', passwordHash }] } },
     });
@@ -59,7 +46,7 @@ describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) =
       .poll(
         async () =>
           (
-            (await (await stack!.api(`/api/connections/${connectionId}/sync`)).json()) as {
+            (await (await stack.api(`/api/connections/${connectionId}/sync`)).json()) as {
               status: string;
             }
           ).status,
@@ -74,7 +61,7 @@ describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) =
     const vitals = expected.charts.filter((c) => c.kind === 'vital');
     expect(vitals.map((c) => c.label)).toContain('Body weight');
 
-    const context = await browser.newContext({ viewport: VIEWPORTS[width] });
+    const context = await suite.browser.newContext({ viewport: VIEWPORTS[width] });
     const page = await context.newPage();
     const problems = watchConsole(page);
     await page.goto(`${stack.url}/admin/sign-in`);
@@ -143,8 +130,7 @@ describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) =
 
 /** A stack with AdultFemaleFHIR connected and her record synced; the connection's id. */
 async function syncedStack(): Promise<{ s: Stack; connectionId: string }> {
-  const s = await startStack({ simulator: { rateLimit: { limit: 5000 } } });
-  stack = s;
+  const s = await suite.startStack({ simulator: { rateLimit: { limit: 5000 } } });
   const { connectionId } = await connectPatient(s);
   expect(
     (await s.api(`/api/connections/${connectionId}/sync`, { method: 'POST', body: '{}' })).status,
@@ -196,7 +182,7 @@ describe.each(['desktop', 'phone'] as const)(
       expect(Date.parse(expiresAt) - s.clock.now()).toBeLessThanOrEqual(300_000);
 
       // A fresh browser: no operator session, no cookie of any kind.
-      const context = await browser.newContext({ viewport: VIEWPORTS[width] });
+      const context = await suite.browser.newContext({ viewport: VIEWPORTS[width] });
       const page = await context.newPage();
       const problems = watchConsole(page);
       const opened = await page.goto(url);

@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+import { type Stack, type StackOptions, startStack } from './stack.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -20,6 +22,44 @@ export function launchBrowser(): Promise<Browser> {
       '--disable-quic',
     ],
   });
+}
+
+export interface ChromiumSuite {
+  /** The file's Chromium, launched before its first test. */
+  readonly browser: Browser;
+  /** Starts a stack that is closed after the test that started it. */
+  startStack(options?: StackOptions): Promise<Stack>;
+}
+
+/**
+ * The setup of a file of browser tests: one Chromium for the whole file, closed after its last
+ * test, and each test's stacks closed after it. A real browser on a machine shared with other
+ * suites takes its time, so each test may run 90 s.
+ */
+export function chromiumSuite(): ChromiumSuite {
+  vi.setConfig({ testTimeout: 90_000 });
+  let browser: Browser | undefined;
+  const stacks: Stack[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    for (const stack of stacks.splice(0)) await stack.close();
+  });
+  return {
+    get browser() {
+      if (!browser) throw new Error('Chromium is launched before the first test');
+      return browser;
+    },
+    async startStack(options) {
+      const stack = await startStack(options);
+      stacks.push(stack);
+      return stack;
+    },
+  };
 }
 
 /** The two widths every page is checked at: a laptop and a phone. */
