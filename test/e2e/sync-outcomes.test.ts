@@ -13,6 +13,7 @@ import { createSyncEngine, type SyncEngine, type SyncEngineOptions } from '../..
 import { connectPatient } from './helpers/connect.ts';
 import { asServed, expectedRecord, grantedTypesOf, type Truth } from './helpers/ground-truth.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
+import { heartRate } from './helpers/vital-signs.ts';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -269,24 +270,12 @@ describe('queries the practice refuses', () => {
     await admin(s, `${data}/Condition/${condition.id}`, 'PATCH', {
       note: [{ text: 'Reviewed at follow-up.' }],
     });
-    const added = (await admin(s, data, 'POST', {
-      resourceType: 'Observation',
-      status: 'final',
-      category: [
-        {
-          coding: [
-            {
-              system: 'http://terminology.hl7.org/CodeSystem/observation-category',
-              code: 'vital-signs',
-            },
-          ],
-        },
-      ],
-      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }], text: 'Heart rate' },
-      subject: { reference: `Patient/${patientId}` },
-      effectiveDateTime: '2026-01-02T09:30:00-05:00',
-      valueQuantity: { value: 71, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
-    })) as Truth;
+    const added = (await admin(
+      s,
+      data,
+      'POST',
+      heartRate(patientId, 71, '2026-01-02T09:30:00-05:00'),
+    )) as Truth;
     await admin(s, `${data}/Encounter/${encounter.id}`, 'DELETE');
 
     const result = await engine.run(connectionId, { mode: 'incremental' });

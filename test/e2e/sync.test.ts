@@ -21,6 +21,7 @@ import {
   type Truth,
 } from './helpers/ground-truth.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
+import { heartRate } from './helpers/vital-signs.ts';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -154,29 +155,7 @@ describe('sync against the simulator', () => {
     // The EHR adds a vital sign and changes a condition.
     const added = await s.admin('/data/JAFJCD/AdultMaleFHIR/resources', {
       method: 'POST',
-      body: JSON.stringify({
-        resourceType: 'Observation',
-        status: 'final',
-        category: [
-          {
-            coding: [
-              {
-                system: 'http://terminology.hl7.org/CodeSystem/observation-category',
-                code: 'vital-signs',
-              },
-            ],
-          },
-        ],
-        code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }], text: 'Heart rate' },
-        subject: { reference: `Patient/${patientId}` },
-        effectiveDateTime: '2026-01-02T09:30:00-05:00',
-        valueQuantity: {
-          value: 71,
-          unit: '/min',
-          system: 'http://unitsofmeasure.org',
-          code: '/min',
-        },
-      }),
+      body: JSON.stringify(heartRate(patientId, 71, '2026-01-02T09:30:00-05:00')),
     });
     expect(added.status).toBe(201);
     const addedId = ((await added.json()) as Truth).id;
