@@ -12,7 +12,7 @@ import { abortableSleep, backoffDelay, parseRetryAfter } from './backoff.ts';
 import { nextLink, parseBundle, resourcesOf } from './bundles.ts';
 import type { VendorProfile } from './profiles.ts';
 import { checkContentType, discard, failureFrom } from './responses.ts';
-import { pooledFetch } from './transport.ts';
+import { pooledFetch, whenBodyDone } from './transport.ts';
 import {
   assertPinned,
   type PracticeBase,
@@ -142,6 +142,41 @@ function searchPath(type: string, params: SearchInput): string {
   return query ? `${type}?${query}` : type;
 }
 
+/** One attempt's abort signal, and how to stop its timer once the answer is in. */
+interface AttemptSignal {
+  signal: AbortSignal;
+  /** Whether the attempt's time ran out (rather than the caller aborting). */
+  timedOut(): boolean;
+  /** Stops the timer and lets go of the caller's signal; safe to call more than once. */
+  done(): void;
+}
+
+/**
+ * The caller's signal and the attempt's timeout through one controller and one timer: an
+ * `AbortSignal.timeout` and an `AbortSignal.any` per attempt cost a proxied read more. The
+ * timeout aborts with a `TimeoutError` DOMException, as `AbortSignal.timeout` does.
+ */
+function attemptSignal(ms: number, caller: AbortSignal | undefined): AttemptSignal {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'));
+  }, ms);
+  timer.unref();
+  const onAbort = () => controller.abort(caller?.reason);
+  if (caller?.aborted) onAbort();
+  else caller?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    done() {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 export function createFhirClient(deps: FhirClientDeps): FhirClient {
   const {
     budget,
@@ -204,20 +239,24 @@ export function createFhirClient(deps: FhirClientDeps): FhirClient {
     attemptMs: number,
     options: RequestOptions,
   ): Promise<{ res: Response } | { failure: BridgeError; timedOut: boolean }> {
-    const timeout = AbortSignal.timeout(attemptMs);
+    const attempt = attemptSignal(attemptMs, options.signal);
     try {
       const res = await doFetch(url, {
         method: 'GET',
         headers: { accept: target.profile.accept, authorization: `Bearer ${token}` },
         // Redirects are followed here, after the pin check, never by fetch itself.
         redirect: 'manual',
-        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+        signal: attempt.signal,
       });
+      // The timeout runs on while the body streams in, and ends with it. The answer of a fetch
+      // whose body's end cannot be seen keeps its timer, which ends the attempt's signal at worst.
+      whenBodyDone(res, attempt.done);
       return { res };
     } catch (cause) {
+      attempt.done();
       deps.metrics?.fhirCall(target.practiceKey, 'network');
       if (options.signal?.aborted) throw options.signal.reason;
-      const timedOut = timeout.aborted;
+      const timedOut = attempt.timedOut();
       const failure = new BridgeError(
         'upstream_error',
         timedOut

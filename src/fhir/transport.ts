@@ -48,6 +48,17 @@ export function hasBody(res: Response): boolean {
 }
 
 /**
+ * Calls `done` once the answer's body is in or given up: at once for a body read here or none,
+ * when the stream closes for one that streams. False, and `done` never called, for the answer
+ * of another fetch, whose body's end this cannot see.
+ */
+export function whenBodyDone(res: Response, done: () => void): boolean {
+  if (!(res instanceof PooledResponse)) return false;
+  res.whenBodyDone(done);
+  return true;
+}
+
+/**
  * The answer's headers as undici parsed them (lower-case names, a repeated header as a list):
  * `get` and `has` read them as they are; anything else (iteration, changes) goes through a
  * `Headers` made from them when first asked for, and from then on every call does.
@@ -163,6 +174,14 @@ class PooledResponse implements Response {
 
   get hasBody(): boolean {
     return this.#body.kind !== 'none';
+  }
+
+  whenBodyDone(done: () => void): void {
+    if (this.#body.kind === 'stream' && !this.#body.stream.closed) {
+      this.#body.stream.once('close', done);
+    } else {
+      done();
+    }
   }
 
   /** The `Response` on what is left of the body, made once. */
