@@ -9,7 +9,7 @@ import { BridgeError } from '../common/errors.ts';
 import { ManualTimers } from '../common/timers.ts';
 import type { Store } from '../store/port.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
-import { type FollowNotice, followJob } from './follow.ts';
+import { type FollowDeps, type FollowNotice, followJob } from './follow.ts';
 import type { JobQueue } from './port.ts';
 import { createStoreJobQueue } from './store-queue.ts';
 import { requestSync } from './sync-job.ts';
@@ -37,6 +37,10 @@ describe('followJob', () => {
     await store.close();
   });
 
+  /** Follows the job as the sync command does, on this test's queue, clock and timers. */
+  const followAsCli = (jobId: string, deps: Pick<FollowDeps, 'handler'> & Partial<FollowDeps>) =>
+    followJob(jobId, { queue, owner: 'cli', clock, timers, ...deps });
+
   it('follows a live holder, then takes over when its lease lapses', async () => {
     const { job } = await requestSync(queue, 'con_a');
     await queue.claim('server');
@@ -44,11 +48,7 @@ describe('followJob', () => {
     const notices: FollowNotice[] = [];
     const seen: unknown[] = [];
     let ran = 0;
-    const result = followJob(job.id, {
-      queue,
-      owner: 'cli',
-      clock,
-      timers,
+    const result = followAsCli(job.id, {
       pollIntervalMs: 1_000,
       handler: {
         async run() {
@@ -74,11 +74,7 @@ describe('followJob', () => {
     const { job } = await requestSync(queue, 'con_a');
     const notices: FollowNotice[] = [];
     let runs = 0;
-    const result = followJob(job.id, {
-      queue,
-      owner: 'cli',
-      clock,
-      timers,
+    const result = followAsCli(job.id, {
       handler: {
         async run() {
           runs++;
@@ -108,11 +104,7 @@ describe('followJob', () => {
     }
     const lapsed: string[] = [];
     const follow = () =>
-      followJob(job.id, {
-        queue,
-        owner: 'cli',
-        clock,
-        timers,
+      followAsCli(job.id, {
         handler: {
           async run() {
             throw new Error('unreachable: the job has no attempt left');
