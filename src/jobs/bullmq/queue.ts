@@ -154,6 +154,7 @@ export function createBullmqJobQueue({
     return Math.max(0, job.attemptsStarted - Number(meta.refunds ?? 0));
   }
 
+  /** The job as it is: its state and, while it runs, its lock's owner and time left. */
   async function recordOf(loaded: Loaded): Promise<Job> {
     const { job, meta } = loaded;
     const lockKey = `${job.queueQualifiedName}:${job.id}:lock`;
@@ -162,9 +163,18 @@ export function createBullmqJobQueue({
       connection.multi().get(lockKey).pttl(lockKey).exec(),
     ]);
     const status = statusOf(state);
-    const owner = (lock?.[0]?.[1] as string | null) ?? null;
-    const ttl = Number(lock?.[1]?.[1] ?? -2);
-    const now = clock.now();
+    if (status !== 'running') return toRecord(loaded, status, null);
+    const owner = (lock?.[0]?.[1] as string | null) ?? meta.owner ?? null;
+    const ttl = Math.max(0, Number(lock?.[1]?.[1] ?? 0));
+    return toRecord(loaded, status, { owner, until: clock.now() + ttl });
+  }
+
+  function toRecord(
+    loaded: Loaded,
+    status: JobStatus,
+    lease: { owner: string | null; until: number } | null,
+  ): Job {
+    const { job, meta } = loaded;
     const data = job.data;
     const updatedAt = Math.max(
       job.timestamp,
@@ -182,8 +192,8 @@ export function createBullmqJobQueue({
       attempts: attemptsOf(loaded),
       maxAttempts: data.maxAttempts,
       runAt: Number(meta.runAt ?? job.timestamp + job.delay),
-      leaseOwner: status === 'running' ? (owner ?? meta.owner ?? null) : null,
-      leaseUntil: status === 'running' ? now + Math.max(0, ttl) : null,
+      leaseOwner: lease?.owner ?? null,
+      leaseUntil: lease?.until ?? null,
       progress: objectOr(job.progress),
       result: status === 'succeeded' ? objectOr(job.returnvalue) : null,
       lastError: meta.lastError ?? job.failedReason ?? null,
@@ -290,27 +300,32 @@ export function createBullmqJobQueue({
             | undefined;
           if (!next) break;
           const id = next.id as string;
-          const meta = (await connection.hgetall(metaKey(id))) as Meta;
-          const loaded = { job: next, meta };
+          const now = clock.now();
+          const [, read] =
+            (await connection
+              .multi()
+              .hset(metaKey(id), { owner, updatedAt: now })
+              .hgetall(metaKey(id))
+              .exec()) ?? [];
+          const loaded = { job: next, meta: (read?.[1] ?? {}) as Meta };
           if (attemptsOf(loaded) > next.data.maxAttempts) {
             // Taken again after its runner died on the last attempt: it fails instead.
             await failLapsed(loaded, owner);
             continue;
           }
-          await connection.hset(metaKey(id), { owner, updatedAt: clock.now() });
-          const job = await recordOf({ job: next, meta: { ...meta, owner } });
-          return { ...job, leaseOwner: owner, leaseUntil: clock.now() + leaseMs };
+          return toRecord(loaded, 'running', { owner, until: now + leaseMs });
         }
       }
       return undefined;
     },
 
     async heartbeat(jobId, owner, progress) {
-      const loaded = await load(jobId);
-      if (!loaded) return false;
-      const held = await loaded.job.extendLock(owner, leaseMs);
-      if (!held) return false;
-      if (progress !== undefined) await loaded.job.updateProgress(progress);
+      // The hottest call: two small steps, without reading the job.
+      const kind = await connection.hget(metaKey(jobId), 'kind');
+      if (kind === null) return false;
+      const lost = await workerOf(kind).extendJobLocks([jobId], [owner], leaseMs);
+      if (lost.length > 0) return false;
+      if (progress !== undefined) await queueOf(kind).updateJobProgress(jobId, progress);
       return true;
     },
 
