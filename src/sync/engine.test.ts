@@ -1,42 +1,21 @@
-// The engine against a small fake FHIR server over real HTTP: paging along rebased links,
+// The engine against a small each.fake FHIR server over real HTTP: paging along rebased links,
 // checkpoints and resume after a failure, expired page links, refused searches, the full-pass
 // diff, incremental passes, references and attachments, abort, and the text kept as sent.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isBridgeError } from '../common/errors.ts';
 import { runStartedNow } from './engine.ts';
 import type { Json } from './extract.ts';
-import {
-  type EngineUnderTest,
-  engineFor,
-  type FakeFhir,
-  PATIENT,
-  startFakeFhir,
-} from './fake-fhir.test-helper.ts';
+import { type EngineUnderTest, fakeFhirPerTest, PATIENT } from './fake-fhir.test-helper.ts';
 
 const ALL = ['launch/patient', 'patient/*.read'];
 
-let fake: FakeFhir;
-let under: EngineUnderTest | undefined;
+const each = fakeFhirPerTest();
 
-beforeEach(async () => {
-  fake = await startFakeFhir();
-  fake.put({ resourceType: 'Patient', id: PATIENT });
-});
-
-afterEach(async () => {
-  await under?.close();
-  under = undefined;
-  await fake.close();
-});
-
-async function setup(scopes = ALL, options = {}): Promise<EngineUnderTest> {
-  under = await engineFor(fake, scopes, options);
-  return under;
-}
+const setup = (scopes = ALL, options = {}) => each.engine(scopes, options);
 
 function observations(n: number, extra: (i: number) => Json = () => ({})): void {
   for (let i = 0; i < n; i++) {
-    fake.put({
+    each.fake.put({
       resourceType: 'Observation',
       id: `obs-${String(i).padStart(3, '0')}`,
       status: 'final',
@@ -82,8 +61,8 @@ describe('a full sync', () => {
     expect(result.totals).toMatchObject({ resources: 121, inserted: 121, pages: 4, calls: 4 });
     expect(await storedIds(u, 'Observation')).toHaveLength(120);
     // Next links came back on http://foreign.example and were followed on our base.
-    expect(fake.requests.filter((p) => p.startsWith('?_page='))).toHaveLength(2);
-    expect(fake.requests.find((p) => p.startsWith('Observation?'))).toContain('_count=50');
+    expect(each.fake.requests.filter((p) => p.startsWith('?_page='))).toHaveLength(2);
+    expect(each.fake.requests.find((p) => p.startsWith('Observation?'))).toContain('_count=50');
     expect(progress).toContain(50);
     expect(progress.at(-1)).toBe(120);
     const events = await u.store.events.list({ connectionId: u.connectionId, limit: 10 });
@@ -93,8 +72,8 @@ describe('a full sync', () => {
   });
 
   it('stores each resource as the server wrote it, whitespace aside', async () => {
-    fake.pretty = true;
-    fake.put({
+    each.fake.pretty = true;
+    each.fake.put({
       resourceType: 'Observation',
       id: 'bp',
       valueQuantity: { value: 1.5, unit: 'mmol/L' },
@@ -103,7 +82,7 @@ describe('a full sync', () => {
     const u = await setup(['patient/Observation.read']);
     await u.engine.run(u.connectionId);
     const row = await u.store.resources.get(u.connectionId, 'Observation', 'bp');
-    const expected = JSON.stringify(fake.searchable.get('Observation')?.[0]);
+    const expected = JSON.stringify(each.fake.searchable.get('Observation')?.[0]);
     expect(row?.json).toBe(expected);
     expect(row?.versionId).toBe('1');
   });
@@ -111,7 +90,7 @@ describe('a full sync', () => {
   it('follows references once each, transitively, and keeps them apart from searches', async () => {
     observations(5, (i) => ({ performer: [{ reference: `Practitioner/pr-${i % 2}` }] }));
     for (const i of [0, 1]) {
-      fake.readable.set(`Practitioner/pr-${i}`, {
+      each.fake.readable.set(`Practitioner/pr-${i}`, {
         resourceType: 'Practitioner',
         id: `pr-${i}`,
         // An absolute reference on healow's own host is ours too, rebased.
@@ -123,7 +102,7 @@ describe('a full sync', () => {
         ],
       });
     }
-    fake.readable.set('Organization/org-1', { resourceType: 'Organization', id: 'org-1' });
+    each.fake.readable.set('Organization/org-1', { resourceType: 'Organization', id: 'org-1' });
     const u = await setup([
       'patient/Observation.read',
       'patient/Practitioner.read',
@@ -132,7 +111,7 @@ describe('a full sync', () => {
     const result = await u.engine.run(u.connectionId);
     expect(await storedIds(u, 'Practitioner')).toEqual(['pr-0', 'pr-1']);
     expect(await storedIds(u, 'Organization')).toEqual(['org-1']);
-    expect(fake.requests.filter((p) => p.startsWith('Practitioner/'))).toHaveLength(2);
+    expect(each.fake.requests.filter((p) => p.startsWith('Practitioner/'))).toHaveLength(2);
     expect(result.totals.referencesRead).toBe(3);
     expect((await u.store.resources.get(u.connectionId, 'Practitioner', 'pr-0'))?.source).toBe(
       'read',
@@ -142,7 +121,10 @@ describe('a full sync', () => {
   it('writes reads by reference 25 to a transaction, each with its reference marked done', async () => {
     observations(30, (i) => ({ performer: [{ reference: `Practitioner/pr-${i}` }] }));
     for (let i = 0; i < 30; i++) {
-      fake.readable.set(`Practitioner/pr-${i}`, { resourceType: 'Practitioner', id: `pr-${i}` });
+      each.fake.readable.set(`Practitioner/pr-${i}`, {
+        resourceType: 'Practitioner',
+        id: `pr-${i}`,
+      });
     }
     const u = await setup(['patient/Observation.read', 'patient/Practitioner.read']);
     const readWrites: number[] = [];
@@ -162,7 +144,7 @@ describe('a full sync', () => {
     observations(2, () => ({ performer: [{ reference: 'Practitioner/pr-0' }] }));
     const u = await setup(['patient/Observation.read']);
     await u.engine.run(u.connectionId);
-    expect(fake.requests.some((p) => p.startsWith('Practitioner/'))).toBe(false);
+    expect(each.fake.requests.some((p) => p.startsWith('Practitioner/'))).toBe(false);
   });
 });
 
@@ -174,7 +156,7 @@ describe('checkpoints', () => {
     });
     // The third page fails (the process could as well have died there).
     let pages = 0;
-    fake.failures.push({
+    each.fake.failures.push({
       match: (p) => pagesOf('Observation')(p) && ++pages === 3,
       status: 500,
       times: 1,
@@ -190,10 +172,10 @@ describe('checkpoints', () => {
     expect(checkpoint?.nextLink).toMatch(/^\?_page=/);
     expect(await storedIds(u, 'Observation')).toHaveLength(40);
 
-    fake.requests.length = 0;
+    each.fake.requests.length = 0;
     const result = await u.engine.run(u.connectionId, { runId: 'sync_b' });
-    expect(fake.requests[0]).toBe(checkpoint?.nextLink);
-    expect(fake.requests).toHaveLength(3);
+    expect(each.fake.requests[0]).toBe(checkpoint?.nextLink);
+    expect(each.fake.requests).toHaveLength(3);
     expect(result.types.Observation).toMatchObject({
       status: 'done',
       outcome: 'complete',
@@ -211,7 +193,7 @@ describe('checkpoints', () => {
       profiles: { generic: { maxPageSize: 20 } },
     });
     let pages = 0;
-    fake.failures.push({
+    each.fake.failures.push({
       match: (p) => pagesOf('Observation')(p) && ++pages === 2,
       status: 503,
       times: 1,
@@ -220,13 +202,13 @@ describe('checkpoints', () => {
     expect(isBridgeError(error, 'upstream_error')).toBe(true);
     const [stopped] = await u.store.sync.checkpoints(u.connectionId);
     expect(stopped).toMatchObject({ status: 'running', pagesDone: 1, resourcesDone: 20 });
-    fake.failures.push({ match: (p) => p.startsWith('?_page='), status: 410, times: 1 });
-    fake.requests.length = 0;
+    each.fake.failures.push({ match: (p) => p.startsWith('?_page='), status: 410, times: 1 });
+    each.fake.requests.length = 0;
     const result = await u.engine.run(u.connectionId);
-    expect(fake.requests[0]).toBe(stopped?.nextLink);
-    expect(fake.requests[1]).toMatch(/^Observation\?/);
+    expect(each.fake.requests[0]).toBe(stopped?.nextLink);
+    expect(each.fake.requests[1]).toMatch(/^Observation\?/);
     // The search read again from its first page: three pages, the forgotten link not counted.
-    expect(fake.requests).toHaveLength(4);
+    expect(each.fake.requests).toHaveLength(4);
     expect(result.status).toBe('completed');
     expect(await storedIds(u, 'Observation')).toHaveLength(60);
   });
@@ -234,7 +216,7 @@ describe('checkpoints', () => {
   it('a run taken over under the same id (a job retry) is the same run', async () => {
     observations(3);
     const u = await setup(['patient/Observation.read']);
-    fake.failures.push({ match: pagesOf('Observation'), status: 502, times: 1 });
+    each.fake.failures.push({ match: pagesOf('Observation'), status: 502, times: 1 });
     const error = await u.engine.run(u.connectionId, { runId: 'sync_same' }).catch((e) => e);
     expect(isBridgeError(error, 'upstream_error')).toBe(true);
     expect((await u.store.sync.getRun('sync_same'))?.status).toBe('failed');
@@ -258,19 +240,19 @@ describe('passes', () => {
     observations(30);
     const u = await setup(['patient/Patient.read', 'patient/Observation.read']);
     await u.engine.run(u.connectionId);
-    const changed = fake.put(
+    const changed = each.fake.put(
       { resourceType: 'Observation', id: 'obs-007', status: 'amended' },
       '2026-02-01T10:00:00.000-05:00',
     );
-    fake.put(
+    each.fake.put(
       { resourceType: 'Observation', id: 'obs-new', status: 'final' },
       '2026-02-01T11:00:00.000-05:00',
     );
-    fake.requests.length = 0;
+    each.fake.requests.length = 0;
     const result = await u.engine.run(u.connectionId);
     expect(result.mode).toBe('incremental');
-    expect(fake.requests).toHaveLength(2);
-    const observationSearch = fake.requests.find((p) => p.startsWith('Observation?')) ?? '';
+    expect(each.fake.requests).toHaveLength(2);
+    const observationSearch = each.fake.requests.find((p) => p.startsWith('Observation?')) ?? '';
     // The mark is the newest lastUpdated of the full pass (2025-01-01T00:00:31Z), bounded by the
     // server's clock at its start.
     expect(new URLSearchParams(observationSearch.split('?')[1]).get('_lastUpdated')).toBe(
@@ -297,9 +279,9 @@ describe('passes', () => {
     observations(5);
     const u = await setup(['patient/Observation.read']);
     await u.engine.run(u.connectionId);
-    fake.searchable.set(
+    each.fake.searchable.set(
       'Observation',
-      (fake.searchable.get('Observation') ?? []).filter((r) => r.id !== 'obs-002'),
+      (each.fake.searchable.get('Observation') ?? []).filter((r) => r.id !== 'obs-002'),
     );
     const result = await u.engine.run(u.connectionId, { mode: 'full' });
     expect(result.totals).toMatchObject({ deleted: 1, unchanged: 4, inserted: 0 });
@@ -314,10 +296,10 @@ describe('passes', () => {
 
   it('a search the server refuses is skipped, and its type gets no diff', async () => {
     observations(3);
-    fake.put({ resourceType: 'Device', id: 'dev-1' });
+    each.fake.put({ resourceType: 'Device', id: 'dev-1' });
     const u = await setup(['patient/Observation.read', 'patient/Device.read']);
     await u.engine.run(u.connectionId);
-    fake.failures.push({
+    each.fake.failures.push({
       match: (p) => p.startsWith('Device?'),
       status: 400,
       times: Number.POSITIVE_INFINITY,
@@ -342,7 +324,7 @@ describe('attachments', () => {
 
   it('reads Binary attachments on the practice base and skips the rest with a reason', async () => {
     const binary = (id: string, contentType: string, bytes: number) =>
-      fake.readable.set(`Binary/${id}`, {
+      each.fake.readable.set(`Binary/${id}`, {
         resourceType: 'Binary',
         id,
         contentType,
@@ -351,19 +333,19 @@ describe('attachments', () => {
     binary('b-rel', 'text/plain', 10);
     binary('b-abs', 'application/pdf', 10);
     binary('b-big', 'text/plain', 5000);
-    fake.put(doc({ title: 'rel', contentType: 'text/plain', url: 'Binary/b-rel' }));
-    fake.put(
+    each.fake.put(doc({ title: 'rel', contentType: 'text/plain', url: 'Binary/b-rel' }));
+    each.fake.put(
       doc({
         title: 'abs',
         contentType: 'application/pdf',
         url: 'http://foreign.example/fhir/r4/PRAC/Binary/b-abs',
       }),
     );
-    fake.put(
+    each.fake.put(
       doc({ title: 'cdn', contentType: 'application/pdf', url: 'https://cdn.example/notes/1.pdf' }),
     );
-    fake.put(doc({ title: 'zip', contentType: 'application/zip', url: 'Binary/b-zip' }));
-    fake.put(
+    each.fake.put(doc({ title: 'zip', contentType: 'application/zip', url: 'Binary/b-zip' }));
+    each.fake.put(
       doc({
         title: 'declared',
         contentType: 'text/plain',
@@ -371,13 +353,13 @@ describe('attachments', () => {
         url: 'Binary/b-declared',
       }),
     );
-    fake.put(doc({ title: 'big', contentType: 'text/plain', url: 'Binary/b-big' }));
-    fake.put(doc({ title: 'gone', contentType: 'text/plain', url: 'Binary/b-gone' }));
+    each.fake.put(doc({ title: 'big', contentType: 'text/plain', url: 'Binary/b-big' }));
+    each.fake.put(doc({ title: 'gone', contentType: 'text/plain', url: 'Binary/b-gone' }));
     // The document itself instead of a Binary resource, and a Binary that is not JSON.
-    fake.put(doc({ title: 'pdf', contentType: 'application/pdf', url: 'Binary/b-pdf' }));
-    fake.raw.set('Binary/b-pdf', { contentType: 'application/pdf', body: '%PDF-1.4' });
-    fake.put(doc({ title: 'broken', contentType: 'text/plain', url: 'Binary/b-broken' }));
-    fake.raw.set('Binary/b-broken', {
+    each.fake.put(doc({ title: 'pdf', contentType: 'application/pdf', url: 'Binary/b-pdf' }));
+    each.fake.raw.set('Binary/b-pdf', { contentType: 'application/pdf', body: '%PDF-1.4' });
+    each.fake.put(doc({ title: 'broken', contentType: 'text/plain', url: 'Binary/b-broken' }));
+    each.fake.raw.set('Binary/b-broken', {
       contentType: 'application/fhir+json',
       body: '{"resourceType":',
     });
@@ -399,18 +381,20 @@ describe('attachments', () => {
       'Binary/b-broken': expect.stringContaining('not JSON'),
     });
     // Declared refusals cost no call; the CDN URL was never fetched.
-    expect(fake.requests.filter((p) => p.startsWith('Binary/'))).toEqual(
+    expect(each.fake.requests.filter((p) => p.startsWith('Binary/'))).toEqual(
       expect.arrayContaining(['Binary/b-abs', 'Binary/b-big', 'Binary/b-gone', 'Binary/b-rel']),
     );
-    expect(fake.requests.some((p) => p.includes('b-zip') || p.includes('b-declared'))).toBe(false);
+    expect(each.fake.requests.some((p) => p.includes('b-zip') || p.includes('b-declared'))).toBe(
+      false,
+    );
     expect(result.totals).toMatchObject({ referencesRead: 2, referencesSkipped: 6 });
   });
 
   it('does not fetch attachments without Binary read', async () => {
-    fake.put(doc({ title: 'rel', contentType: 'text/plain', url: 'Binary/b-rel' }));
+    each.fake.put(doc({ title: 'rel', contentType: 'text/plain', url: 'Binary/b-rel' }));
     const u = await setup(['patient/DocumentReference.read']);
     await u.engine.run(u.connectionId);
-    expect(fake.requests.some((p) => p.startsWith('Binary/'))).toBe(false);
+    expect(each.fake.requests.some((p) => p.startsWith('Binary/'))).toBe(false);
   });
 });
 

@@ -1,7 +1,9 @@
 // Test doubles for the sync's own tests: a small FHIR server on 127.0.0.1 with paged searches
 // (next links on a foreign host, as healow writes them), `_lastUpdated`, reads, injectable
-// failures and pretty-printed bodies; and an engine wired to it over a real SQLite store.
+// failures and pretty-printed bodies; and an engine wired to it over a real SQLite store; and
+// both made fresh for each test of a file (fakeFhirPerTest).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterEach, beforeEach } from 'vitest';
 import { createMemoryBudget } from '../budget/memory.ts';
 import { createBudgetPolicy } from '../budget/policy.ts';
 import { systemClock } from '../common/clock.ts';
@@ -246,6 +248,43 @@ export async function engineFor(
     async close() {
       await budget.close();
       await store.close();
+    },
+  };
+}
+
+/** This test's fake server, and the engine the test sets up on it. */
+export interface FakeFhirPerTest {
+  /** The server, the patient already on it. */
+  readonly fake: FakeFhir;
+  /** An engine reaching the server with `scopes`, closed after the test. */
+  engine(scopes: string[], options?: SyncEngineOptions): Promise<EngineUnderTest>;
+}
+
+/**
+ * A fake FHIR server with the patient on it, started before each test of the calling file, and
+ * the engine a test sets up on it: both closed after the test.
+ */
+export function fakeFhirPerTest(): FakeFhirPerTest {
+  let fake: FakeFhir | undefined;
+  let under: EngineUnderTest | undefined;
+  beforeEach(async () => {
+    fake = await startFakeFhir();
+    fake.put({ resourceType: 'Patient', id: PATIENT });
+  });
+  afterEach(async () => {
+    await under?.close();
+    under = undefined;
+    await fake?.close();
+    fake = undefined;
+  });
+  return {
+    get fake() {
+      if (!fake) throw new Error('the fake FHIR server runs only inside a test');
+      return fake;
+    },
+    async engine(scopes, options = {}) {
+      under = await engineFor(this.fake, scopes, options);
+      return under;
     },
   };
 }

@@ -2,56 +2,37 @@
 // the run holds the inserts of every page committed so far, however the pages of types and
 // reads by reference running side by side interleave. A process killed at any point resumes
 // from that progress, so its final totals equal what it stored.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { PageWrite } from '../store/port.ts';
-import {
-  type EngineUnderTest,
-  engineFor,
-  type FakeFhir,
-  PATIENT,
-  startFakeFhir,
-} from './fake-fhir.test-helper.ts';
+import { fakeFhirPerTest, PATIENT } from './fake-fhir.test-helper.ts';
 import { totalsOf } from './run-state.ts';
 
-let fake: FakeFhir;
-let under: EngineUnderTest | undefined;
-
-beforeEach(async () => {
-  fake = await startFakeFhir();
-  fake.put({ resourceType: 'Patient', id: PATIENT });
-});
-
-afterEach(async () => {
-  await under?.close();
-  under = undefined;
-  await fake.close();
-});
+const each = fakeFhirPerTest();
 
 it('the progress saved with each page counts every insert committed before it', async () => {
   // Six Observations, each naming a Practitioner of its own: six reads by reference, in flight
   // two at a time, next to the searches of the other types.
   for (let i = 0; i < 6; i++) {
-    fake.put({
+    each.fake.put({
       resourceType: 'Observation',
       id: `obs-${i}`,
       status: 'final',
       subject: { reference: `Patient/${PATIENT}` },
       performer: [{ reference: `Practitioner/pr-${i}` }],
     });
-    fake.put({
+    each.fake.put({
       resourceType: 'Condition',
       id: `cond-${i}`,
       subject: { reference: `Patient/${PATIENT}` },
     });
-    fake.readable.set(`Practitioner/pr-${i}`, { resourceType: 'Practitioner', id: `pr-${i}` });
+    each.fake.readable.set(`Practitioner/pr-${i}`, { resourceType: 'Practitioner', id: `pr-${i}` });
   }
-  const u = await engineFor(fake, [
+  const u = await each.engine([
     'patient/Patient.read',
     'patient/Observation.read',
     'patient/Condition.read',
     'patient/Practitioner.read',
   ]);
-  under = u;
   const runId = 'sync_counts';
   const behind: string[] = [];
   const check = async (after: string) => {

@@ -3,38 +3,17 @@
 // finish; refused queries fall back (Patient by read, a full pass with a diff instead of
 // `_lastUpdated`) and are remembered per practice; DiagnosticReport.result is followed; a grant of
 // no type ends `nothing_granted`; events say retrying or failed for good, with exact counts.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isBridgeError } from '../common/errors.ts';
 import type { SyncEngineOptions } from './engine.ts';
 import type { Json } from './extract.ts';
-import {
-  type EngineUnderTest,
-  engineFor,
-  type FakeFhir,
-  PATIENT,
-  startFakeFhir,
-} from './fake-fhir.test-helper.ts';
+import { type EngineUnderTest, fakeFhirPerTest, PATIENT } from './fake-fhir.test-helper.ts';
 
-let fake: FakeFhir;
-let under: EngineUnderTest | undefined;
-
-beforeEach(async () => {
-  fake = await startFakeFhir();
-  fake.put({ resourceType: 'Patient', id: PATIENT });
-});
-
-afterEach(async () => {
-  await under?.close();
-  under = undefined;
-  await fake.close();
-});
+const each = fakeFhirPerTest();
 
 const read = (...types: string[]) => types.map((t) => `patient/${t}.read`);
 
-async function setup(scopes: string[], options: SyncEngineOptions = {}) {
-  under = await engineFor(fake, scopes, options);
-  return under;
-}
+const setup = (scopes: string[], options: SyncEngineOptions = {}) => each.engine(scopes, options);
 
 async function storedKeys(u: EngineUnderTest): Promise<string[]> {
   const out: string[] = [];
@@ -47,7 +26,7 @@ async function eventsOf(u: EngineUnderTest) {
 }
 
 function put(type: string, id: string, extra: Json = {}): void {
-  fake.put({ resourceType: type, id, subject: { reference: `Patient/${PATIENT}` }, ...extra });
+  each.fake.put({ resourceType: type, id, subject: { reference: `Patient/${PATIENT}` }, ...extra });
 }
 
 describe('a type that hangs', () => {
@@ -56,9 +35,9 @@ describe('a type that hangs', () => {
       put('Observation', `obs-${i}`, { performer: [{ reference: 'Practitioner/pr-1' }] });
       put('DocumentReference', `doc-${i}`);
     }
-    fake.readable.set('Practitioner/pr-1', { resourceType: 'Practitioner', id: 'pr-1' });
+    each.fake.readable.set('Practitioner/pr-1', { resourceType: 'Practitioner', id: 'pr-1' });
     const hang = (path: string) => path.startsWith('DocumentReference?');
-    fake.hangs.push(hang);
+    each.fake.hangs.push(hang);
     const u = await setup(read('Patient', 'Observation', 'DocumentReference', 'Practitioner'), {
       typeDeadlineMs: 1_000,
       requestTimeoutMs: 60_000,
@@ -97,13 +76,15 @@ describe('a type that hangs', () => {
     });
 
     // The server answers again: the retry of the run sends the DocumentReference search only.
-    fake.hangs.length = 0;
-    fake.requests.length = 0;
+    each.fake.hangs.length = 0;
+    each.fake.requests.length = 0;
     const second = await u.engine.run(u.connectionId, {
       runId: 'sync_hang',
       attempt: { number: 2, max: 3 },
     });
-    expect(fake.requests).toEqual([expect.stringMatching(/^DocumentReference\?patient=pat-1&/)]);
+    expect(each.fake.requests).toEqual([
+      expect.stringMatching(/^DocumentReference\?patient=pat-1&/),
+    ]);
     expect(second.outcome).toBe('succeeded');
     expect(second.types.DocumentReference?.outcome).toBe('complete');
     // Counts of both attempts, exactly: every stored row was new in this run.
@@ -128,11 +109,11 @@ describe('refused queries', () => {
 
     put('Condition', 'c-1', { note: [{ text: 'changed' }] });
     put('Condition', 'c-3');
-    fake.searchable.set(
+    each.fake.searchable.set(
       'Encounter',
-      (fake.searchable.get('Encounter') ?? []).filter((r) => r.id !== 'e-2'),
+      (each.fake.searchable.get('Encounter') ?? []).filter((r) => r.id !== 'e-2'),
     );
-    fake.failures.push({ match: (p) => p.includes('_lastUpdated='), status: 400, times: 1e9 });
+    each.fake.failures.push({ match: (p) => p.includes('_lastUpdated='), status: 400, times: 1e9 });
     const result = await u.engine.run(u.connectionId, { mode: 'incremental' });
     expect(result.outcome).toBe('succeeded');
     expect(result.mode).toBe('full');
@@ -141,14 +122,14 @@ describe('refused queries', () => {
       'a full pass with a diff: the server refused _lastUpdated (injected 400)',
     );
     expect(await storedKeys(u)).not.toContain('Encounter/e-2');
-    expect((await u.store.sync.refusals(fake.base, Date.now())).map((r) => r.query).sort()).toEqual(
-      ['Condition?_lastUpdated', 'Encounter?_lastUpdated', 'Patient?_lastUpdated'],
-    );
+    expect(
+      (await u.store.sync.refusals(each.fake.base, Date.now())).map((r) => r.query).sort(),
+    ).toEqual(['Condition?_lastUpdated', 'Encounter?_lastUpdated', 'Patient?_lastUpdated']);
 
     // The next incremental run goes straight to full passes: nothing refused is asked again.
-    fake.requests.length = 0;
+    each.fake.requests.length = 0;
     const next = await u.engine.run(u.connectionId, { mode: 'incremental' });
-    expect(fake.requests.filter((p) => p.includes('_lastUpdated'))).toEqual([]);
+    expect(each.fake.requests.filter((p) => p.includes('_lastUpdated'))).toEqual([]);
     expect(next.types.Encounter?.fallback).toBe(
       'a full pass with a diff: this practice refuses _lastUpdated on Encounter',
     );
@@ -156,7 +137,7 @@ describe('refused queries', () => {
 
   it('Patient?_id refused: the Patient is read by id, and later syncs read it directly', async () => {
     const u = await setup(read('Patient'));
-    fake.failures.push({ match: (p) => p.startsWith('Patient?'), status: 400, times: 1e9 });
+    each.fake.failures.push({ match: (p) => p.startsWith('Patient?'), status: 400, times: 1e9 });
     const result = await u.engine.run(u.connectionId);
     expect(result.outcome).toBe('succeeded');
     expect(result.types.Patient).toMatchObject({
@@ -165,15 +146,15 @@ describe('refused queries', () => {
       fallback: 'read Patient/{id}: the server refused Patient?_id',
     });
     expect(await storedKeys(u)).toEqual([`Patient/${PATIENT}`]);
-    fake.requests.length = 0;
+    each.fake.requests.length = 0;
     await u.engine.run(u.connectionId);
-    expect(fake.requests).toEqual([`Patient/${PATIENT}`]);
+    expect(each.fake.requests).toEqual([`Patient/${PATIENT}`]);
   });
 
   it('a type refused on every query is unsupported: said in the notes, never retried', async () => {
     put('Condition', 'c-1');
     const u = await setup(read('Patient', 'Condition'));
-    fake.failures.push({ match: (p) => p.startsWith('Condition?'), status: 400, times: 1e9 });
+    each.fake.failures.push({ match: (p) => p.startsWith('Condition?'), status: 400, times: 1e9 });
     const result = await u.engine.run(u.connectionId, { attempt: { number: 1, max: 3 } });
     // A fact about the server: the rest of the record is all there is to have.
     expect(result.outcome).toBe('succeeded');
@@ -191,16 +172,16 @@ describe('refused queries', () => {
       data: { outcome: 'succeeded', types: { Condition: { outcome: 'unsupported' } } },
     });
     // Remembered: the next sync does not ask again.
-    fake.requests.length = 0;
+    each.fake.requests.length = 0;
     await u.engine.run(u.connectionId);
-    expect(fake.requests.filter((p) => p.startsWith('Condition'))).toEqual([]);
+    expect(each.fake.requests.filter((p) => p.startsWith('Condition'))).toEqual([]);
   });
 });
 
 describe('references the profile follows', () => {
   it('DiagnosticReport.result Observations the searches missed are read by reference', async () => {
     put('Observation', 'obs-found');
-    fake.readable.set('Observation/obs-missed', {
+    each.fake.readable.set('Observation/obs-missed', {
       resourceType: 'Observation',
       id: 'obs-missed',
       status: 'final',
@@ -214,8 +195,8 @@ describe('references the profile follows', () => {
     expect((await u.store.resources.get(u.connectionId, 'Observation', 'obs-missed'))?.source).toBe(
       'read',
     );
-    expect(fake.requests).toContain('Observation/obs-missed');
-    expect(fake.requests).not.toContain('Observation/obs-found');
+    expect(each.fake.requests).toContain('Observation/obs-missed');
+    expect(each.fake.requests).not.toContain('Observation/obs-found');
     const found = (await u.store.sync.references(u.connectionId)).find((r) => r.id === 'obs-found');
     expect(found?.status).toBe('done');
   });
@@ -236,7 +217,7 @@ describe('how a run ends', () => {
     expect((await eventsOf(u)).map((e) => [e.type, e.data.final, e.data.reason])).toEqual([
       ['sync.failed', true, 'nothing_granted'],
     ]);
-    expect(fake.requests).toEqual([]);
+    expect(each.fake.requests).toEqual([]);
   });
 
   it('a run whose job ran out of attempts in dying processes ends failed, said once', async () => {
@@ -292,7 +273,11 @@ describe('how a run ends', () => {
   it('an attempt that will be retried says sync.retrying; the last says sync.failed once', async () => {
     put('Observation', 'obs-1');
     const u = await setup(read('Observation'));
-    fake.failures.push({ match: (p) => p.startsWith('Observation?'), status: 500, times: 1e9 });
+    each.fake.failures.push({
+      match: (p) => p.startsWith('Observation?'),
+      status: 500,
+      times: 1e9,
+    });
     for (let attempt = 1; attempt <= 3; attempt++) {
       await u.engine
         .run(u.connectionId, { runId: 'sync_x', attempt: { number: attempt, max: 3 } })
