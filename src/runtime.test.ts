@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { AcquireOptions, Budget } from './budget/port.ts';
+import type { AcquireOptions, Budget, Grant } from './budget/port.ts';
 import { budgetedDiscovery } from './runtime.ts';
 
 describe('budgetedDiscovery', () => {
   it('spends a call of the practice base for each discovery request, and nothing for others', async () => {
     const spent: Array<[string, AcquireOptions]> = [];
+    const landed: Grant[] = [];
     const budget = {
-      acquire: async (practice: string, o: AcquireOptions) => void spent.push([practice, o]),
-    } as Budget;
+      acquire: async (practice: string, o: AcquireOptions) => {
+        spent.push([practice, o]);
+        return { practice, window: 0, guard: true, cost: 1, priority: o.priority };
+      },
+      landed: async (grant: Grant) => void landed.push(grant),
+    } as unknown as Budget;
     const seen: string[] = [];
     const inner = (async (input: string | URL | Request) => {
       seen.push(String(input));
@@ -24,5 +29,7 @@ describe('budgetedDiscovery', () => {
       'https://fhir4.healow.com/fhir/r4/JAFJCD',
     ]);
     expect(seen).toHaveLength(3);
+    // Each discovery answer is reported, so a guard call answered in its window frees its carry.
+    expect(landed.map((g) => g.practice)).toEqual(spent.map(([base]) => base));
   });
 });

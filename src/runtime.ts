@@ -98,7 +98,7 @@ export async function createRuntime({
     const metrics = createMetrics();
     openedBudget = await openBudget({ config, clock });
     const budget = observeBudget(openedBudget, metrics, clock);
-    const discoveryFetch = budgetedDiscovery(budget, fetch ?? globalThis.fetch);
+    const discoveryFetch = budgetedDiscovery(budget, fetch ?? globalThis.fetch, clock);
     // The practices we may call: config ones (mirrored into the store) plus the directory's and
     // the operator's, never a vanished or disabled one.
     const directory = createPracticeService({
@@ -213,13 +213,21 @@ const DISCOVERY_PATH = /\/(\.well-known\/smart-configuration|metadata)$/;
  * spent from the practice's budget like FHIR calls (key: the base, as for the FHIR client).
  * Other requests through this fetch (a directory download) pass straight through.
  */
-export function budgetedDiscovery(budget: Budget, inner: typeof fetch): typeof fetch {
+export function budgetedDiscovery(
+  budget: Budget,
+  inner: typeof fetch,
+  clock: Clock = systemClock,
+): typeof fetch {
   return async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const path = url.split('?')[0] ?? url;
-    if (DISCOVERY_PATH.test(path)) {
-      await budget.acquire(path.replace(DISCOVERY_PATH, ''), { priority: 'interactive' });
-    }
-    return inner(input, init);
+    if (!DISCOVERY_PATH.test(path)) return inner(input, init);
+    const grant = await budget.acquire(path.replace(DISCOVERY_PATH, ''), {
+      priority: 'interactive',
+    });
+    const res = await inner(input, init);
+    // Answered: the budget learns in which window the call arrived.
+    void budget.landed(grant, clock.now());
+    return res;
   };
 }
