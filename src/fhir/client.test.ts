@@ -179,6 +179,10 @@ describe('paging', () => {
       practice: target.practiceKey,
       options: { priority: 'interactive', connectionId: 'con_1' },
     });
+    // Each answer is reported, so the budget learns where a guard call landed.
+    expect(budget.answers.map(({ grant }) => grant.practice)).toEqual(
+      Array(3).fill(target.practiceKey),
+    );
   });
 
   it('never sends the token to another host or a path outside the base', async () => {
@@ -373,6 +377,8 @@ describe('retries and failures', () => {
     expect(error.code).toBe('upstream_error');
     expect(error.details?.timeout).toBe(false);
     expect(budget.acquired).toHaveLength(2);
+    // No answer: the calls keep the next window's slot.
+    expect(budget.answers).toEqual([]);
     expect(delays).toHaveLength(1);
   });
 

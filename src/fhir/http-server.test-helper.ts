@@ -2,7 +2,7 @@
 // a budget that records acquisitions, and a fetch that refuses every host but 127.0.0.1.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AcquireOptions, Budget, BudgetUsage } from '../budget/port.ts';
+import type { AcquireOptions, Budget, BudgetUsage, Grant } from '../budget/port.ts';
 import type { FhirTarget } from './client.ts';
 import { healowProfile, type VendorProfile } from './profiles.ts';
 
@@ -66,12 +66,15 @@ export function outcome(diagnostics: string) {
 export interface RecordingBudget extends Budget {
   acquired: Array<{ practice: string; options: AcquireOptions }>;
   rateLimited: Array<{ practice: string; info: { retryAfterMs?: number } | undefined }>;
+  /** The grants reported answered (`landed`), with when. */
+  answers: Array<{ grant: Grant; answeredAt: number }>;
 }
 
-/** A budget that grants every call at once and remembers each acquisition and 429 report. */
+/** A budget that grants every call at once and remembers each acquisition, answer and 429 report. */
 export function recordingBudget(): RecordingBudget {
   const acquired: RecordingBudget['acquired'] = [];
   const rateLimited: RecordingBudget['rateLimited'] = [];
+  const answers: RecordingBudget['answers'] = [];
   const usage = (practice: string): BudgetUsage => ({
     practice,
     limit: 240,
@@ -86,11 +89,14 @@ export function recordingBudget(): RecordingBudget {
   return {
     acquired,
     rateLimited,
+    answers,
     async acquire(practice, options) {
       acquired.push({ practice, options });
       return { practice, window: 0, guard: false, cost: 1, priority: options.priority };
     },
-    async landed() {},
+    async landed(grant, answeredAt) {
+      answers.push({ grant, answeredAt });
+    },
     async unsent() {},
     async reportRateLimited(practice, info) {
       rateLimited.push({ practice, info });
