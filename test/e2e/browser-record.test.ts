@@ -33,26 +33,9 @@ async function synced(s: Stack, connectionId: string, type: string) {
 
 describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) => {
   it('charts every synced vital sign value on its date, names the patient, and opens a document as its Binary', async () => {
-    const stack = await suite.startStack({
-      simulator: { rateLimit: { limit: 5000 } },
-      config: { admin: { users: [{ username: 'ops', passwordHash }] } },
+    const { s: stack, connectionId } = await syncedStack({
+      admin: { users: [{ username: 'ops', passwordHash }] },
     });
-    const { connectionId } = await connectPatient(stack);
-    expect(
-      (await stack.api(`/api/connections/${connectionId}/sync`, { method: 'POST', body: '{}' }))
-        .status,
-    ).toBe(202);
-    await expect
-      .poll(
-        async () =>
-          (
-            (await (await stack.api(`/api/connections/${connectionId}/sync`)).json()) as {
-              status: string;
-            }
-          ).status,
-        { timeout: 60_000, interval: 250 },
-      )
-      .toBe('succeeded');
 
     // What the page must show, from the synced resources themselves.
     const observations = await synced(stack, connectionId, 'Observation');
@@ -128,9 +111,14 @@ describe.each(['desktop', 'phone'] as const)('the record viewer (%s)', (width) =
   });
 });
 
-/** A stack with AdultFemaleFHIR connected and her record synced; the connection's id. */
-async function syncedStack(): Promise<{ s: Stack; connectionId: string }> {
-  const s = await suite.startStack({ simulator: { rateLimit: { limit: 5000 } } });
+/**
+ * A stack (with `config` over the sandbox defaults) with AdultFemaleFHIR connected and her
+ * record synced; the connection's id.
+ */
+async function syncedStack(
+  config: Record<string, unknown> = {},
+): Promise<{ s: Stack; connectionId: string }> {
+  const s = await suite.startStack({ simulator: { rateLimit: { limit: 5000 } }, config });
   const { connectionId } = await connectPatient(s);
   expect(
     (await s.api(`/api/connections/${connectionId}/sync`, { method: 'POST', body: '{}' })).status,
