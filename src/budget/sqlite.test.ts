@@ -34,6 +34,31 @@ describe('createSqliteBudget', () => {
   const START = Date.UTC(2026, 0, 1, 12, 0, 0);
   const P = 'https://fhir4.healow.com/fhir/r4/JAFJCD';
 
+  it('opens a file whose budget tables lack the carried count and the grant time, keeping its count', async () => {
+    const path = tempFile();
+    const db = new Sqlite(path);
+    db.exec(`CREATE TABLE budget_practices (practice TEXT PRIMARY KEY, window INTEGER NOT NULL,
+      used INTEGER NOT NULL, early INTEGER NOT NULL, locked_until INTEGER, lock_reason TEXT,
+      rate_limited INTEGER NOT NULL, priority_used INTEGER NOT NULL,
+      priority_last INTEGER NOT NULL, seq INTEGER NOT NULL) STRICT;
+    CREATE TABLE budget_waiters (id TEXT PRIMARY KEY, practice TEXT NOT NULL, owner TEXT NOT NULL,
+      priority TEXT NOT NULL, lane TEXT NOT NULL, cost INTEGER NOT NULL, seq INTEGER NOT NULL,
+      granted INTEGER NOT NULL DEFAULT 0) STRICT;`);
+    const minute = Math.floor(START / 60_000);
+    db.prepare('INSERT INTO budget_practices VALUES (?, ?, 3, 0, NULL, NULL, 0, 0, 0, 1)').run(
+      P,
+      minute,
+    );
+    db.close();
+    const clock = new ManualClock(START);
+    const policy = createBudgetPolicy({ limit: 5, reserveShare: 0 });
+    const budget = createSqliteBudget({ path, clock, policy, timers: new ManualTimers(clock) });
+    const grant = await budget.acquire(P, { priority: 'background' });
+    expect(grant).toMatchObject({ practice: P, window: minute, guard: false });
+    expect((await budget.usage(P)).used).toBe(4);
+    await budget.close();
+  });
+
   it('keeps the count in the file: a budget opened later sees what an earlier one spent', async () => {
     const path = tempFile();
     const clock = new ManualClock(START);
