@@ -274,7 +274,7 @@ describe('queries the practice refuses', () => {
       s,
       data,
       'POST',
-      heartRate(patientId, 71, '2026-01-02T09:30:00-05:00'),
+      heartRate(patientId!, 71, '2026-01-02T09:30:00-05:00'),
     )) as Truth;
     await admin(s, `${data}/Encounter/${encounter.id}`, 'DELETE');
 

@@ -155,7 +155,7 @@ describe('sync against the simulator', () => {
     // The EHR adds a vital sign and changes a condition.
     const added = await s.admin('/data/JAFJCD/AdultMaleFHIR/resources', {
       method: 'POST',
-      body: JSON.stringify(heartRate(patientId, 71, '2026-01-02T09:30:00-05:00')),
+      body: JSON.stringify(heartRate(patientId!, 71, '2026-01-02T09:30:00-05:00')),
     });
     expect(added.status).toBe(201);
     const addedId = ((await added.json()) as Truth).id;
