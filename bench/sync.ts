@@ -331,8 +331,8 @@ async function benchLarge(preset: Preset, searchInclude: IncludeQuirk): Promise<
           1,
           'fhirclient keeps pages in memory and mostly waits on the server; fhirbridge is ' +
             'bound by its own CPU, which the profile (docs/sync.md, "Where the time goes") puts ' +
-            'in storing each page in SQLite (the commit now the largest part), reading the pages ' +
-            "(undici and streams), cutting each resource's text out of the page, JSON.parse and " +
+            'in storing each page in SQLite (its rows and its commit), reading the pages (undici, ' +
+            "decoding each body), cutting each resource's text out of the page, JSON.parse and " +
             'the walk for references and dates',
         ),
         target(
