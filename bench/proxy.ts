@@ -206,9 +206,10 @@ async function separateProcesses(preset: BenchOptions['preset']): Promise<BenchR
           `a bare node:http server passing the same read on with undici costs ${floorCpu} ms ` +
             `of CPU per read on this machine (${c}_floor_cpu_ms_per_read), so 0.2 ms is below ` +
             `what a Node proxy spends at all here; the profile (docs/bench.md) puts a third of ` +
-            `the bridge's busy time in fastify and Node's HTTP server, a third in the upstream ` +
-            `call (undici and the WHATWG Response the FHIR client hands back), then socket ` +
-            `writes, the one connection-row read, logging and the budget`,
+            `the bridge's busy time in fastify and Node's HTTP server, a fifth in socket ` +
+            `writes (which the floor pays too), a fifth in the upstream call (undici's request ` +
+            `and its parsing, the FHIR client's attempt), then the one connection-row read, ` +
+            `logging and the budget`,
         ),
         target(
           figures,
