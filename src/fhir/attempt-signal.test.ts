@@ -1,31 +1,20 @@
 // One attempt's abort signal over the pooled transport: the caller's signal is let go once the
 // body is in, read here or streamed, and the timeout still ends a body that stops coming.
 import { getEventListeners } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { createFhirClient } from './client.ts';
 import {
-  type Handler,
   recordingBudget,
   sendJson,
-  startServer,
-  type TestServer,
+  serversPerTest,
   testTarget,
 } from './http-server.test-helper.ts';
 import { BUFFERED_BODY_MAX, pooledFetch } from './transport.ts';
 
 const PATH = '/fhir/r4/JAFJCD';
 const opts = { priority: 'interactive' } as const;
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function serve(handler: Handler): Promise<TestServer> {
-  const server = await startServer(handler);
-  servers.push(server);
-  return server;
-}
+const serve = serversPerTest();
 
 function client(timeoutMs = 30_000) {
   return createFhirClient({

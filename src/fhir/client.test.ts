@@ -1,15 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { type BridgeError, isBridgeError } from '../common/errors.ts';
 import { createFhirClient, type FhirClientDeps } from './client.ts';
 import {
-  type Handler,
   loopbackFetch,
   outcome,
   recordingBudget,
   sendJson,
+  serversPerTest,
   startServer,
-  type TestServer,
   testTarget,
 } from './http-server.test-helper.ts';
 import { genericProfile } from './profiles.ts';
@@ -17,16 +16,7 @@ import { genericProfile } from './profiles.ts';
 const PATH = '/fhir/r4/JAFJCD';
 const opts = { priority: 'interactive' } as const;
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function serve(handler: Handler): Promise<TestServer> {
-  const server = await startServer(handler);
-  servers.push(server);
-  return server;
-}
+const serve = serversPerTest();
 
 function setup(overrides: Partial<FhirClientDeps> = {}) {
   const budget = recordingBudget();

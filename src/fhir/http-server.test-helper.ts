@@ -2,6 +2,7 @@
 // a budget that records acquisitions, and a fetch that refuses every host but 127.0.0.1.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 import type { AcquireOptions, Budget, BudgetUsage, Grant } from '../budget/port.ts';
 import type { FhirTarget } from './client.ts';
 import { healowProfile, type VendorProfile } from './profiles.ts';
@@ -43,6 +44,22 @@ export async function startServer(handler: Handler): Promise<TestServer> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * `serve(handler)` for the tests of one file: a server per call, every one closed after each
+ * test (registers the `afterEach`, so call it at the top of the file).
+ */
+export function serversPerTest(): (handler: Handler) => Promise<TestServer> {
+  const servers: TestServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return async (handler) => {
+    const server = await startServer(handler);
+    servers.push(server);
+    return server;
   };
 }
 
