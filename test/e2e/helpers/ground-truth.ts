@@ -64,17 +64,29 @@ export function expectedRecord(
     )
       expected.set(key(r), asServed(r));
   }
-  let text = [...expected.values()].join('\n');
+  const named = new Set<string>();
+  for (const json of expected.values()) collectNamed(json, named);
   for (let grew = true; grew; ) {
     grew = false;
     for (const r of truth) {
       if (!BY_REFERENCE.has(r.resourceType) || !granted.has(r.resourceType)) continue;
-      if (expected.has(key(r)) || !text.includes(`${key(r)}"`)) continue;
+      if (expected.has(key(r)) || !named.has(key(r))) continue;
       const json = asServed(r);
       expected.set(key(r), json);
-      text += `\n${json}`;
+      collectNamed(json, named);
       grew = true;
     }
   }
   return expected;
+}
+
+/** `Type/id` right before a closing quote: a reference, or the end of an attachment's URL. */
+const NAMED = /([A-Za-z]+\/[A-Za-z0-9\-.]+)"/g;
+
+/**
+ * Adds to `named` every `Type/id` that `json` names, so that each resource's text is looked at
+ * once (asking the whole record's text for each candidate is quadratic in the record's size).
+ */
+function collectNamed(json: string, named: Set<string>): void {
+  for (const match of json.matchAll(NAMED)) named.add(match[1] as string);
 }
