@@ -237,8 +237,15 @@ async function readAll(
       }
     });
   } catch (error) {
-    // What was read before the run stopped is kept, as a page written before it would be.
-    await writes.flush().catch(() => {});
+    // What was read before the run stopped is kept, as a page written before it would be. If
+    // that write fails too (a lost lease, the store gone), the reads stay pending for the next
+    // run, and the error that stopped this one is the one reported.
+    await writes.flush().catch((flushError: unknown) => {
+      ctx.logger.warn(
+        { err: flushError, runId: ctx.state.runId },
+        'reads by reference done before the run stopped were not written; the next run reads them again',
+      );
+    });
     throw error;
   }
 }
